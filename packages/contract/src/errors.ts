@@ -1,0 +1,119 @@
+/**
+ * Error base class shared by every Unfazed package.
+ *
+ * Every error carries a stable `code` (never reused, listed in each package README) and an
+ * optional `cause`. `instanceof` and the `isXError` guards recognise errors by a global
+ * symbol brand plus the code, so they keep working when two copies of a package are installed.
+ */
+
+const kUnfazedError = Symbol.for('unfazed.error');
+
+/** Options accepted by every Unfazed error constructor. */
+export interface UnfazedErrorOptions {
+  /** The underlying error, kept on `error.cause`. */
+  cause?: unknown;
+}
+
+/** Base class of every error thrown by Unfazed packages. */
+export class UnfazedError extends Error {
+  /** Stable machine-readable code, e.g. `UNFAZED_ERR_INVALID_OPTION`. */
+  readonly code: string;
+  declare readonly [kUnfazedError]: true;
+
+  constructor(code: string, message: string, options: UnfazedErrorOptions = {}) {
+    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.code = code;
+    this.name = new.target.name;
+    Object.defineProperty(this, kUnfazedError, { value: true });
+  }
+
+  /**
+   * `instanceof` that also works across two installed copies of a package: an object is an
+   * instance of a subclass when it carries the brand and the subclass's static `code`.
+   */
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, instance)) return true;
+    if (!isUnfazedError(instance)) return false;
+    const code = (this as { code?: unknown }).code;
+    return this === UnfazedError || (typeof code === 'string' && instance.code === code);
+  }
+}
+
+/** True for any error thrown by any copy of any Unfazed package. */
+export function isUnfazedError(value: unknown): value is UnfazedError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[kUnfazedError] === true &&
+    typeof (value as { code?: unknown }).code === 'string'
+  );
+}
+
+/**
+ * Builds an `isXError` guard for an error class with a static `code`. The guard checks the
+ * brand and the code, never the prototype chain.
+ */
+export function errorGuard<T extends UnfazedError>(code: string): (value: unknown) => value is T {
+  return (value: unknown): value is T => isUnfazedError(value) && value.code === code;
+}
+
+/** A configuration value broke a rule. The message names the option and the rule. */
+export class InvalidOptionError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_INVALID_OPTION';
+  /** Dotted path of the offending option, e.g. `breaker.halfOpenProbes`. */
+  readonly option: string;
+  /** The rule the value broke, in words. */
+  readonly rule: string;
+  /** The value that was given. */
+  readonly value: unknown;
+
+  constructor(option: string, rule: string, value: unknown) {
+    super(InvalidOptionError.code, `Invalid option "${option}": ${rule} (got ${describe(value)})`);
+    this.option = option;
+    this.rule = rule;
+    this.value = value;
+  }
+}
+
+/** Guard for {@link InvalidOptionError}. */
+export const isInvalidOptionError = errorGuard<InvalidOptionError>(InvalidOptionError.code);
+
+/** Why an `Idempotency-Key` value was rejected. */
+export type IdempotencyKeyRejection =
+  | 'missing'
+  | 'multiple'
+  | 'empty'
+  | 'too-long'
+  | 'invalid-character'
+  | 'unterminated-string'
+  | 'invalid-escape'
+  | 'trailing-characters';
+
+/** An `Idempotency-Key` value broke the syntax rules; `reason` says which one. */
+export class InvalidIdempotencyKeyError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_INVALID_IDEMPOTENCY_KEY';
+  /** The rule that failed. */
+  readonly reason: IdempotencyKeyRejection;
+
+  constructor(reason: IdempotencyKeyRejection, message: string) {
+    super(InvalidIdempotencyKeyError.code, message);
+    this.reason = reason;
+  }
+}
+
+/** Guard for {@link InvalidIdempotencyKeyError}. */
+export const isInvalidIdempotencyKeyError = errorGuard<InvalidIdempotencyKeyError>(
+  InvalidIdempotencyKeyError.code,
+);
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (typeof value === 'function') return 'a function';
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
+}
