@@ -57,3 +57,12 @@ export {
   type ProblemDetails,
   type ProblemExtras,
 } from './problem.js';
+export {
+  OPERATION_STATES,
+  TERMINAL_OPERATION_STATES,
+  isTerminalOperationState,
+  isOperationStatus,
+  type OperationState,
+  type OperationError,
+  type OperationStatus,
+} from './operation-status.js';
