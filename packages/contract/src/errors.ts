@@ -34,8 +34,11 @@ export class UnfazedError extends Error {
   static override [Symbol.hasInstance](instance: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, instance)) return true;
     if (!isUnfazedError(instance)) return false;
-    const code = (this as { code?: unknown }).code;
-    return this === UnfazedError || (typeof code === 'string' && instance.code === code);
+    if (this === UnfazedError) return true;
+    // Only a class's own static code counts: a subclass without one would otherwise inherit
+    // its parent's code and claim every instance of the parent from another copy.
+    const code = Object.hasOwn(this, 'code') ? (this as { code?: unknown }).code : undefined;
+    return typeof code === 'string' && instance.code === code;
   }
 }
 
@@ -81,6 +84,7 @@ export const isInvalidOptionError = errorGuard<InvalidOptionError>(InvalidOption
 /** Why an `Idempotency-Key` value was rejected. */
 export type IdempotencyKeyRejection =
   | 'missing'
+  | 'not-a-string'
   | 'multiple'
   | 'empty'
   | 'too-long'
@@ -106,14 +110,28 @@ export const isInvalidIdempotencyKeyError = errorGuard<InvalidIdempotencyKeyErro
   InvalidIdempotencyKeyError.code,
 );
 
+const MAX_DESCRIBED_LENGTH = 80;
+
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
-    return String(value);
-  if (typeof value === 'function') return 'a function';
-  try {
-    return JSON.stringify(value) ?? typeof value;
-  } catch {
-    return typeof value;
+  let text: string;
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
+    text = String(value);
+  } else if (typeof value === 'bigint') {
+    text = `${value}n`;
+  } else if (typeof value === 'function') {
+    text = 'a function';
+  } else if (typeof value === 'symbol') {
+    text = value.toString();
+  } else {
+    try {
+      text = JSON.stringify(value) ?? typeof value;
+    } catch {
+      // Cycles and BigInt members make JSON.stringify throw; the type is still worth showing.
+      text = Array.isArray(value) ? 'an array' : 'an object';
+    }
   }
+  // Options can hold large values (a whole config object): keep the message readable.
+  return text.length > MAX_DESCRIBED_LENGTH
+    ? `${text.slice(0, MAX_DESCRIBED_LENGTH - 3)}...`
+    : text;
 }
