@@ -17,36 +17,45 @@ export function generateIdempotencyKey(): string {
 /**
  * Parses an `Idempotency-Key` header value as the server receives it.
  *
- * Accepts an RFC 8941 sf-string (`"abc"`, with `\"` and `\\` escapes, parameters ignored)
- * and, for interop, a bare token of visible ASCII without `"`, `\`, `,` or `;`. The key is
- * 1..255 printable ASCII characters. Several header lines (an array, or Node's `", "` join)
- * are rejected. Never throws.
+ * Accepts an RFC 8941 sf-string (`"abc"`, with `\"` and `\\` escapes; parameters after it,
+ * such as `"abc";v=1`, are checked and ignored) and, for interop, a bare token: visible ASCII
+ * without `"`, `\`, `,` or `;` (any first character, so a plain UUID works). The decoded key
+ * is 1..255 printable ASCII characters (0x20-0x7E). Several header lines (an array of more
+ * than one value, or Node's `", "` join of them) are rejected with reason `multiple`.
+ * Never throws: the result names the rule that failed.
  */
 export function parseIdempotencyKey(
   header: string | readonly string[] | undefined | null,
 ): IdempotencyKeyParseResult {
   if (header == null) return reject('missing', 'the Idempotency-Key header is missing');
-  if (typeof header !== 'string') {
+  if (Array.isArray(header)) {
     if (header.length === 0) return reject('missing', 'the Idempotency-Key header is missing');
     if (header.length > 1) {
-      return reject('multiple', `the Idempotency-Key header was sent ${header.length} times`);
+      return reject(
+        'multiple',
+        `the Idempotency-Key header was sent ${header.length} times; send it once`,
+      );
     }
-    header = header[0] as string;
+    header = header[0] as unknown as string;
+  }
+  if (typeof header !== 'string') {
+    return reject('not-a-string', `the Idempotency-Key header is a ${typeof header}, not text`);
   }
   const value = trimOws(header);
   if (value.length === 0) return reject('empty', 'the Idempotency-Key header is empty');
-  return value.charCodeAt(0) === 0x22 ? parseSfString(value) : parseToken(value);
+  return value.charCodeAt(0) === DQUOTE ? parseSfString(value) : parseToken(value);
 }
 
 /**
- * Checks a key chosen by a caller (the decoded value, not a header) and returns it.
- * @throws {InvalidIdempotencyKeyError} naming the rule that failed.
+ * Checks a key chosen by a caller (the decoded value, not a header) and returns it: 1..255
+ * printable ASCII characters (0x20-0x7E).
+ * @throws {InvalidIdempotencyKeyError} naming the rule that failed (`reason`).
  */
 export function validateIdempotencyKey(key: string): string {
   if (typeof key !== 'string') {
     throw new InvalidIdempotencyKeyError(
-      'invalid-character',
-      'an idempotency key must be a string',
+      'not-a-string',
+      `an idempotency key must be a string, got ${key === null ? 'null' : typeof key}`,
     );
   }
   const problem = checkDecoded(key);
@@ -54,98 +63,145 @@ export function validateIdempotencyKey(key: string): string {
   return key;
 }
 
-/** Serialises a key as an RFC 8941 sf-string, the form the client sends. */
+/**
+ * Serialises a key as an RFC 8941 sf-string, the form the client sends: `abc"d` becomes
+ * `"abc\"d"`.
+ * @throws {InvalidIdempotencyKeyError} when the key breaks a rule of {@link validateIdempotencyKey}.
+ */
 export function formatIdempotencyKey(key: string): string {
   validateIdempotencyKey(key);
   return `"${key.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const SEMICOLON = 0x3b;
+
+type Rejection = Extract<IdempotencyKeyParseResult, { ok: false }>;
+
 function parseSfString(value: string): IdempotencyKeyParseResult {
   let key = '';
   let i = 1;
-  for (; i < value.length; i++) {
+  for (;;) {
+    if (i >= value.length) {
+      return reject(
+        'unterminated-string',
+        'the Idempotency-Key header opens a quoted string but never closes it',
+      );
+    }
     const c = value.charCodeAt(i);
-    if (c === 0x5c) {
+    if (c === DQUOTE) break;
+    if (c === BACKSLASH) {
+      if (i + 1 >= value.length) {
+        return reject(
+          'unterminated-string',
+          'the Idempotency-Key header ends inside an escape of its quoted string',
+        );
+      }
       const next = value.charCodeAt(i + 1);
-      if (next !== 0x22 && next !== 0x5c) {
+      if (next !== DQUOTE && next !== BACKSLASH) {
         return reject(
           'invalid-escape',
-          `the Idempotency-Key has an invalid escape at position ${i}: only \\" and \\\\ are allowed`,
+          `the Idempotency-Key header has an invalid escape at index ${i}: only \\" and \\\\ are allowed in a quoted string`,
         );
       }
       key += value[i + 1];
-      i++;
-    } else if (c === 0x22) {
-      break;
-    } else if (c < 0x20 || c > 0x7e) {
-      return invalidCharacter(c, i);
-    } else {
-      key += value[i];
+      i += 2;
+      continue;
     }
+    if (c < 0x20 || c > 0x7e) return invalidCharacter(c, i);
+    key += value[i];
+    i++;
   }
-  if (i >= value.length) {
-    return reject('unterminated-string', 'the Idempotency-Key has an unterminated quoted string');
-  }
-  const rest = value.slice(i + 1);
-  if (rest.length > 0 && !PARAMETERS.test(rest)) {
-    if (/^\s*,/.test(rest))
-      return reject('multiple', 'the Idempotency-Key header has several values');
+  const afterParameters = skipParameters(value, i + 1);
+  if (afterParameters < value.length) {
+    if (startsWithListSeparator(value, afterParameters)) return severalValues();
     return reject(
       'trailing-characters',
-      'the Idempotency-Key has characters after its closing quote',
+      `the Idempotency-Key header has unexpected characters after its quoted string at index ${afterParameters}`,
     );
   }
   const problem = checkDecoded(key);
-  return problem ? reject(problem.reason, problem.message) : { ok: true, key, form: 'sf-string' };
+  return problem ? problem : { ok: true, key, form: 'sf-string' };
 }
 
 function parseToken(value: string): IdempotencyKeyParseResult {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0x2c) return reject('multiple', 'the Idempotency-Key header has several values');
-    if (c < 0x21 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3b) {
-      return invalidCharacter(c, i);
+    if (c === COMMA) return severalValues();
+    if (c === SEMICOLON) {
+      return reject(
+        'invalid-character',
+        `the Idempotency-Key header has ";" at index ${i}: parameters are allowed only after a quoted key`,
+      );
     }
+    if (c < 0x21 || c > 0x7e || c === DQUOTE || c === BACKSLASH) return invalidCharacter(c, i);
   }
   const problem = checkDecoded(value);
-  return problem
-    ? reject(problem.reason, problem.message)
-    : { ok: true, key: value, form: 'token' };
+  return problem ? problem : { ok: true, key: value, form: 'token' };
 }
 
-/** RFC 8941 parameters after an item: `;name` or `;name=value`, ignored by the contract. */
-const PARAMETERS =
-  /^(?:;[ ]*[a-z*][a-z0-9_.*-]*(?:=(?:"(?:[^"\\]|\\["\\])*"|[!#-'*+\-.0-9A-Z^_`a-z|~:/]+))?)+$/;
+// RFC 8941 §3.1.2 parameters: `;` *SP key [ "=" bare-item ]. The bare item is an integer,
+// decimal, sf-string, token, byte sequence or boolean.
+const PARAMETER =
+  /;[ ]*[a-z*][a-z0-9_.*-]*(?:=(?:-?\d{1,15}(?:\.\d{1,3})?|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*"|[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|:[A-Za-z0-9+/]*={0,2}:|\?[01]))?/y;
 
-function checkDecoded(
-  key: string,
-): { reason: IdempotencyKeyRejection; message: string } | undefined {
-  if (key.length === 0) return { reason: 'empty', message: 'the Idempotency-Key is empty' };
-  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    return {
-      reason: 'too-long',
-      message: `the Idempotency-Key is ${key.length} characters long; the limit is ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
-    };
+/** Index of the first character after the parameters that start at `from`. */
+function skipParameters(value: string, from: number): number {
+  let at = from;
+  for (;;) {
+    PARAMETER.lastIndex = at;
+    if (!PARAMETER.test(value)) return at;
+    at = PARAMETER.lastIndex;
   }
+}
+
+function startsWithListSeparator(value: string, from: number): boolean {
+  let i = from;
+  while (i < value.length && isOws(value.charCodeAt(i))) i++;
+  return value.charCodeAt(i) === COMMA;
+}
+
+function severalValues(): Rejection {
+  return reject(
+    'multiple',
+    'the Idempotency-Key header has several comma-separated values (several header lines?); send exactly one key',
+  );
+}
+
+function checkDecoded(key: string): Rejection | undefined {
+  if (key.length === 0) return reject('empty', 'the Idempotency-Key is empty');
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e) {
-      const r = invalidCharacter(c, i);
-      return { reason: 'invalid-character', message: r.ok ? '' : r.message };
-    }
+    if (c < 0x20 || c > 0x7e) return invalidCharacter(c, i);
+  }
+  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    return reject(
+      'too-long',
+      `the Idempotency-Key is ${key.length} characters long; the limit is ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
+    );
   }
   return undefined;
 }
 
-function invalidCharacter(code: number, position: number): IdempotencyKeyParseResult {
-  const hex = code.toString(16).padStart(2, '0');
+function invalidCharacter(code: number, index: number): Rejection {
+  const hex = code.toString(16).toUpperCase().padStart(2, '0');
+  if (code >= 0x20 && code <= 0x7e) {
+    // Printable, so only the bare-token form can refuse it: say how to send it instead.
+    return reject(
+      'invalid-character',
+      `the Idempotency-Key header has ${JSON.stringify(String.fromCharCode(code))} (0x${hex}) at index ${index}, which a bare key cannot contain; send the key as a quoted string`,
+    );
+  }
+  const what = code < 0x20 || code === 0x7f ? 'a control character' : 'a non-ASCII character';
   return reject(
     'invalid-character',
-    `the Idempotency-Key has a character not allowed there (0x${hex}) at position ${position}`,
+    `the Idempotency-Key has ${what} (0x${hex}) at index ${index}; only printable ASCII is allowed`,
   );
 }
 
-function reject(reason: IdempotencyKeyRejection, message: string): IdempotencyKeyParseResult {
+function reject(reason: IdempotencyKeyRejection, message: string): Rejection {
   return { ok: false, reason, message };
 }
 
