@@ -1,0 +1,371 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { InvalidOptionError } from '@unfazed/contract';
+import { killOnExit } from '../process/kill-on-exit.js';
+import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
+import { freePort } from './free-port.js';
+import { redisCommand, type RedisAddress } from './resp.js';
+
+const HOST = '127.0.0.1';
+
+/** Options of {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /** Port to listen on. Default: a free port chosen by the OS. */
+  port?: number;
+  /** Executable to run. Default: `redis-server` from the PATH. */
+  binary?: string;
+  /** Extra configuration as command-line arguments, e.g. `['--maxmemory', '10mb']`. */
+  args?: readonly string[];
+  /** How long to wait for the server to answer `PING`. Default 10 000 ms. */
+  startTimeoutMs?: number;
+  /** Working directory for the server. Default: a fresh temporary directory, removed by `close()`. */
+  dir?: string;
+}
+
+/** Which clients {@link RedisServerHandle.killClients} disconnects (`CLIENT KILL` filters). */
+export interface KillClientsFilter {
+  /** Clients whose name (`CLIENT SETNAME`, ioredis `connectionName`) equals this. */
+  name?: string;
+  /** `normal`, `pubsub`, `replica` or `master` (ioredis blocking connections are `normal`). */
+  type?: 'normal' | 'pubsub' | 'replica' | 'master';
+  /** Spare the connection that sends the command (always true; present for clarity). */
+  skipMe?: true;
+}
+
+/** A redis-server owned by the test: stop it, start it again on the same port, kill it. */
+export interface RedisServerHandle {
+  /** `redis://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Always `127.0.0.1`. */
+  readonly host: string;
+  /** The port; unchanged across `stop()`/`start()` so clients reconnect. */
+  readonly port: number;
+  /** True between a successful `start()` and `stop()`/`kill()`/`close()`. */
+  readonly running: boolean;
+  /** PID of the current process, if running. */
+  readonly pid: number | undefined;
+  /** A new ioredis client for this server, quit by `close()`. */
+  connect(options?: RedisOptions): Redis;
+  /** Graceful stop (SIGTERM; nothing is persisted). Resolves once the process has exited. */
+  stop(): Promise<void>;
+  /** Starts the server again on the same port (empty: nothing was persisted). */
+  start(): Promise<void>;
+  /** SIGKILL, as in a crash. Resolves once the process has exited. */
+  kill(): Promise<void>;
+  /**
+   * `CLIENT PAUSE <ms> <mode>`: the server stops answering clients (all commands, or only
+   * writes) for `ms` milliseconds while connections stay open. Resolves at once; the pause
+   * runs on the server.
+   */
+  pause(ms: number, mode?: 'ALL' | 'WRITE'): Promise<void>;
+  /**
+   * `CLIENT KILL` with filters: cuts the matching connections (ioredis clients then
+   * reconnect by themselves). Resolves with the number of connections cut.
+   */
+  killClients(filter: KillClientsFilter): Promise<number>;
+  /** Quits the clients from `connect()`, stops the server, removes its temporary directory. */
+  close(): Promise<void>;
+}
+
+/** Internal: one spawned redis-server process that answered PING. */
+export interface SpawnedRedis {
+  child: ChildProcess;
+  exited: Promise<void>;
+  output: () => string;
+  forget: () => void;
+}
+
+/**
+ * Spawns `redis-server` with the given port and extra arguments, without persistence, and
+ * resolves once it answers `PING`. Throws {@link RedisUnavailableError} when the binary is
+ * missing and {@link RedisStartError} when it exits or does not answer in time.
+ * @internal
+ */
+export async function spawnRedisServer(options: {
+  binary: string;
+  port: number;
+  dir: string;
+  args: readonly string[];
+  startTimeoutMs: number;
+}): Promise<SpawnedRedis> {
+  const args = [
+    '--port',
+    String(options.port),
+    '--bind',
+    HOST,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    options.dir,
+    '--daemonize',
+    'no',
+    ...options.args,
+  ];
+  const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forget = killOnExit(child);
+  let tail = '';
+  const keep = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString('utf8')).slice(-4_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exitedEarly = false;
+  let spawnError: NodeJS.ErrnoException | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exitedEarly = true;
+      forget();
+      resolve();
+    });
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      spawnError = error;
+      exitedEarly = true;
+      forget();
+      resolve();
+    });
+  });
+  // A forgotten server must not keep the test process alive; killOnExit still stops it.
+  child.unref();
+  unrefStream(child.stdout);
+  unrefStream(child.stderr);
+
+  const deadline = Date.now() + options.startTimeoutMs;
+  for (;;) {
+    if (exitedEarly) {
+      if (spawnError?.code === 'ENOENT') {
+        throw new RedisUnavailableError(
+          `Cannot start Redis: "${options.binary}" was not found on the PATH. ${HOW_TO_GET_REDIS}`,
+          { cause: spawnError },
+        );
+      }
+      throw new RedisStartError(
+        `redis-server on port ${options.port} exited before it was ready` +
+          (spawnError ? ` (${spawnError.message})` : '') +
+          `. Its output:\n${tail}`,
+        { cause: spawnError },
+      );
+    }
+    try {
+      if ((await redisCommand({ host: HOST, port: options.port }, ['PING'], 500)) === 'PONG') break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await exited;
+      throw new RedisStartError(
+        `redis-server on port ${options.port} did not answer PING within ${options.startTimeoutMs} ms. Its output:\n${tail}`,
+      );
+    }
+    await sleep(20);
+  }
+  return { child, exited, output: () => tail, forget };
+}
+
+function unrefStream(stream: unknown): void {
+  (stream as { unref?: () => void } | null)?.unref?.();
+}
+
+/** @internal */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends a signal and waits for the exit, escalating to SIGKILL after `graceMs`. @internal */
+export async function terminate(
+  spawned: SpawnedRedis,
+  signal: NodeJS.Signals,
+  graceMs = 5_000,
+): Promise<void> {
+  if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) return;
+  spawned.child.kill(signal);
+  const timer = setTimeout(() => spawned.child.kill('SIGKILL'), graceMs);
+  await spawned.exited;
+  clearTimeout(timer);
+}
+
+/** What {@link quitClient} needs of an ioredis `Redis` or `Cluster`. @internal */
+export interface QuittableClient {
+  readonly status: string;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  once(event: 'end', listener: () => void): unknown;
+}
+
+/**
+ * Quits a client politely when it is connected, otherwise drops it, and resolves once it has
+ * ended (or after a second, so a wedged client cannot hang a test's teardown). @internal
+ */
+export async function quitClient(client: QuittableClient): Promise<void> {
+  if (client.status === 'end') return;
+  const ended = new Promise<void>((resolve) => client.once('end', resolve));
+  if (client.status === 'ready') {
+    try {
+      await withTimeout(client.quit(), 1_000);
+    } catch {
+      // fall through to disconnect()
+    }
+  }
+  if (client.status !== 'end') client.disconnect();
+  await withTimeout(ended, 1_000).catch(() => undefined);
+}
+
+/** Rejects when `promise` has not settled after `ms`, without leaving a timer behind. @internal */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts a redis-server of the test's own on a free port (no persistence), for outage tests:
+ * `stop()`/`start()` it (same port, so clients reconnect), `kill()` it, `pause()` it, cut its
+ * clients. The process is stopped by `close()` and, failing that, when the test process exits.
+ *
+ * @example
+ * const own = await startRedisServer();
+ * const redis = own.connect();
+ * await own.stop(); // commands now fail or queue
+ * await own.start(); // redis reconnects
+ * await own.close();
+ */
+export async function startRedisServer(
+  options: RedisServerOptions = {},
+): Promise<RedisServerHandle> {
+  if (
+    options.port !== undefined &&
+    (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)
+  ) {
+    throw new InvalidOptionError('port', 'must be an integer from 1 to 65535', options.port);
+  }
+  const binary = options.binary ?? 'redis-server';
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'unfazed-redis-')));
+  const extra = options.args ?? [];
+
+  let port = options.port ?? 0;
+  let current: SpawnedRedis | undefined;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      if (options.port === undefined) port = await freePort(HOST);
+      try {
+        current = await spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs });
+        break;
+      } catch (error) {
+        // The free port may have been taken between asking and binding: try another one.
+        const inUse =
+          error instanceof RedisStartError && /Address already in use/i.test(error.message);
+        if (!inUse || options.port !== undefined || attempt >= 4) throw error;
+      }
+    }
+  } catch (error) {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const address: RedisAddress = { host: HOST, port };
+  const clients = new Set<Redis>();
+  let closed = false;
+
+  const handle: RedisServerHandle = {
+    url: `redis://${HOST}:${port}`,
+    host: HOST,
+    port,
+    get running() {
+      return current !== undefined;
+    },
+    get pid() {
+      return current?.child.pid;
+    },
+    connect(clientOptions: RedisOptions = {}) {
+      if (closed) throw new Error('startRedisServer: connect() after close()');
+      const client = new Redis({ ...clientOptions, host: HOST, port });
+      clients.add(client);
+      client.once('end', () => clients.delete(client));
+      return client;
+    },
+    async stop() {
+      const spawned = current;
+      if (!spawned) return;
+      current = undefined;
+      await terminate(spawned, 'SIGTERM');
+    },
+    async start() {
+      if (closed) throw new Error('startRedisServer: start() after close()');
+      if (current) return;
+      current = await spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs });
+    },
+    async kill() {
+      const spawned = current;
+      if (!spawned) return;
+      current = undefined;
+      await terminate(spawned, 'SIGKILL');
+    },
+    async pause(ms, mode = 'ALL') {
+      if (!Number.isInteger(ms) || ms < 0) {
+        throw new InvalidOptionError('ms', 'must be a non-negative integer', ms);
+      }
+      await redisCommand(address, ['CLIENT', 'PAUSE', String(ms), mode]);
+    },
+    async killClients(filter) {
+      const args = ['CLIENT', 'KILL'];
+      if (filter.name !== undefined) {
+        // CLIENT KILL has no NAME filter: look the ids up first.
+        const list = await redisCommand(address, ['CLIENT', 'LIST']);
+        const ids = String(list)
+          .split('\n')
+          .filter((line) => line.includes(` name=${filter.name} `))
+          .filter((line) => filter.type === undefined || matchesType(line, filter.type))
+          .map((line) => /(?:^|\s)id=(\d+)/.exec(line)?.[1])
+          .filter((id): id is string => id !== undefined);
+        let killed = 0;
+        for (const id of ids) {
+          try {
+            killed += Number(
+              await redisCommand(address, ['CLIENT', 'KILL', 'ID', id, 'SKIPME', 'yes']),
+            );
+          } catch {
+            // gone meanwhile
+          }
+        }
+        return killed;
+      }
+      if (filter.type === undefined) {
+        throw new InvalidOptionError('filter', 'needs a name or a type', filter);
+      }
+      args.push('TYPE', filter.type, 'SKIPME', 'yes');
+      return Number(await redisCommand(address, args));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...clients].map((client) => quitClient(client)));
+      clients.clear();
+      await handle.stop();
+      if (ownDir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
+
+function matchesType(line: string, type: NonNullable<KillClientsFilter['type']>): boolean {
+  const flags = /(?:^|\s)flags=(\S+)/.exec(line)?.[1] ?? '';
+  switch (type) {
+    case 'pubsub':
+      return / sub=[1-9]| psub=[1-9]/.test(line);
+    case 'replica':
+      return flags.includes('S');
+    case 'master':
+      return flags.includes('M');
+    case 'normal':
+      return !flags.includes('S') && !flags.includes('M') && !/ sub=[1-9]| psub=[1-9]/.test(line);
+  }
+}
