@@ -1,1 +1,110 @@
-export {};
+/**
+ * `@unfazed/server/express` — the Idempotency-Key middleware for Express 4 and 5.
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { HEADERS } from '@unfazed/contract';
+import {
+  IdempotencyCore,
+  payloadTooLarge,
+  type Execution,
+  type PreparedResponse,
+} from './core/idempotency-core.js';
+import type { IdempotencyOptions } from './core/options.js';
+import { readRawBody } from './core/read-body.js';
+import { BodyAlreadyConsumedError } from './errors.js';
+
+export type { IdempotencyOptions } from './core/options.js';
+
+/** Options of the Express middleware; `scope` and `fingerprint` receive the Express request. */
+export type ExpressIdempotencyOptions = IdempotencyOptions<Request>;
+
+/**
+ * Keeps the raw body bytes when a body parser runs before `idempotency()`:
+ * `app.use(express.json({ verify: rawBodySaver }))`. The middleware then fingerprints these bytes.
+ */
+export function rawBodySaver(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
+  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = buf;
+}
+
+/**
+ * The Idempotency-Key middleware. Mount it on the routes it protects, before the body parsers
+ * (or keep raw bytes with {@link rawBodySaver}):
+ * `app.post('/charges', idempotency({ store }), express.json(), handler)`.
+ * A first request runs the handler and its response is stored; a retry with the same key gets
+ * the stored response; see the README for the full status table.
+ */
+export function idempotency(options: ExpressIdempotencyOptions): RequestHandler {
+  const core = new IdempotencyCore<Request>(options);
+  const maxBodyBytes = core.options.maxBodyBytes;
+
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const header =
+      req.headersDistinct?.[HEADERS.idempotencyKey] ?? req.headers[HEADERS.idempotencyKey];
+    const decision = core.decideKey(req.method, header);
+    if (decision.action === 'skip') return next();
+    if (decision.action === 'respond') return send(res, decision.response);
+
+    const run = async (): Promise<void> => {
+      let body: Buffer;
+      const saved = (req as Request & { rawBody?: unknown }).rawBody;
+      if (Buffer.isBuffer(saved)) {
+        if (saved.length > maxBodyBytes) return send(res, payloadTooLarge(maxBodyBytes), true);
+        body = saved;
+      } else if (req.readableEnded || (req as Request & { _body?: boolean })._body === true) {
+        return next(new BodyAlreadyConsumedError());
+      } else {
+        const read = await readRawBody(req, maxBodyBytes);
+        if (!read.ok) return send(res, payloadTooLarge(maxBodyBytes), true);
+        body = read.body;
+      }
+      const begun = await core.begin({
+        req,
+        key: decision.key,
+        method: req.method,
+        target: req.originalUrl,
+        body,
+      });
+      if (begun.action === 'respond') return send(res, begun.response);
+      if (begun.execution) track(res, begun.execution);
+      next();
+    };
+    run().catch(next);
+  };
+}
+
+function send(res: ServerResponse, response: PreparedResponse, closeConnection = false): void {
+  res.statusCode = response.status;
+  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+  res.setHeader('content-length', response.body.length);
+  // The request body was left unread: do not let the next request parse it.
+  if (closeConnection) res.setHeader('connection', 'close');
+  res.end(response.body);
+}
+
+/** Captures what the handler writes, and settles the record when the response ends or dies. */
+function track(res: ServerResponse, execution: Execution): void {
+  const write = res.write;
+  const end = res.end;
+  const capture = (chunk: unknown, encoding: unknown): void => {
+    execution.capture.write(
+      chunk,
+      typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
+    );
+  };
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    capture(chunk, rest[0]);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, ...args: unknown[]) {
+    if (typeof args[0] !== 'function') capture(args[0], args[1]);
+    return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['end'];
+  res.once('finish', () => {
+    void execution.finish(res.statusCode, res.getHeaders());
+  });
+  res.once('close', () => {
+    if (!res.writableFinished) void execution.abandon();
+  });
+}

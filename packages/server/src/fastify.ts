@@ -1,1 +1,139 @@
-export {};
+/**
+ * `@unfazed/server/fastify` — the Idempotency-Key plugin for Fastify 5.
+ * @packageDocumentation
+ */
+import { Readable, Transform } from 'node:stream';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { HEADERS } from '@unfazed/contract';
+import {
+  IdempotencyCore,
+  payloadTooLarge,
+  type Execution,
+  type PreparedResponse,
+} from './core/idempotency-core.js';
+import type { IdempotencyOptions } from './core/options.js';
+
+export type { IdempotencyOptions } from './core/options.js';
+
+/** Options of the Fastify plugin; `scope` and `fingerprint` receive the Fastify request. */
+export type FastifyIdempotencyOptions = IdempotencyOptions<FastifyRequest>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `false` turns the Idempotency-Key plugin off for this route. */
+    idempotency?: boolean;
+  }
+}
+
+interface KeyedRequest {
+  key: string;
+  body: Buffer;
+  execution?: Execution;
+}
+
+const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options) => {
+  const core = new IdempotencyCore<FastifyRequest>(options);
+  const maxBodyBytes = core.options.maxBodyBytes;
+  const keyed = new WeakMap<FastifyRequest, KeyedRequest>();
+
+  // onRequest: the key header alone decides whether the request takes part (400 answered here).
+  fastify.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.config.idempotency === false) return;
+    const decision = core.decideKey(req.method, req.raw.headersDistinct[HEADERS.idempotencyKey]);
+    if (decision.action === 'skip') return;
+    if (decision.action === 'respond') return send(reply, decision.response);
+    keyed.set(req, { key: decision.key, body: Buffer.alloc(0) });
+  });
+
+  // preParsing: keep the raw bytes before any content-type parser sees them (413 answered here).
+  fastify.addHook('preParsing', async (req, reply, payload) => {
+    const state = keyed.get(req);
+    if (!state) return payload;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of payload) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      bytes += buf.length;
+      if (bytes > maxBodyBytes) {
+        keyed.delete(req);
+        reply.header('connection', 'close');
+        return send(reply, payloadTooLarge(maxBodyBytes));
+      }
+      chunks.push(buf);
+    }
+    state.body = Buffer.concat(chunks);
+    const replayed = Readable.from(state.body.length > 0 ? [state.body] : []);
+    const received = (payload as { receivedEncodedLength?: number }).receivedEncodedLength;
+    Object.assign(replayed, { receivedEncodedLength: received ?? state.body.length });
+    return replayed;
+  });
+
+  // preHandler: after authentication hooks, so that `scope(req)` can see the principal.
+  fastify.addHook('preHandler', async (req, reply) => {
+    const state = keyed.get(req);
+    if (!state) return;
+    const begun = await core.begin({
+      req,
+      key: state.key,
+      method: req.method,
+      target: req.url,
+      body: state.body,
+    });
+    if (begun.action === 'respond') {
+      keyed.delete(req);
+      return send(reply, begun.response);
+    }
+    const execution = begun.execution;
+    if (!execution) return;
+    state.execution = execution;
+    const res = reply.raw;
+    res.once('finish', () => {
+      void execution.finish(res.statusCode, res.getHeaders());
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) void execution.abandon();
+    });
+  });
+
+  // onSend: capture the serialized payload (string, Buffer or stream) of a claimed request only,
+  // so the plugin's own answers are never stored.
+  fastify.addHook('onSend', async (req, _reply, payload) => {
+    const execution = keyed.get(req)?.execution;
+    if (!execution) return payload;
+    if (typeof payload === 'string' || payload instanceof Uint8Array) {
+      execution.capture.write(payload);
+      return payload;
+    }
+    if (payload instanceof Readable || isReadableLike(payload)) {
+      const tee = new Transform({
+        transform(chunk: Buffer | string, _encoding, callback) {
+          execution.capture.write(chunk);
+          callback(null, chunk);
+        },
+      });
+      (payload as Readable).on('error', (err) => tee.destroy(err));
+      return (payload as Readable).pipe(tee);
+    }
+    return payload;
+  });
+  return Promise.resolve();
+};
+
+function isReadableLike(value: unknown): boolean {
+  return typeof (value as { pipe?: unknown } | null)?.pipe === 'function';
+}
+
+function send(reply: FastifyReply, response: PreparedResponse): FastifyReply {
+  return reply.code(response.status).headers(response.headers).send(response.body);
+}
+
+/**
+ * The Idempotency-Key plugin. Wrapped with fastify-plugin, so its hooks apply to the context it
+ * is registered in and that context's children: register it at the root to cover every route,
+ * or inside an encapsulated plugin to cover only that plugin's routes. A route opts out with
+ * `config: { idempotency: false }`.
+ *
+ * `await app.register(idempotency, { store: redisStore(redis) })`
+ */
+export const idempotency = fp(plugin, { fastify: '5.x', name: '@unfazed/server/fastify' });

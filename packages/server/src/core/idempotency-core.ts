@@ -1,0 +1,359 @@
+import { randomUUID } from 'node:crypto';
+import {
+  HEADERS,
+  PROBLEM_CONTENT_TYPE,
+  formatRetryAfter,
+  parseIdempotencyKey,
+  problem,
+  type ProblemCode,
+  type ProblemExtras,
+} from '@unfazed/contract';
+import { IdempotencyStoreTimeoutError } from '../errors.js';
+import type { IdempotencyEvent, IdempotencyEventName } from './events.js';
+import { recordKey, requestFingerprint } from './fingerprint.js';
+import { resolveOptions, type IdempotencyOptions, type ResolvedOptions } from './options.js';
+import { ResponseCapture } from './response-capture.js';
+import type { ClaimResult, StoredResponse } from './store.js';
+import { pickStoredHeaders } from './stored-headers.js';
+
+/** A complete answer the adapter writes as is (a problem, or a replay). */
+export interface PreparedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** What to do with a request after reading its key header. */
+export type KeyDecision =
+  | { action: 'skip' }
+  | { action: 'respond'; response: PreparedResponse }
+  | { action: 'continue'; key: string };
+
+/** What to do with a keyed request once its body is known. */
+export type BeginDecision =
+  | { action: 'respond'; response: PreparedResponse }
+  /** Run the handler; `execution` is `null` when failing open (nothing will be recorded). */
+  | { action: 'run'; execution: Execution | null };
+
+/** Facts about a keyed request, gathered by the adapter. */
+export interface BeginInput<TReq> {
+  req: TReq;
+  key: string;
+  method: string;
+  /** Request target: path and query as received. */
+  target: string;
+  /** Raw body bytes, before any parser. */
+  body: Buffer;
+}
+
+/** The answer to a covered request whose body is over `maxBodyBytes`. */
+export function payloadTooLarge(maxBodyBytes: number): PreparedResponse {
+  return problemResponse('payload-too-large', {
+    detail: `the request body is larger than ${maxBodyBytes} bytes`,
+    maxBodyBytes,
+  });
+}
+
+/** The contract's problem+json answer for `code`, with extra headers. */
+export function problemResponse(
+  code: ProblemCode,
+  extras: ProblemExtras = {},
+  headers: Record<string, string> = {},
+): PreparedResponse {
+  const details = problem(code, extras);
+  const body = Buffer.from(JSON.stringify(details));
+  return {
+    status: details.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
+    body,
+  };
+}
+
+/**
+ * The framework-free Idempotency-Key engine. Adapters ask it three questions: does this request
+ * take part ({@link IdempotencyCore.decideKey}), what happens once its body is known
+ * ({@link IdempotencyCore.begin}), and they report the response through the {@link Execution}.
+ */
+export class IdempotencyCore<TReq> {
+  /** The options in force. */
+  readonly options: ResolvedOptions<TReq>;
+
+  constructor(options: IdempotencyOptions<TReq>) {
+    this.options = resolveOptions(options);
+  }
+
+  /** Is `method` covered? Uncovered requests pass through and their header is ignored. */
+  covers(method: string): boolean {
+    return this.options.methods.has(method.toUpperCase());
+  }
+
+  /** Reads the `Idempotency-Key` header (a string, or one string per header line). */
+  decideKey(method: string, header: string | readonly string[] | undefined): KeyDecision {
+    if (!this.covers(method)) return { action: 'skip' };
+    const parsed = parseIdempotencyKey(header);
+    if (parsed.ok) return { action: 'continue', key: parsed.key };
+    if (parsed.reason === 'missing') {
+      if (!this.options.required) return { action: 'skip' };
+      return {
+        action: 'respond',
+        response: problemResponse('idempotency-key-missing', {
+          detail: `${method.toUpperCase()} requests here need an Idempotency-Key header`,
+        }),
+      };
+    }
+    return {
+      action: 'respond',
+      response: problemResponse('idempotency-key-malformed', {
+        detail: parsed.message,
+        reason: parsed.reason,
+      }),
+    };
+  }
+
+  /**
+   * Claims the key, or answers with a replay, 409, 422 or 503. Store failures never throw;
+   * only a throwing `scope` or `fingerprint` option rejects.
+   */
+  async begin(input: BeginInput<TReq>): Promise<BeginDecision> {
+    const o = this.options;
+    const base = { key: input.key, scope: '', method: input.method, target: input.target };
+    // A throwing scope or fingerprint function is the application's bug: it rejects `begin`.
+    base.scope = (await o.scope?.(input.req)) ?? '';
+    const fingerprint = o.fingerprint
+      ? digestCustom(await o.fingerprint(input.req, input.body), base.scope)
+      : requestFingerprint({ ...base, body: input.body, excludeFields: o.excludeFields });
+    const key = recordKey(base.scope, input.key);
+    const owner = randomUUID();
+    let result: ClaimResult;
+    try {
+      result = await this.withTimeout(
+        'claim',
+        o.store.claim({ key, fingerprint, owner, leaseMs: o.leaseMs }),
+        (late) => {
+          // A claim that lands after we gave up would wedge the key for a lease: undo it.
+          if (late.outcome === 'claimed') o.store.release({ key, owner }).catch(() => undefined);
+        },
+      );
+    } catch (error) {
+      this.emit('storeError', { ...base, operation: 'claim', error });
+      if (o.failOpen) {
+        this.emit('failOpen', { ...base, operation: 'claim', error });
+        return { action: 'run', execution: null };
+      }
+      return {
+        action: 'respond',
+        response: problemResponse(
+          'store-unavailable',
+          { detail: 'the idempotency store did not answer in time; retry later' },
+          { [HEADERS.retryAfter]: formatRetryAfter(o.unavailableRetryAfterMs) },
+        ),
+      };
+    }
+    switch (result.outcome) {
+      case 'claimed':
+        this.emit('claimed', { ...base, recovered: result.recovered });
+        return {
+          action: 'run',
+          execution: new Execution(this as IdempotencyCore<never>, base, key, owner),
+        };
+      case 'mismatch':
+        this.emit('mismatch', base);
+        return {
+          action: 'respond',
+          response: problemResponse('idempotency-key-reused', {
+            detail: 'this Idempotency-Key was already used with a different request',
+          }),
+        };
+      case 'in-flight': {
+        this.emit('conflict', { ...base, leaseRemainingMs: result.leaseRemainingMs });
+        return {
+          action: 'respond',
+          response: problemResponse(
+            'request-in-flight',
+            { detail: 'a request with this Idempotency-Key is still running' },
+            { [HEADERS.retryAfter]: formatRetryAfter(result.leaseRemainingMs) },
+          ),
+        };
+      }
+      case 'completed':
+        this.emit('replayed', {
+          ...base,
+          status: result.response.status,
+          bodyRetained: result.response.body !== null,
+        });
+        return { action: 'respond', response: replay(result.response) };
+    }
+  }
+
+  /** Runs a store call with the `storeTimeoutMs` bound. `onLate` sees a result that came too late. */
+  withTimeout<T>(
+    operation: 'claim' | 'complete' | 'release' | 'renew',
+    promise: Promise<T>,
+    onLate?: (value: T) => void,
+  ): Promise<T> {
+    const timeoutMs = this.options.storeTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        reject(new IdempotencyStoreTimeoutError(operation, timeoutMs));
+      }, timeoutMs);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          if (done) onLate?.(value);
+          else resolve(value);
+          done = true;
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!done) reject(error instanceof Error ? error : new Error(String(error)));
+          done = true;
+        },
+      );
+    });
+  }
+
+  /** Calls the listener for `type`, ignoring what it throws. */
+  emit(type: IdempotencyEventName, event: Omit<IdempotencyEvent, 'type'>): void {
+    const listener = this.options.on[type] as ((e: IdempotencyEvent) => void) | undefined;
+    if (!listener) return;
+    try {
+      listener({ ...event, type });
+    } catch {
+      // A listener must never change the answer.
+    }
+  }
+}
+
+/**
+ * One claimed request while its handler runs: renews the lease, captures the response, and
+ * completes or releases the record when the response ends.
+ */
+export class Execution {
+  /** Feed every response body chunk here, as written. */
+  readonly capture: ResponseCapture;
+  private readonly renewTimer: NodeJS.Timeout;
+  private settled = false;
+
+  constructor(
+    private readonly core: IdempotencyCore<never>,
+    private readonly base: Omit<IdempotencyEvent, 'type'>,
+    private readonly key: string,
+    private readonly owner: string,
+  ) {
+    const o = core.options;
+    this.capture = new ResponseCapture(o.maxResponseBytes);
+    this.renewTimer = setInterval(() => this.renew(), o.leaseRenewalMs);
+    this.renewTimer.unref();
+  }
+
+  /**
+   * The response was sent in full (`finish`): store it when the status policy says so, else
+   * release the key. Resolves when the store has answered (never rejects).
+   */
+  async finish(status: number, headers: Record<string, unknown>): Promise<void> {
+    if (!this.begin()) return;
+    const o = this.core.options;
+    if (!o.shouldStore(status)) {
+      await this.release(status);
+      return;
+    }
+    const response: StoredResponse = {
+      status,
+      headers: pickStoredHeaders(headers, o.storedHeaders),
+      body: this.capture.body(),
+    };
+    try {
+      const stored = await this.core.withTimeout(
+        'complete',
+        o.store.complete({
+          key: this.key,
+          owner: this.owner,
+          response,
+          retentionMs: o.retentionMs,
+        }),
+      );
+      if (stored) {
+        this.core.emit('completed', { ...this.base, status, bodyRetained: response.body !== null });
+      } else {
+        this.core.emit('leaseExpired', { ...this.base, operation: 'complete', status });
+      }
+    } catch (error) {
+      this.core.emit('storeError', { ...this.base, operation: 'complete', error });
+    }
+  }
+
+  /** The response did not finish (client gone, handler crashed): release the key. */
+  async abandon(): Promise<void> {
+    if (!this.begin()) return;
+    await this.release(undefined);
+  }
+
+  private begin(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearInterval(this.renewTimer);
+    return true;
+  }
+
+  private async release(status: number | undefined): Promise<void> {
+    const o = this.core.options;
+    try {
+      const released = await this.core.withTimeout(
+        'release',
+        o.store.release({ key: this.key, owner: this.owner }),
+      );
+      const event = status === undefined ? this.base : { ...this.base, status };
+      this.core.emit(released ? 'released' : 'leaseExpired', {
+        ...event,
+        ...(released ? {} : { operation: 'release' as const }),
+      });
+    } catch (error) {
+      this.core.emit('storeError', { ...this.base, operation: 'release', error });
+    }
+  }
+
+  private renew(): void {
+    const o = this.core.options;
+    this.core
+      .withTimeout('renew', o.store.renew({ key: this.key, owner: this.owner, leaseMs: o.leaseMs }))
+      .then(
+        (held) => {
+          if (!held && !this.settled) {
+            clearInterval(this.renewTimer);
+            this.core.emit('leaseExpired', { ...this.base, operation: 'renew' });
+          }
+        },
+        (error: unknown) =>
+          this.core.emit('storeError', { ...this.base, operation: 'renew', error }),
+      );
+  }
+}
+
+function replay(stored: StoredResponse): PreparedResponse {
+  if (stored.body === null) {
+    return problemResponse(
+      'response-not-retained',
+      {
+        detail:
+          'the request with this Idempotency-Key completed, but its response body was larger ' +
+          'than the server keeps for replay',
+        originalStatus: stored.status,
+      },
+      { [HEADERS.idempotentReplayed]: 'true' },
+    );
+  }
+  return {
+    status: stored.status,
+    headers: { ...stored.headers, [HEADERS.idempotentReplayed]: 'true' },
+    body: Buffer.from(stored.body),
+  };
+}
+
+function digestCustom(custom: string, scope: string): string {
+  if (typeof custom !== 'string' || custom.length === 0) {
+    throw new TypeError('the fingerprint option must return a non-empty string');
+  }
+  return recordKey(`fingerprint:${scope}`, custom);
+}

@@ -1,0 +1,30 @@
+/** Collects the bytes of a response as it is written, up to a cap. */
+export class ResponseCapture {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  private overflowed = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Records one chunk as written to the socket (strings in `encoding`, default utf8). */
+  write(chunk: unknown, encoding?: BufferEncoding): void {
+    if (chunk === undefined || chunk === null || this.overflowed) return;
+    let buf: Buffer;
+    if (typeof chunk === 'string') buf = Buffer.from(chunk, encoding ?? 'utf8');
+    else if (chunk instanceof Uint8Array) buf = Buffer.from(chunk);
+    else return;
+    if (buf.length === 0) return;
+    this.bytes += buf.length;
+    if (this.bytes > this.maxBytes) {
+      this.overflowed = true;
+      this.chunks.length = 0;
+      return;
+    }
+    this.chunks.push(buf);
+  }
+
+  /** The body written so far, or `null` when it went past the cap. */
+  body(): Buffer | null {
+    return this.overflowed ? null : Buffer.concat(this.chunks);
+  }
+}

@@ -1,0 +1,47 @@
+/** Which response headers are kept for replay. */
+
+/** Headers kept by default. */
+export const DEFAULT_STORED_HEADERS: readonly string[] = Object.freeze([
+  'content-type',
+  'content-language',
+  'location',
+  'etag',
+  'last-modified',
+  'link',
+  'cache-control',
+]);
+
+/**
+ * Never kept, even when a user adds them: cookies and dates belong to one response, and
+ * hop-by-hop or framing headers are recomputed for the replay.
+ */
+export const NEVER_STORED_HEADERS: readonly string[] = Object.freeze([
+  'set-cookie',
+  'date',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'content-encoding',
+  'idempotent-replayed',
+]);
+
+/** Keeps the allow-listed headers of `headers`, lower-cased, arrays joined with `, `. */
+export function pickStoredHeaders(
+  headers: Record<string, unknown>,
+  allow: ReadonlySet<string>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (!allow.has(lower) || value === undefined || value === null) continue;
+    out[lower] = Array.isArray(value) ? value.map(String).join(', ') : String(value);
+  }
+  return out;
+}

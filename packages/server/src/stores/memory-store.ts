@@ -1,0 +1,148 @@
+import { InvalidOptionError } from '@unfazed/contract';
+import type {
+  ClaimInput,
+  ClaimResult,
+  CompleteInput,
+  IdempotencyStore,
+  OwnerInput,
+  StoredResponse,
+} from '../core/store.js';
+import { IdempotencyStoreFullError } from '../errors.js';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** Most records kept (in flight and completed). Default 10 000. */
+  maxEntries?: number;
+  /** Most bytes of stored responses (bodies and headers) kept. Default 64 MiB. */
+  maxBytes?: number;
+  /** Clock, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface MemoryRecord {
+  fingerprint: string;
+  owner: string | null;
+  expiresAt: number;
+  response: StoredResponse | null;
+  bytes: number;
+}
+
+/**
+ * An in-process store for one server or tests. Bounded: when `maxEntries` or `maxBytes` would be
+ * exceeded, expired records go first, then the oldest completed ones; in-flight records are never
+ * evicted (a claim that would need it fails, and the request is answered 503). Records expire
+ * lazily on access and during eviction. Nothing is shared between processes: use `redisStore`
+ * when more than one server instance answers the same keys.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore {
+  const maxEntries = positiveInt('maxEntries', options.maxEntries, 10_000);
+  const maxBytes = positiveInt('maxBytes', options.maxBytes, 64 * 1_048_576);
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new InvalidOptionError('now', 'must be a function', now);
+  // Map iteration order is insertion order: oldest first.
+  const records = new Map<string, MemoryRecord>();
+  let bytes = 0;
+
+  const remove = (key: string): void => {
+    const rec = records.get(key);
+    if (!rec) return;
+    bytes -= rec.bytes;
+    records.delete(key);
+  };
+  const makeRoom = (entries: number, extraBytes: number): boolean => {
+    const t = now();
+    for (const [key, rec] of records) {
+      if (records.size + entries <= maxEntries && bytes + extraBytes <= maxBytes) return true;
+      if (rec.expiresAt <= t) remove(key);
+    }
+    for (const [key, rec] of records) {
+      if (records.size + entries <= maxEntries && bytes + extraBytes <= maxBytes) return true;
+      if (rec.owner === null) remove(key);
+    }
+    return records.size + entries <= maxEntries && bytes + extraBytes <= maxBytes;
+  };
+
+  return {
+    claim(input: ClaimInput): Promise<ClaimResult> {
+      const existing = records.get(input.key);
+      let recovered = false;
+      if (existing) {
+        const expired = existing.expiresAt <= now();
+        if (!expired && existing.fingerprint !== input.fingerprint) {
+          return Promise.resolve({ outcome: 'mismatch' });
+        }
+        if (!expired && existing.response) {
+          return Promise.resolve({ outcome: 'completed', response: existing.response });
+        }
+        if (!expired) {
+          return Promise.resolve({
+            outcome: 'in-flight',
+            leaseRemainingMs: existing.expiresAt - now(),
+          });
+        }
+        recovered = existing.owner !== null;
+        remove(input.key);
+      }
+      if (!makeRoom(1, 0)) {
+        return Promise.reject(new IdempotencyStoreFullError(`${maxEntries} entries`));
+      }
+      records.set(input.key, {
+        fingerprint: input.fingerprint,
+        owner: input.owner,
+        expiresAt: now() + input.leaseMs,
+        response: null,
+        bytes: 0,
+      });
+      return Promise.resolve({ outcome: 'claimed', recovered });
+    },
+
+    complete(input: CompleteInput): Promise<boolean> {
+      // An owner whose lease ran out may still complete while nobody has taken the key over.
+      const rec = records.get(input.key);
+      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      const size = sizeOf(input.response);
+      // Leave the claim in place while making room so that it is not evicted.
+      if (size > maxBytes || !makeRoom(0, size)) {
+        remove(input.key);
+        return Promise.reject(new IdempotencyStoreFullError(`${maxBytes} bytes`));
+      }
+      rec.owner = null;
+      rec.response = input.response;
+      rec.bytes = size;
+      rec.expiresAt = now() + input.retentionMs;
+      bytes += size;
+      // Re-insert so that the completed record is the newest for eviction order.
+      records.delete(input.key);
+      records.set(input.key, rec);
+      return Promise.resolve(true);
+    },
+
+    release(input: OwnerInput): Promise<boolean> {
+      const rec = records.get(input.key);
+      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      remove(input.key);
+      return Promise.resolve(true);
+    },
+
+    renew(input: OwnerInput & { leaseMs: number }): Promise<boolean> {
+      const rec = records.get(input.key);
+      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      rec.expiresAt = now() + input.leaseMs;
+      return Promise.resolve(true);
+    },
+  };
+}
+
+function sizeOf(response: StoredResponse): number {
+  let size = 64 + (response.body?.length ?? 0);
+  for (const [name, value] of Object.entries(response.headers)) size += name.length + value.length;
+  return size;
+}
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(name, 'must be a positive integer', value);
+  }
+  return value;
+}

@@ -1,0 +1,126 @@
+import { InvalidOptionError } from '@unfazed/contract';
+import type { Cluster, Redis } from 'ioredis';
+import type {
+  ClaimInput,
+  ClaimResult,
+  CompleteInput,
+  IdempotencyStore,
+  OwnerInput,
+} from '../core/store.js';
+import { CLAIM_SCRIPT } from './lua/claim-1.js';
+import { COMPLETE_SCRIPT } from './lua/complete-1.js';
+import { RELEASE_SCRIPT } from './lua/release-1.js';
+import { RENEW_SCRIPT } from './lua/renew-1.js';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** Prepended to every key name. Default `'unfazed:idem:'`. */
+  prefix?: string;
+}
+
+type Reply = Buffer | number | null | Reply[];
+
+interface IdempotencyCommands {
+  unfazedIdemClaimBuffer(
+    key: string,
+    fingerprint: string,
+    owner: string,
+    leaseMs: number,
+  ): Promise<Reply[]>;
+  unfazedIdemComplete(
+    key: string,
+    owner: string,
+    status: number,
+    headers: string,
+    body: Buffer,
+    retained: string,
+    retentionMs: number,
+  ): Promise<number>;
+  unfazedIdemRelease(key: string, owner: string): Promise<number>;
+  unfazedIdemRenew(key: string, owner: string, leaseMs: number): Promise<number>;
+}
+
+/**
+ * An idempotency store on Redis, through an ioredis `Redis` or `Cluster` client. Each store
+ * operation is one Lua script, so one round trip: claim (which also returns a completed
+ * record's response, making a replay one round trip), complete, release and renew. A record is
+ * one hash at `<prefix>{<sha256 of scope and key>}`; its braces make it a Cluster hash tag.
+ * In-flight records expire at twice their lease (their lease end is checked against the
+ * Redis clock), completed ones after the retention time.
+ *
+ * Give the client a bounded `maxRetriesPerRequest` (or rely on `storeTimeoutMs`): the
+ * middleware never waits longer than `storeTimeoutMs` for an answer either way.
+ */
+export function redisStore(
+  redis: Redis | Cluster,
+  options: RedisStoreOptions = {},
+): IdempotencyStore {
+  if (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function') {
+    throw new InvalidOptionError('redis', 'must be an ioredis Redis or Cluster client', redis);
+  }
+  const prefix = options.prefix ?? 'unfazed:idem:';
+  if (typeof prefix !== 'string') {
+    throw new InvalidOptionError('prefix', 'must be a string', prefix);
+  }
+  redis.defineCommand('unfazedIdemClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+  redis.defineCommand('unfazedIdemComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
+  redis.defineCommand('unfazedIdemRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+  redis.defineCommand('unfazedIdemRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+  const commands = redis as unknown as IdempotencyCommands;
+  const name = (key: string): string => `${prefix}{${key}}`;
+
+  return {
+    async claim(input: ClaimInput): Promise<ClaimResult> {
+      const reply = await commands.unfazedIdemClaimBuffer(
+        name(input.key),
+        input.fingerprint,
+        input.owner,
+        input.leaseMs,
+      );
+      const outcome = String(reply[0]);
+      switch (outcome) {
+        case 'claimed':
+          return { outcome, recovered: reply[1] === 1 };
+        case 'mismatch':
+          return { outcome };
+        case 'in-flight':
+          return { outcome, leaseRemainingMs: Number(reply[1]) };
+        case 'completed': {
+          const retained = String(reply[4]) === '1';
+          return {
+            outcome,
+            response: {
+              status: Number(String(reply[1])),
+              headers: JSON.parse(String(reply[2])) as Record<string, string>,
+              body: retained ? (reply[3] as Buffer) : null,
+            },
+          };
+        }
+        default:
+          throw new Error(`unexpected reply from the claim script: ${outcome}`);
+      }
+    },
+
+    async complete(input: CompleteInput): Promise<boolean> {
+      const { response } = input;
+      const stored = await commands.unfazedIdemComplete(
+        name(input.key),
+        input.owner,
+        response.status,
+        JSON.stringify(response.headers),
+        response.body ? Buffer.from(response.body) : Buffer.alloc(0),
+        response.body ? '1' : '0',
+        input.retentionMs,
+      );
+      return stored === 1;
+    },
+
+    async release(input: OwnerInput): Promise<boolean> {
+      return (await commands.unfazedIdemRelease(name(input.key), input.owner)) === 1;
+    },
+
+    async renew(input: OwnerInput & { leaseMs: number }): Promise<boolean> {
+      return (await commands.unfazedIdemRenew(name(input.key), input.owner, input.leaseMs)) === 1;
+    },
+  };
+}
