@@ -42,6 +42,7 @@ export {
 } from './outcome.js';
 export {
   DEFAULT_MAX_RETRY_AFTER_MS,
+  MAX_RETRY_AFTER_SECONDS,
   parseRetryAfter,
   formatRetryAfter,
   type ParseRetryAfterOptions,
