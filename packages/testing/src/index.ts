@@ -22,3 +22,63 @@ export {
   RedisStartError,
   isRedisStartError,
 } from './redis/errors.js';
+export {
+  faults,
+  describeFault,
+  type Fault,
+  type FaultKind,
+  type FaultLabel,
+  type FaultBody,
+  type StatusFault,
+  type StatusFaultOptions,
+  type DelayFault,
+  type SlowBodyFault,
+  type HangFault,
+  type ResetFault,
+  type LostResponseFault,
+  type CloseMidBodyFault,
+} from './faults/fault.js';
+export {
+  plans,
+  FaultPlan,
+  formatEvents,
+  type FaultCall,
+  type FaultCallInfo,
+  type FaultTransport,
+  type AttemptRecord,
+  type FaultEvent,
+  type SequenceStep,
+  type SequenceOptions,
+  type RateOptions,
+} from './faults/plan.js';
+export { seededRandom, type SeededRandom } from './faults/prng.js';
+export { SEED_ENV, defaultSeed, replayHint } from './faults/seed.js';
+export { type RouteMatch, type RouteRequest } from './faults/route.js';
+export { type RoutesOption, type RouteSpec } from './faults/router.js';
+export {
+  FaultsNotFiredError,
+  isFaultsNotFiredError,
+  UnsupportedFaultError,
+  isUnsupportedFaultError,
+} from './faults/errors.js';
+export {
+  faultyServer,
+  type FaultyServer,
+  type FaultyServerOptions,
+  type FaultyRoute,
+  type FaultyHandler,
+  type FaultyRequest,
+  type FaultyResponse,
+  type RecordedRequest,
+  type RequestOutcome,
+} from './http/faulty-server.js';
+export { checkpoint, childRun } from './process/checkpoint.js';
+export {
+  runChild,
+  type RunChildOptions,
+  type ChildRun,
+  type ChildExit,
+  type CheckpointHit,
+  type KillPlan,
+} from './process/run-child.js';
+export { ChildWaitError, isChildWaitError } from './process/errors.js';
