@@ -13,7 +13,10 @@ export const MAX_RETRY_AFTER_SECONDS = 2_147_483_648;
 export interface ParseRetryAfterOptions {
   /** Clock used for HTTP-date values, in ms since the epoch. Default `Date.now()`. */
   now?: number;
-  /** Larger delays are clamped to this many ms (a finite number >= 0). Default one hour. */
+  /**
+   * Larger delays are clamped to this many ms: a number >= 0, default one hour. `Infinity`
+   * lifts the clamp except for the 2^31 seconds of {@link MAX_RETRY_AFTER_SECONDS}.
+   */
   maxMs?: number;
 }
 
@@ -34,7 +37,8 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
  * Accepts delta-seconds (`120`) and the three HTTP-date forms: IMF-fixdate
  * (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850 (`Sunday, 06-Nov-94 08:49:37 GMT`, a 2-digit year
  * read per RFC 9110) and asctime (`Sun Nov  6 08:49:37 1994`). A date in the past gives 0; a
- * delay above `maxMs` gives `maxMs`. Anything else (empty, negative, fractional, garbage, an
+ * delay above `maxMs` gives `maxMs` (and none exceeds 2^31 seconds, so the result is always a
+ * finite number). Anything else (empty, negative, fractional, garbage, an
  * impossible date, several values) gives `undefined`: the caller keeps its own backoff.
  * Never throws on the header value and never returns NaN.
  * @throws {InvalidOptionError} when `now` or `maxMs` is not a usable number.
@@ -43,10 +47,11 @@ export function parseRetryAfter(
   value: string | readonly string[] | null | undefined,
   options: ParseRetryAfterOptions = {},
 ): number | undefined {
-  const maxMs = options.maxMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  if (typeof maxMs !== 'number' || !Number.isFinite(maxMs) || maxMs < 0) {
-    throw new InvalidOptionError('maxMs', 'must be a finite number >= 0', maxMs);
+  const maxOption = options.maxMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  if (typeof maxOption !== 'number' || Number.isNaN(maxOption) || maxOption < 0) {
+    throw new InvalidOptionError('maxMs', 'must be a number >= 0', maxOption);
   }
+  const maxMs = Math.min(maxOption, MAX_RETRY_AFTER_SECONDS * 1000);
   if (
     options.now !== undefined &&
     (typeof options.now !== 'number' || !Number.isFinite(options.now))
