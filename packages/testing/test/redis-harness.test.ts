@@ -203,6 +203,35 @@ describe('startRedisServer', () => {
     expect(bystanderClosed).toBe(false);
   });
 
+  it('killClients() by type cuts subscribers only, and they resubscribe', async () => {
+    const subscriber = own.connect();
+    const normal = own.connect();
+    await subscriber.subscribe('news');
+    await normal.ping();
+    let normalClosed = false;
+    normal.on('close', () => (normalClosed = true));
+    const resubscribed = once(subscriber, 'ready');
+    expect(await own.killClients({ type: 'pubsub' })).toBe(1);
+    await resubscribed;
+    const received = new Promise<string>((resolve) =>
+      subscriber.once('message', (_channel: string, message: string) => resolve(message)),
+    );
+    // The resubscription races with 'ready': wait until the server sees the subscriber again.
+    for (let i = 0; i < 100; i++) {
+      const [, count] = (await normal.pubsub('NUMSUB', 'news')) as [string, number];
+      if (count === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await normal.publish('news', 'hello');
+    expect(await received).toBe('hello');
+    expect(normalClosed).toBe(false);
+  });
+
+  it('killClients() needs a name or a type', async () => {
+    const error = await own.killClients({}).catch((e: unknown) => e);
+    expect(isInvalidOptionError(error)).toBe(true);
+  });
+
   it('says how to get Redis when the binary is missing', async () => {
     const error = await startRedisServer({ binary: 'no-such-redis-server' }).catch(
       (e: unknown) => e,
