@@ -1,0 +1,247 @@
+import {
+  BrokenCircuitError,
+  CircuitState,
+  DelegateBackoff,
+  IsolatedCircuitError,
+  SamplingBreaker,
+  circuitBreaker,
+  handleWhenResult,
+  type CircuitBreakerPolicy,
+  type IBreaker,
+  type IHalfOpenAfterBackoffContext,
+} from 'cockatiel';
+import type { Events, CircuitStateName } from './events.js';
+import type { ResolvedOptions } from './options.js';
+
+type BreakerConfig = Exclude<ResolvedOptions['breaker'], false>;
+
+/** What an attempt returns to the breaker: whether it counts as a failure, and a forced break. */
+export interface BreakerVerdict {
+  /** True when the attempt failed in a way that says the downstream is unhealthy. */
+  readonly breakerFailure: boolean;
+  /** A 429/503 `Retry-After`, in ms: open the circuit for exactly that long. */
+  readonly forceOpenMs: number | undefined;
+}
+
+/** Where a circuit stands; `nextProbeAt` (epoch ms) is set while it is open. */
+export interface CircuitStatus {
+  readonly state: CircuitStateName;
+  readonly nextProbeAt?: number;
+}
+
+/** Thrown inside the client when a breaker refuses a call; turned into `CircuitOpenError`. */
+export class CircuitRefusal {
+  constructor(
+    readonly key: string,
+    readonly nextProbeAt: number,
+    readonly circuitState: 'open' | 'half-open',
+  ) {}
+}
+
+/**
+ * cockatiel's `SamplingBreaker`, plus a one-shot "open now" used when the server sends a
+ * `429`/`503` with `Retry-After`. `IBreaker.failure` does not see the result, so the forced
+ * break is flagged by the result filter just before cockatiel calls `failure`.
+ */
+class ForcibleBreaker implements IBreaker {
+  forceNext = false;
+  constructor(private readonly inner: SamplingBreaker) {}
+  get state(): unknown {
+    return this.inner.state;
+  }
+  set state(value: unknown) {
+    this.inner.state = value;
+  }
+  success(state: CircuitState): void {
+    this.inner.success(state);
+  }
+  failure(state: CircuitState): boolean {
+    const open = this.inner.failure(state);
+    if (this.forceNext) {
+      this.forceNext = false;
+      return true;
+    }
+    return open;
+  }
+}
+
+/** One origin's (or key's) breaker. */
+class Circuit {
+  readonly policy: CircuitBreakerPolicy;
+  private readonly breaker: ForcibleBreaker;
+  /** Epoch ms the current break ends at. */
+  openUntil = 0;
+  /** Callers admitted while half-open that are still waiting for the probe's verdict. */
+  followers = 0;
+  probeStartedAt = 0;
+  private reported: CircuitStateName = 'closed';
+
+  constructor(
+    readonly key: string,
+    private readonly config: BreakerConfig,
+    private readonly events: Events,
+  ) {
+    this.breaker = new ForcibleBreaker(samplingBreaker(config));
+    const halfOpenAfter = new DelegateBackoff<IHalfOpenAfterBackoffContext>((context) => {
+      const verdict =
+        'value' in context.result ? (context.result.value as BreakerVerdict) : undefined;
+      const forced = verdict?.forceOpenMs;
+      const ms =
+        forced !== undefined
+          ? forced
+          : Math.min(config.openMs * config.openGrowth ** (context.attempt - 1), config.maxOpenMs);
+      this.openUntil = Date.now() + ms;
+      return ms;
+    });
+    this.policy = circuitBreaker(
+      handleWhenResult((result) => {
+        const verdict = result as BreakerVerdict;
+        if (verdict.breakerFailure && verdict.forceOpenMs !== undefined)
+          this.breaker.forceNext = true;
+        return verdict.breakerFailure;
+      }),
+      { halfOpenAfter, breaker: this.breaker },
+    );
+    this.policy.onStateChange((state) => {
+      const to = nameOf(state);
+      if (to === 'half-open') this.probeStartedAt = Date.now();
+      const from = this.reported;
+      this.reported = to;
+      if (from !== to && this.events.has('circuit')) {
+        this.events.emit(
+          'circuit',
+          to === 'open' ? { key, from, to, nextProbeAt: this.openUntil } : { key, from, to },
+        );
+      }
+    });
+  }
+
+  status(): CircuitStatus {
+    switch (this.policy.state) {
+      case CircuitState.Closed:
+        return { state: 'closed' };
+      case CircuitState.HalfOpen:
+        return { state: 'half-open' };
+      default:
+        return Date.now() < this.openUntil
+          ? { state: 'open', nextProbeAt: this.openUntil }
+          : { state: 'half-open' };
+    }
+  }
+
+  /**
+   * Runs `fn` through cockatiel's breaker. Fails fast (no socket) while open; lets
+   * `halfOpenProbes` callers through while half-open (the first probes, the others wait for
+   * its verdict, abortably) and refuses the rest at once, where cockatiel would queue them.
+   */
+  async run<T extends BreakerVerdict>(
+    fn: () => Promise<T>,
+    signal: AbortSignal,
+    attemptTimeoutMs: number,
+  ): Promise<T> {
+    const state = this.policy.state;
+    if (state === CircuitState.Open && Date.now() < this.openUntil) {
+      throw new CircuitRefusal(this.key, this.openUntil, 'open');
+    }
+    if (state !== CircuitState.HalfOpen) return this.execute(fn);
+    if (this.followers >= this.config.halfOpenProbes - 1) {
+      throw new CircuitRefusal(this.key, this.probeStartedAt + attemptTimeoutMs, 'half-open');
+    }
+    this.followers++;
+    let waiting = true;
+    const release = (): void => {
+      if (waiting) {
+        waiting = false;
+        this.followers--;
+      }
+    };
+    try {
+      return await abortable(
+        this.execute(() => {
+          release();
+          return fn();
+        }),
+        signal,
+      );
+    } finally {
+      release();
+    }
+  }
+
+  private async execute<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.policy.execute(fn);
+    } catch (error) {
+      if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) {
+        throw new CircuitRefusal(this.key, this.openUntil, 'open');
+      }
+      throw error;
+    }
+  }
+}
+
+/** The client's breakers, one per key, created on first use. */
+export class CircuitRegistry {
+  private readonly circuits = new Map<string, Circuit>();
+
+  constructor(
+    private readonly config: BreakerConfig,
+    private readonly events: Events,
+  ) {}
+
+  /** The breaker key of a URL. */
+  keyOf(url: URL, method: string): string {
+    return this.config.key ? this.config.key(url, method) : url.origin;
+  }
+
+  /** The breaker of `key`, created when missing. */
+  get(key: string): Circuit {
+    let circuit = this.circuits.get(key);
+    if (!circuit) this.circuits.set(key, (circuit = new Circuit(key, this.config, this.events)));
+    return circuit;
+  }
+
+  /** Where the breaker of `key` stands (closed when it never saw a call). */
+  status(key: string): CircuitStatus {
+    return this.circuits.get(key)?.status() ?? { state: 'closed' };
+  }
+}
+
+function samplingBreaker(config: BreakerConfig): SamplingBreaker {
+  // cockatiel's SamplingBreaker wants a minimum rate, not a minimum count, and compares
+  // strictly; convert so that `minimumCalls` calls at `failureRatio` open the circuit.
+  const windows = Math.max(5, Math.ceil(config.windowMs / 1000));
+  const duration = Math.round(config.windowMs / windows) * windows;
+  return new SamplingBreaker({
+    threshold: Math.min(config.failureRatio, 1) - 1e-9,
+    duration: config.windowMs,
+    minimumRps: ((config.minimumCalls - 0.5) * 1000) / duration,
+  });
+}
+
+function nameOf(state: CircuitState): CircuitStateName {
+  if (state === CircuitState.Closed) return 'closed';
+  if (state === CircuitState.HalfOpen) return 'half-open';
+  return 'open';
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

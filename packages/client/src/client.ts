@@ -1,0 +1,815 @@
+import {
+  ConstantBackoff,
+  ExponentialBackoff,
+  TimeoutStrategy,
+  decorrelatedJitterGenerator,
+  handleWhenResult,
+  retry,
+  timeout,
+  type IBackoff,
+  type RetryPolicy,
+  type TimeoutPolicy,
+} from 'cockatiel';
+import type { Readable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import {
+  HEADERS,
+  IDEMPOTENT_METHODS,
+  InvalidOptionError,
+  KEYED_METHODS,
+  PROBLEM_CONTENT_TYPE,
+  classifyError,
+  classifyStatus,
+  errorCodeOf,
+  formatIdempotencyKey,
+  generateIdempotencyKey,
+  isIdempotentMethod,
+  parseIdempotencyKey,
+  parseRetryAfter,
+  problemCodeOf,
+  validateIdempotencyKey,
+  type Classification,
+} from '@unfazed/contract';
+import { abortableSleep } from './abortable-sleep.js';
+import { CircuitRefusal, CircuitRegistry, type CircuitStatus } from './circuit-breaker.js';
+import {
+  AbortedError,
+  AttemptTimeoutError,
+  CircuitOpenError,
+  ClientClosedError,
+  RetriesExhaustedError,
+  RetryAfterBeyondDeadlineError,
+  TotalTimeoutError,
+  type AttemptRecord,
+  type CallInfo,
+  type DelayReason,
+  type LastResponse,
+  type StopReason,
+} from './errors.js';
+import { Events, type ClientEventName, type ClientListener } from './events.js';
+import {
+  resolveMaxRetries,
+  resolveOptions,
+  resolveTimeouts,
+  type ClientOptions,
+  type ResolvedOptions,
+  type TimeoutOptions,
+} from './options.js';
+import { readBounded } from './read-bounded.js';
+import { bodySource, type BodySource, type RequestBody } from './request-body.js';
+import { UnfazedResponse, discardBody, type ResponseHeaders } from './response.js';
+
+/** A query-string value. */
+export type QueryValue = string | number | boolean;
+
+/** One call. */
+export interface RequestOptions {
+  /** HTTP method. Default `GET`. */
+  method?: string;
+  /** Path appended to the client's `baseUrl` (may carry a query string). */
+  path?: string;
+  /** Absolute URL, instead of `path`. */
+  url?: string | URL;
+  /** Query parameters appended to the URL; arrays repeat the name, `undefined` is skipped. */
+  query?: Record<string, QueryValue | readonly QueryValue[] | undefined>;
+  /** Request headers (merged over the client's). */
+  headers?: Record<string, string | string[] | undefined>;
+  /** A value sent as JSON (`content-type: application/json` unless given). */
+  json?: unknown;
+  /** A body: string or bytes, a factory called per attempt, or a one-shot stream (never retried). */
+  body?: RequestBody;
+  /**
+   * The Idempotency-Key of this logical operation, sent (as an sf-string) on every attempt.
+   * Default: a new UUIDv7 for POST and PATCH (unless `idempotency.autoKey` is off). `false`: none.
+   */
+  idempotencyKey?: string | false;
+  /** Cancels the call: the running attempt and any backoff wait. */
+  signal?: AbortSignal;
+  /** Per-call timeouts. */
+  timeout?: TimeoutOptions;
+  /** Per-call retry budget. */
+  retry?: { maxRetries?: number };
+}
+
+/** The effective policy of a client, from {@link Client.describe}. */
+export interface ClientDescription {
+  readonly baseUrl: string | undefined;
+  /** Outermost first. */
+  readonly policyOrder: readonly string[];
+  readonly timeout: ResolvedOptions['timeout'];
+  readonly retry: ResolvedOptions['retry'] & {
+    readonly jitter: 'decorrelated';
+    readonly retryAfter: string;
+    readonly retriedStatuses: readonly number[];
+    readonly idempotentMethods: readonly string[];
+    readonly keyedMethods: readonly string[];
+  };
+  readonly breaker:
+    | (Omit<Exclude<ResolvedOptions['breaker'], false>, 'key'> & {
+        readonly key: 'origin' | 'custom';
+      })
+    | false;
+  readonly idempotency: ResolvedOptions['idempotency'];
+  readonly dispatcher: 'pool-per-origin' | 'custom';
+  readonly worstCase: {
+    /** Most attempts one call can make. */
+    readonly attempts: number;
+    /** Longest a call can take until `request()` settles: the total deadline. */
+    readonly latencyMs: number;
+    /** The same bound when no server sends `Retry-After`: attempts × attempt timeout + backoff caps. */
+    readonly latencyWithoutRetryAfterMs: number;
+  };
+}
+
+/** A resilient HTTP client. */
+export interface Client {
+  /**
+   * Sends a request through total deadline → retry → circuit breaker → attempt timeout → undici.
+   * Resolves with the answer (any status); rejects with the client's typed errors.
+   */
+  request(req: RequestOptions): Promise<UnfazedResponse>;
+  /** Where the circuit of a URL, origin or path stands; `nextProbeAt` (epoch ms) while open. */
+  circuit(urlOrOrigin: string | URL): CircuitStatus;
+  /** The effective policy, its worst-case latency and attempt count. */
+  describe(): ClientDescription;
+  /** Listens to an event; returns a function that removes the listener. */
+  on<E extends ClientEventName>(event: E, listener: ClientListener<E>): () => void;
+  /** Removes a listener. */
+  off<E extends ClientEventName>(event: E, listener: ClientListener<E>): void;
+  /** Closes the pools the client created (not a user-supplied dispatcher); later calls fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a client. Options are validated here.
+ * @throws {InvalidOptionError} naming the option and the rule it broke.
+ */
+export function createClient(options: ClientOptions = {}): Client {
+  return new ResilientClient(resolveOptions(options));
+}
+
+const TIMEOUT_OPTIONS = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false } as const;
+const PROBLEM_STATUSES: ReadonlySet<number> = new Set([409, 422, 503]);
+const MAX_PROBLEM_BYTES = 64 * 1024;
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+type Outcome =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: ResponseHeaders;
+      readonly body: Readable | Buffer;
+      readonly cls: Classification;
+      readonly retryAfterMs: number | undefined;
+      readonly breakerFailure: boolean;
+      readonly forceOpenMs: number | undefined;
+    }
+  | {
+      readonly kind: 'error';
+      readonly error: unknown;
+      readonly cls: Classification;
+      readonly breakerFailure: boolean;
+      readonly forceOpenMs: undefined;
+    }
+  | {
+      readonly kind: 'aborted';
+      readonly error: unknown;
+      readonly breakerFailure: boolean;
+      readonly forceOpenMs: undefined;
+    };
+
+interface Step {
+  readonly outcome: Outcome;
+  /** Read by cockatiel's retry filter. */
+  readonly retry: boolean;
+  readonly stop: StopReason | undefined;
+}
+
+type MutableRecord = { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] };
+
+interface Call {
+  readonly info: CallInfo;
+  readonly origin: string;
+  readonly path: string;
+  readonly method: Dispatcher.HttpMethod;
+  readonly headers: Record<string, string | string[]>;
+  readonly body: BodySource;
+  readonly safeToResend: boolean;
+  readonly totalMs: number;
+  readonly attemptMs: number;
+  readonly maxRetries: number;
+  readonly breakerKey: string | undefined;
+  readonly callerSignal: AbortSignal | undefined;
+  readonly deadline: number;
+  readonly records: MutableRecord[];
+  backoff: IBackoff<unknown> | undefined;
+  pendingDelay: number;
+}
+
+class ResilientClient implements Client {
+  private readonly events = new Events();
+  private readonly pools = new Map<string, Pool>();
+  private readonly circuits: CircuitRegistry | undefined;
+  private readonly retryPolicies = new Map<number, RetryPolicy>();
+  private readonly totalPolicy: TimeoutPolicy;
+  private readonly attemptPolicy: TimeoutPolicy;
+  private readonly backoffFactory: ExponentialBackoff<unknown>;
+  private closed = false;
+
+  constructor(private readonly options: ResolvedOptions) {
+    this.circuits = options.breaker ? new CircuitRegistry(options.breaker, this.events) : undefined;
+    this.totalPolicy = timeout(options.timeout.total, TIMEOUT_OPTIONS);
+    this.attemptPolicy = timeout(options.timeout.attempt, TIMEOUT_OPTIONS);
+    this.backoffFactory = new ExponentialBackoff({
+      generator: decorrelatedJitterGenerator,
+      initialDelay: options.retry.backoff.initialMs,
+      maxDelay: options.retry.backoff.maxMs,
+      exponent: options.retry.backoff.exponent,
+    });
+  }
+
+  on<E extends ClientEventName>(event: E, listener: ClientListener<E>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  off<E extends ClientEventName>(event: E, listener: ClientListener<E>): void {
+    this.events.off(event, listener);
+  }
+
+  async request(req: RequestOptions): Promise<UnfazedResponse> {
+    if (this.closed) throw new ClientClosedError();
+    const call = this.prepare(req);
+    const total =
+      call.totalMs === this.options.timeout.total
+        ? this.totalPolicy
+        : timeout(call.totalMs, TIMEOUT_OPTIONS);
+    return total.execute(async ({ signal }) => {
+      const step = await this.retryPolicy(call.maxRetries).execute(
+        ({ attempt }) => this.step(call, attempt, signal),
+        signal,
+      );
+      return this.finish(call, step, signal);
+    }, call.callerSignal);
+  }
+
+  circuit(urlOrOrigin: string | URL): CircuitStatus {
+    if (!this.circuits) return { state: 'closed' };
+    let url: URL;
+    try {
+      url =
+        typeof urlOrOrigin === 'string' && urlOrOrigin.startsWith('/') && this.options.baseUrl
+          ? joinPath(this.options.baseUrl, urlOrOrigin)
+          : new URL(urlOrOrigin);
+    } catch {
+      throw new InvalidOptionError(
+        'urlOrOrigin',
+        'must be an absolute URL, an origin or a path',
+        urlOrOrigin,
+      );
+    }
+    return this.circuits.status(this.circuits.keyOf(url, 'GET'));
+  }
+
+  describe(): ClientDescription {
+    const { timeout: t, retry: r, breaker: b } = this.options;
+    const n = r.maxRetries;
+    return {
+      baseUrl: this.options.baseUrl?.href,
+      policyOrder: ['total-timeout', 'retry', 'circuit-breaker', 'attempt-timeout', 'undici'],
+      timeout: { ...t },
+      retry: {
+        maxRetries: n,
+        backoff: { ...r.backoff },
+        jitter: 'decorrelated',
+        retryAfter:
+          'replaces the backoff; a Retry-After beyond the deadline stops the call (RetryAfterBeyondDeadlineError)',
+        retriedStatuses: [408, 409, 425, 429, 500, 502, 503, 504],
+        idempotentMethods: IDEMPOTENT_METHODS,
+        keyedMethods: KEYED_METHODS,
+      },
+      breaker: b ? { ...b, key: b.key ? 'custom' : 'origin' } : false,
+      idempotency: { ...this.options.idempotency },
+      dispatcher: this.options.dispatcher ? 'custom' : 'pool-per-origin',
+      worstCase: {
+        attempts: n + 1,
+        latencyMs: t.total,
+        latencyWithoutRetryAfterMs: Math.min(t.total, (n + 1) * t.attempt + n * r.backoff.maxMs),
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((pool) => pool.close()));
+  }
+
+  private retryPolicy(maxRetries: number): RetryPolicy {
+    let policy = this.retryPolicies.get(maxRetries);
+    if (!policy) {
+      // cockatiel runs the loop and counts retries (its `maxAttempts` counts retries, not
+      // calls); its own sleep cannot be cancelled, so it gets 0 and `step` waits abortably.
+      policy = retry(
+        handleWhenResult((step) => (step as Step).retry),
+        { maxAttempts: maxRetries, backoff: new ConstantBackoff(0) },
+      );
+      this.retryPolicies.set(maxRetries, policy);
+    }
+    return policy;
+  }
+
+  private prepare(req: RequestOptions): Call {
+    if (typeof req !== 'object' || req === null) {
+      throw new InvalidOptionError('request', 'must be an object', req);
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (
+      typeof req.method !== 'undefined' &&
+      (typeof req.method !== 'string' || !METHOD.test(method))
+    ) {
+      throw new InvalidOptionError('method', 'must be an HTTP method token', req.method);
+    }
+    const url = this.urlOf(req);
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(this.options.headers))
+      headers[name.toLowerCase()] = value;
+    if (req.headers !== undefined) {
+      if (typeof req.headers !== 'object' || req.headers === null) {
+        throw new InvalidOptionError('headers', 'must be an object', req.headers);
+      }
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers[name.toLowerCase()] = value;
+      }
+    }
+    if (req.json !== undefined && req.body !== undefined) {
+      throw new InvalidOptionError('json', 'cannot be combined with body', req.json);
+    }
+    let body: BodySource;
+    if (req.json !== undefined) {
+      const text = JSON.stringify(req.json);
+      body = bodySource(text);
+      headers['content-type'] ??= 'application/json';
+    } else {
+      try {
+        body = bodySource(req.body);
+      } catch (error) {
+        throw new InvalidOptionError('body', (error as Error).message, req.body);
+      }
+    }
+
+    const idempotencyKey = this.keyOf(req, method, headers);
+    const t =
+      req.timeout === undefined
+        ? this.options.timeout
+        : resolveTimeouts('timeout', req.timeout, this.options.timeout);
+    const maxRetries =
+      req.retry?.maxRetries === undefined
+        ? this.options.retry.maxRetries
+        : resolveMaxRetries('retry.maxRetries', req.retry.maxRetries);
+    const signal = req.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidOptionError('signal', 'must be an AbortSignal', signal);
+    }
+    return {
+      info: { method, url: url.href, idempotencyKey },
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      safeToResend: isIdempotentMethod(method) || headers[HEADERS.idempotencyKey] !== undefined,
+      totalMs: t.total,
+      attemptMs: t.attempt,
+      maxRetries,
+      breakerKey: this.circuits?.keyOf(url, method),
+      callerSignal: signal,
+      deadline: performance.now() + t.total,
+      records: [],
+      backoff: undefined,
+      pendingDelay: 0,
+    };
+  }
+
+  private urlOf(req: RequestOptions): URL {
+    if (req.url !== undefined && req.path !== undefined) {
+      throw new InvalidOptionError('url', 'cannot be combined with path', req.url);
+    }
+    let url: URL;
+    if (req.url !== undefined) {
+      try {
+        url = new URL(req.url);
+      } catch {
+        throw new InvalidOptionError('url', 'must be an absolute http(s) URL', req.url);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new InvalidOptionError('url', 'must use http: or https:', req.url);
+      }
+    } else if (req.path !== undefined) {
+      if (typeof req.path !== 'string')
+        throw new InvalidOptionError('path', 'must be a string', req.path);
+      if (!this.options.baseUrl) {
+        throw new InvalidOptionError(
+          'path',
+          'needs the client option baseUrl (or pass url)',
+          req.path,
+        );
+      }
+      url = joinPath(this.options.baseUrl, req.path);
+    } else {
+      throw new InvalidOptionError('path', 'a request needs path or url', undefined);
+    }
+    if (req.query !== undefined) {
+      for (const [name, value] of Object.entries(req.query)) {
+        if (value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value])
+          url.searchParams.append(name, String(v));
+      }
+    }
+    return url;
+  }
+
+  private keyOf(
+    req: RequestOptions,
+    method: string,
+    headers: Record<string, string | string[]>,
+  ): string | undefined {
+    const given = req.idempotencyKey;
+    if (given === false) return undefined;
+    if (typeof given === 'string') {
+      try {
+        headers[HEADERS.idempotencyKey] = formatIdempotencyKey(validateIdempotencyKey(given));
+      } catch (error) {
+        throw new InvalidOptionError('idempotencyKey', (error as Error).message, given);
+      }
+      return given;
+    }
+    if (given !== undefined) {
+      throw new InvalidOptionError('idempotencyKey', 'must be a string or false', given);
+    }
+    const header = headers[HEADERS.idempotencyKey];
+    if (header !== undefined) {
+      const parsed = parseIdempotencyKey(header);
+      if (!parsed.ok)
+        throw new InvalidOptionError('headers.idempotency-key', parsed.message, header);
+      return parsed.key;
+    }
+    if (!this.options.idempotency.autoKey || !KEYED_METHODS.includes(method)) return undefined;
+    const key = generateIdempotencyKey();
+    headers[HEADERS.idempotencyKey] = formatIdempotencyKey(key);
+    return key;
+  }
+
+  /** One pass of the retry loop: the abortable backoff wait, then one attempt through the breaker. */
+  private async step(call: Call, attemptIndex: number, totalSignal: AbortSignal): Promise<Step> {
+    if (attemptIndex > 0 && call.pendingDelay > 0) {
+      try {
+        await abortableSleep(call.pendingDelay, totalSignal);
+      } catch {
+        throw this.abortError(call, undefined);
+      }
+    }
+    if (totalSignal.aborted) throw this.abortError(call, undefined);
+    const n = attemptIndex + 1;
+    const started = performance.now();
+    const attempt = (): Promise<Outcome> =>
+      call.attemptMs === this.options.timeout.attempt
+        ? this.attemptPolicy.execute(
+            ({ signal }) => this.attempt(call, n, signal, totalSignal),
+            totalSignal,
+          )
+        : timeout(call.attemptMs, TIMEOUT_OPTIONS).execute(
+            ({ signal }) => this.attempt(call, n, signal, totalSignal),
+            totalSignal,
+          );
+    let outcome: Outcome;
+    if (call.breakerKey === undefined || !this.circuits) {
+      outcome = await attempt();
+    } else {
+      try {
+        outcome = await this.circuits
+          .get(call.breakerKey)
+          .run(attempt, totalSignal, call.attemptMs);
+      } catch (error) {
+        if (totalSignal.aborted) throw this.abortError(call, undefined);
+        if (error instanceof CircuitRefusal) {
+          throw new CircuitOpenError(call.info, error.key, error.nextProbeAt, error.circuitState, [
+            ...call.records,
+          ]);
+        }
+        throw error;
+      }
+    }
+    const record = this.record(call, n, outcome, performance.now() - started);
+
+    if (outcome.kind === 'aborted') throw this.abortError(call, outcome.error);
+    if (!outcome.cls.retryable) return { outcome, retry: false, stop: undefined };
+    const blocked = !call.body.replayable
+      ? 'one-shot-body'
+      : call.safeToResend || outcome.cls.requestSent === 'no'
+        ? undefined
+        : 'idempotency-key-missing';
+    if (blocked) return { outcome, retry: false, stop: blocked };
+    if (attemptIndex >= call.maxRetries) return { outcome, retry: true, stop: 'max-retries' };
+
+    const remaining = call.deadline - performance.now();
+    let delay: number;
+    let reason: DelayReason;
+    if (outcome.kind === 'response' && outcome.retryAfterMs !== undefined) {
+      if (outcome.retryAfterMs >= remaining) {
+        discardBody(outcome.body);
+        throw new RetryAfterBeyondDeadlineError(
+          call.info,
+          outcome.status,
+          outcome.retryAfterMs,
+          remaining,
+          [...call.records],
+        );
+      }
+      delay = outcome.retryAfterMs;
+      reason = 'retry-after';
+    } else {
+      call.backoff = call.backoff
+        ? call.backoff.next(undefined)
+        : this.backoffFactory.next();
+      delay = call.backoff.duration;
+      reason = 'backoff';
+    }
+    const circuit =
+      call.breakerKey === undefined ? undefined : this.circuits?.status(call.breakerKey);
+    if (circuit?.state === 'open' && circuit.nextProbeAt !== undefined) {
+      // Waiting less would only meet the open circuit; wait for the probe slot instead.
+      const untilProbe = circuit.nextProbeAt - Date.now() + 1;
+      if (untilProbe > delay) {
+        delay = untilProbe;
+        reason = 'circuit-open';
+      }
+    }
+    if (delay >= remaining) {
+      if (outcome.kind === 'response') discardBody(outcome.body);
+      if (reason === 'circuit-open' && circuit?.nextProbeAt !== undefined) {
+        throw new CircuitOpenError(call.info, call.breakerKey ?? '', circuit.nextProbeAt, 'open', [
+          ...call.records,
+        ]);
+      }
+      throw new TotalTimeoutError(
+        call.info,
+        call.totalMs,
+        'backoff-beyond-deadline',
+        [...call.records],
+        outcome.kind === 'error' ? outcome.error : undefined,
+      );
+    }
+    record.delayMs = Math.round(delay);
+    record.delayReason = reason;
+    if (outcome.kind === 'response') discardBody(outcome.body);
+    if (this.events.has('retry')) {
+      this.events.emit('retry', {
+        ...call.info,
+        nextAttempt: n + 1,
+        delayMs: delay,
+        delayReason: reason,
+        cause: outcome.cls.reason,
+      });
+    }
+    call.pendingDelay = delay;
+    return { outcome, retry: true, stop: undefined };
+  }
+
+  /** One attempt on the wire. Never throws: every ending is an outcome the breaker can judge. */
+  private async attempt(
+    call: Call,
+    n: number,
+    attemptSignal: AbortSignal,
+    totalSignal: AbortSignal,
+  ): Promise<Outcome> {
+    const started = performance.now();
+    if (this.events.has('attempt-start'))
+      this.events.emit('attempt-start', { ...call.info, attempt: n });
+    let outcome: Outcome;
+    try {
+      if (attemptSignal.aborted) throw attemptSignal.reason;
+      const body = await call.body.forAttempt();
+      const res = await this.dispatcherFor(call.origin).request({
+        origin: call.origin,
+        path: call.path,
+        method: call.method,
+        headers: call.headers,
+        body,
+        signal: attemptSignal,
+      });
+      const status = res.statusCode;
+      let payload: Readable | Buffer = res.body;
+      let problemCode: string | undefined;
+      if (PROBLEM_STATUSES.has(status) && isProblem(res.headers['content-type'])) {
+        const read = await readBounded(res.body, MAX_PROBLEM_BYTES);
+        payload = read.overflow ?? read.head;
+        if (!read.overflow) problemCode = problemCodeOf(read.head.toString('utf8'));
+      }
+      const cls = classifyStatus(status, problemCode);
+      const retryAfterMs = cls.retryable
+        ? parseRetryAfter(res.headers[HEADERS.retryAfter])
+        : undefined;
+      outcome = {
+        kind: 'response',
+        status,
+        headers: res.headers,
+        body: payload,
+        cls,
+        retryAfterMs,
+        breakerFailure: cls.kind === 'transient',
+        forceOpenMs:
+          (status === 429 || status === 503) && retryAfterMs !== undefined && retryAfterMs > 0
+            ? retryAfterMs
+            : undefined,
+      };
+    } catch (error) {
+      if (totalSignal.aborted) {
+        // An aborted probe proves nothing: count it as a failure so that cockatiel does not
+        // close the circuit on it (it closes on any unhandled error while half-open).
+        const probing =
+          call.breakerKey !== undefined &&
+          this.circuits?.status(call.breakerKey).state === 'half-open';
+        outcome = { kind: 'aborted', error, breakerFailure: probing, forceOpenMs: undefined };
+      } else if (attemptSignal.aborted) {
+        const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
+        if (this.events.has('timeout')) {
+          this.events.emit('timeout', {
+            method: call.info.method,
+            url: call.info.url,
+            kind: 'attempt',
+            timeoutMs: call.attemptMs,
+            attempt: n,
+          });
+        }
+        outcome = {
+          kind: 'error',
+          error: timeoutError,
+          cls: {
+            kind: 'transient',
+            retryable: true,
+            reason: AttemptTimeoutError.code,
+            requestSent: 'maybe',
+          },
+          breakerFailure: true,
+          forceOpenMs: undefined,
+        };
+      } else {
+        const cls = classifyError(error);
+        outcome = {
+          kind: 'error',
+          error,
+          cls,
+          breakerFailure: cls.retryable,
+          forceOpenMs: undefined,
+        };
+      }
+    }
+    if (this.events.has('attempt-end')) {
+      this.events.emit('attempt-end', {
+        ...call.info,
+        attempt: n,
+        durationMs: performance.now() - started,
+        outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.kind,
+        reason: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.reason,
+        ...(outcome.kind === 'response' ? { status: outcome.status } : { error: outcome.error }),
+      });
+    }
+    return outcome;
+  }
+
+  private async finish(call: Call, step: Step, totalSignal: AbortSignal): Promise<UnfazedResponse> {
+    const { outcome, stop } = step;
+    if (totalSignal.aborted) {
+      if (outcome.kind === 'response') discardBody(outcome.body);
+      throw this.abortError(call, undefined);
+    }
+    if (outcome.kind === 'aborted') throw this.abortError(call, outcome.error);
+    if (stop === 'max-retries' || (stop !== undefined && outcome.kind === 'error')) {
+      const last =
+        outcome.kind === 'response' ? await lastResponse(outcome, totalSignal) : undefined;
+      throw new RetriesExhaustedError(
+        call.info,
+        stop,
+        [...call.records],
+        last,
+        outcome.kind === 'error' ? outcome.error : undefined,
+      );
+    }
+    if (outcome.kind === 'error') throw outcome.error;
+    const response = new UnfazedResponse(
+      {
+        status: outcome.status,
+        headers: outcome.headers,
+        url: call.info.url,
+        attempts: call.records.length,
+        idempotencyKey: call.info.idempotencyKey,
+        notRetried:
+          stop === undefined
+            ? undefined
+            : {
+                reason: stop,
+                message:
+                  stop === 'one-shot-body'
+                    ? `${outcome.cls.reason} was not retried: the request body was a one-shot stream`
+                    : `${outcome.cls.reason} was not retried: ${call.info.method} without an Idempotency-Key is not safe to resend`,
+              },
+      },
+      outcome.body,
+    );
+    if (call.callerSignal && !Buffer.isBuffer(outcome.body)) followCallerSignal(outcome.body, call);
+    return response;
+  }
+
+  private record(call: Call, n: number, outcome: Outcome, durationMs: number): MutableRecord {
+    const record: MutableRecord = {
+      attempt: n,
+      outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.reason,
+      durationMs: Math.round(durationMs),
+    };
+    if (outcome.kind === 'response') {
+      record.status = outcome.status;
+      if (outcome.retryAfterMs !== undefined) record.retryAfterMs = outcome.retryAfterMs;
+    } else {
+      record.error =
+        errorCodeOf(outcome.error) ?? (outcome.error as Error | undefined)?.name ?? 'unknown';
+    }
+    call.records.push(record);
+    return record;
+  }
+
+  private abortError(call: Call, cause: unknown): AbortedError | TotalTimeoutError {
+    const records = [...call.records];
+    if (call.callerSignal?.aborted)
+      return new AbortedError(call.info, records, call.callerSignal.reason);
+    if (this.events.has('timeout')) {
+      this.events.emit('timeout', {
+        method: call.info.method,
+        url: call.info.url,
+        kind: 'total',
+        timeoutMs: call.totalMs,
+        attempt: records.length,
+      });
+    }
+    return new TotalTimeoutError(call.info, call.totalMs, 'elapsed', records, cause);
+  }
+
+  private dispatcherFor(origin: string): Dispatcher {
+    if (this.options.dispatcher) return this.options.dispatcher;
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      if (this.closed) throw new ClientClosedError();
+      pool = new Pool(origin, this.options.pool);
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+}
+
+function joinPath(base: URL, path: string): URL {
+  const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
+  return new URL(`${base.origin}${prefix}${path.startsWith('/') ? path : `/${path}`}`);
+}
+
+function isProblem(contentType: string | string[] | undefined): boolean {
+  const value = Array.isArray(contentType) ? contentType[0] : contentType;
+  if (value === undefined) return false;
+  const type = value.split(';')[0]?.trim().toLowerCase();
+  return type === PROBLEM_CONTENT_TYPE || type === 'application/json';
+}
+
+async function lastResponse(
+  outcome: Extract<Outcome, { kind: 'response' }>,
+  signal: AbortSignal,
+): Promise<LastResponse> {
+  let text = '';
+  if (Buffer.isBuffer(outcome.body)) {
+    text = outcome.body.toString('utf8');
+  } else {
+    const body = outcome.body;
+    const onAbort = (): void => void body.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const read = await readBounded(body, MAX_PROBLEM_BYTES);
+      text = read.head.subarray(0, MAX_PROBLEM_BYTES).toString('utf8');
+      if (read.overflow) read.overflow.destroy();
+    } catch {
+      // The body is only a diagnostic: a broken one must not hide the real error.
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+  return { status: outcome.status, headers: outcome.headers, body: text };
+}
+
+/** A caller's abort after `request()` returned still stops a body being read, as with fetch. */
+function followCallerSignal(body: Readable, call: Call): void {
+  const signal = call.callerSignal;
+  if (!signal) return;
+  const onAbort = (): void => {
+    body.destroy(new AbortedError(call.info, [...call.records], signal.reason));
+  };
+  if (signal.aborted) return onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  body.once('close', () => signal.removeEventListener('abort', onAbort));
+}

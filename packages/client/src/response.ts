@@ -1,0 +1,131 @@
+import { Readable } from 'node:stream';
+import consumers from 'node:stream/consumers';
+import type { StopReason } from './errors.js';
+
+/** Response headers, lower-case names, as undici reports them. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** The body stream undici hands out, with its fetch-like readers. */
+interface UndiciBody extends Readable {
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  dump(opts?: { limit: number }): Promise<void>;
+}
+
+function isUndiciBody(stream: Readable): stream is UndiciBody {
+  return typeof (stream as Partial<UndiciBody>).dump === 'function';
+}
+
+/** Discards a body so that its connection can be reused; never throws. */
+export function discardBody(body: Readable | Buffer | undefined): void {
+  if (body === undefined || Buffer.isBuffer(body)) return;
+  if (isUndiciBody(body)) body.dump().catch(() => undefined);
+  else body.destroy();
+}
+
+/** Why a transient answer was handed back without a retry. */
+export interface NotRetried {
+  readonly reason: Exclude<StopReason, 'max-retries'>;
+  readonly message: string;
+}
+
+/** What the client knows about the call that produced a response. */
+export interface ResponseInit {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly url: string;
+  readonly attempts: number;
+  readonly idempotencyKey: string | undefined;
+  readonly notRetried: NotRetried | undefined;
+}
+
+/**
+ * The answer of a call. Non-2xx answers are returned, not thrown. The body can be read once,
+ * with `text()`, `json()`, `arrayBuffer()` or as the `body` stream; reading it after `request()`
+ * returned is safe (no timeout aborts it). Read or `dump()` every body you do not need, so the
+ * keep-alive connection can be reused.
+ */
+export class UnfazedResponse {
+  /** HTTP status of the last attempt. */
+  readonly status: number;
+  /** Response headers, lower-case names. */
+  readonly headers: ResponseHeaders;
+  /** The URL that was called. */
+  readonly url: string;
+  /** How many attempts the call made (1 = no retry). */
+  readonly attempts: number;
+  /** The Idempotency-Key sent with every attempt, if any. */
+  readonly idempotencyKey: string | undefined;
+  /** True when the server answered from its idempotency store (`Idempotent-Replayed: true`). */
+  readonly replayed: boolean;
+  /** Set when the answer was transient but the client could not retry it, and why. */
+  readonly notRetried: NotRetried | undefined;
+  private readonly stream: Readable | undefined;
+  private buffered: Buffer | undefined;
+  private used = false;
+
+  /** @internal Built by the client. */
+  constructor(init: ResponseInit, body: Readable | Buffer) {
+    this.status = init.status;
+    this.headers = init.headers;
+    this.url = init.url;
+    this.attempts = init.attempts;
+    this.idempotencyKey = init.idempotencyKey;
+    this.notRetried = init.notRetried;
+    this.replayed = String(init.headers['idempotent-replayed']).toLowerCase() === 'true';
+    if (Buffer.isBuffer(body)) this.buffered = body;
+    else this.stream = body;
+  }
+
+  /** True once the body was read or handed out as a stream. */
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  /** The body as a Node stream. Marks the body used. */
+  get body(): Readable {
+    this.use();
+    if (this.stream) return this.stream;
+    const buffered = this.buffered ?? Buffer.alloc(0);
+    this.buffered = undefined;
+    return Readable.from([buffered]);
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    this.use();
+    const s = this.stream;
+    if (!s) return (this.buffered ?? Buffer.alloc(0)).toString('utf8');
+    return isUndiciBody(s) ? s.text() : consumers.text(s);
+  }
+
+  /** Reads the whole body and parses it as JSON. */
+  async json<T = unknown>(): Promise<T> {
+    this.use();
+    const s = this.stream;
+    if (s) return (await (isUndiciBody(s) ? s.json() : consumers.json(s))) as T;
+    return JSON.parse((this.buffered ?? Buffer.alloc(0)).toString('utf8')) as T;
+  }
+
+  /** Reads the whole body as bytes. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    this.use();
+    const s = this.stream;
+    if (s) return isUndiciBody(s) ? s.arrayBuffer() : consumers.arrayBuffer(s);
+    const b = this.buffered ?? Buffer.alloc(0);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+
+  /** Discards the body (so the connection can be reused). */
+  dump(): void {
+    if (this.used) return;
+    this.use();
+    discardBody(this.stream);
+  }
+
+  private use(): void {
+    if (this.used) throw new TypeError('the response body was already read');
+    this.used = true;
+  }
+}
