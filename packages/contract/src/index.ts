@@ -57,6 +57,7 @@ export {
   type ProblemDefinition,
   type ProblemDetails,
   type ProblemExtras,
+  type ParsedProblem,
 } from './problem.js';
 export {
   OPERATION_STATES,

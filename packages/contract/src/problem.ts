@@ -1,3 +1,4 @@
+import { InvalidOptionError } from './errors.js';
 import { PROBLEM_CONTENT_TYPE } from './headers.js';
 
 /** Codes of the problems the server side of the contract answers with. Never reused. */
@@ -77,11 +78,29 @@ export const PROBLEMS: Readonly<Record<ProblemCode, ProblemDefinition>> = Object
   ),
 });
 
-/** Extra members of a problem: `detail`, `instance` and any extension. */
-export type ProblemExtras = Omit<Partial<ProblemDetails>, 'type' | 'title' | 'status' | 'code'>;
+/** Extra members of a problem: `detail`, `instance` and any extension member. */
+export interface ProblemExtras {
+  /** Human-readable explanation of this occurrence. */
+  detail?: string;
+  /** URI reference of this occurrence. */
+  instance?: string;
+  /** Extension members, e.g. `reason` or `maxBodyBytes`. */
+  [extension: string]: unknown;
+}
 
-/** Builds the problem details body for one of the contract's cases. */
+/**
+ * Builds the problem details body for one of the contract's cases: `type`, `title`, `status`
+ * and `code` come from {@link PROBLEMS} and cannot be overridden by `extras`.
+ * @throws {InvalidOptionError} when `code` is not one of the contract's problem codes.
+ */
 export function problem(code: ProblemCode, extras: ProblemExtras = {}): ProblemDetails {
+  if (typeof code !== 'string' || !Object.hasOwn(PROBLEMS, code)) {
+    throw new InvalidOptionError(
+      'code',
+      `must be one of ${Object.keys(PROBLEMS).join(', ')}`,
+      code,
+    );
+  }
   const def = PROBLEMS[code];
   return { ...extras, type: def.type, title: def.title, status: def.status, code };
 }
@@ -90,11 +109,29 @@ export function problem(code: ProblemCode, extras: ProblemExtras = {}): ProblemD
 export { PROBLEM_CONTENT_TYPE };
 
 /**
- * Reads a response body (already parsed JSON, or text) as problem details. Returns
- * `undefined` when it is not an object with a string `type` (RFC 9457 defaults it to
- * `about:blank`, so a missing `type` is filled in).
+ * Problem details as read from a response: RFC 9457 members of the wrong type are dropped,
+ * so only `type` is sure to be there.
  */
-export function parseProblem(body: unknown): ProblemDetails | undefined {
+export interface ParsedProblem {
+  /** The problem type URI; `about:blank` when the body had none. */
+  type: string;
+  title?: string;
+  status?: number;
+  detail?: string;
+  instance?: string;
+  code?: string;
+  [extension: string]: unknown;
+}
+
+const STRING_MEMBERS = ['title', 'detail', 'instance', 'code'] as const;
+
+/**
+ * Reads a response body (parsed JSON, JSON text or its UTF-8 bytes) as problem details.
+ * Returns `undefined` when it is not a JSON object. As RFC 9457 §3.1 asks, a member of the
+ * wrong type is ignored as if absent (a non-string `type` becomes `about:blank`). Never throws.
+ */
+export function parseProblem(body: unknown): ParsedProblem | undefined {
+  if (body instanceof Uint8Array) body = new TextDecoder().decode(body);
   if (typeof body === 'string') {
     try {
       body = JSON.parse(body);
@@ -103,26 +140,34 @@ export function parseProblem(body: unknown): ProblemDetails | undefined {
     }
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
-  const candidate = body as Record<string, unknown>;
-  const type = candidate.type ?? 'about:blank';
-  if (typeof type !== 'string') return undefined;
-  if (candidate.status !== undefined && typeof candidate.status !== 'number') return undefined;
-  return {
-    ...candidate,
-    type,
-    title: String(candidate.title ?? ''),
-    status: Number(candidate.status ?? 0),
-  };
+  const members = body as Record<string, unknown>;
+  const parsed: ParsedProblem = { type: 'about:blank' };
+  for (const [name, value] of Object.entries(members)) {
+    if (name === 'status') {
+      if (typeof value === 'number' && Number.isInteger(value)) parsed.status = value;
+    } else if (name === 'type' || (STRING_MEMBERS as readonly string[]).includes(name)) {
+      if (typeof value === 'string') parsed[name] = value;
+    } else {
+      // defineProperty, so a `__proto__` member from JSON stays data and never a prototype.
+      Object.defineProperty(parsed, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return parsed;
 }
 
-/** The contract code of a problem, from its `code` member or its `type` URI. */
+/**
+ * The contract code of a problem body, or `undefined` when the body is not one of the
+ * contract's problems. Only the `type` URI decides: an application's own problem that happens
+ * to carry `"code": "request-in-flight"` is not mistaken for the contract's in-flight 409.
+ */
 export function problemCodeOf(body: unknown): ProblemCode | undefined {
   const details = parseProblem(body);
-  if (!details) return undefined;
-  const fromCode = typeof details.code === 'string' ? details.code : undefined;
-  const fromType = details.type.startsWith(PROBLEM_TYPE_BASE)
-    ? details.type.slice(PROBLEM_TYPE_BASE.length)
-    : undefined;
-  const code = fromCode ?? fromType;
-  return code !== undefined && Object.hasOwn(PROBLEMS, code) ? (code as ProblemCode) : undefined;
+  if (!details?.type.startsWith(PROBLEM_TYPE_BASE)) return undefined;
+  const code = details.type.slice(PROBLEM_TYPE_BASE.length);
+  return Object.hasOwn(PROBLEMS, code) ? (code as ProblemCode) : undefined;
 }
