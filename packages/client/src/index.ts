@@ -43,3 +43,49 @@ export {
   type LastResponse,
   type StopReason,
 } from './errors.js';
+export {
+  createDurable,
+  publicStatus,
+  type Durable,
+  type DurableOptions,
+  type DurableOperation,
+  type StartOptions,
+  type StartOutcome,
+  type DeadLetters,
+  type OperationDetails,
+} from './durable/durable.js';
+export type { OperationDefinition, OperationContext } from './durable/run.js';
+export type { DurableWorker, WorkerOptions } from './durable/worker.js';
+export type { DurableBackoffOptions } from './durable/backoff.js';
+export type {
+  DurableClient,
+  DurableRequest,
+  DurableClientResponse,
+} from './durable/client-port.js';
+export { DurableEvents, type DurableEventMap, type DurableEventName } from './durable/events.js';
+export { memoryStore, type MemoryStoreOptions } from './durable/memory-store.js';
+export { redisStore, type RedisStoreOptions } from './durable/redis-store.js';
+export type {
+  DurableStore,
+  OperationRecord,
+  OperationPhase,
+  OperationFailure,
+  StoredResponse,
+  HistoryEntry,
+  NewOperation,
+  Settlement,
+  DeadLetterQuery,
+  DeadLetterPage,
+  StateCounts,
+  QueueGauges,
+} from './durable/types.js';
+export {
+  DurableStoreUnavailableError,
+  isDurableStoreUnavailableError,
+  DurabilityNotConfirmedError,
+  isDurabilityNotConfirmedError,
+  DurableKeyConflictError,
+  isDurableKeyConflictError,
+  InvalidOperationInputError,
+  isInvalidOperationInputError,
+} from './durable/errors.js';

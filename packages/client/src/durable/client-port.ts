@@ -1,0 +1,61 @@
+import type { RequestOptions } from '../client.js';
+import type { CircuitStatus } from '../circuit-breaker.js';
+import type { StoredResponse } from './types.js';
+
+/**
+ * The request an operation type builds from its input: the options of `client.request()`
+ * without those the queue owns (the idempotency key is always the operation id; the queue
+ * sets the signal, the timeout and one call per attempt).
+ */
+export type DurableRequest = Omit<
+  RequestOptions,
+  'idempotencyKey' | 'signal' | 'timeout' | 'retry'
+>;
+
+/** The part of a client response the queue reads. */
+export interface DurableClientResponse {
+  readonly status: number;
+  readonly headers: unknown;
+  text(): Promise<string>;
+}
+
+/**
+ * The part of `@unfazed/client`'s `Client` the durable queue uses: `request` and, to skip
+ * targets whose circuit is open, `circuit`. The client made by `createClient()` fits.
+ */
+export interface DurableClient {
+  request(options: RequestOptions): Promise<DurableClientResponse>;
+  circuit?(urlOrOrigin: string): CircuitStatus;
+}
+
+/** Response headers as a plain lower-case map, whatever shape the client returned. */
+export function headerMap(headers: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (headers === null || typeof headers !== 'object') return out;
+  const h = headers as { forEach?: unknown };
+  if (typeof h.forEach === 'function' && !Array.isArray(headers)) {
+    (headers as { forEach(cb: (v: string, k: string) => void): void }).forEach((v, k) => {
+      out[k.toLowerCase()] = v;
+    });
+  } else {
+    for (const [k, v] of Object.entries(headers as Record<string, unknown>)) {
+      if (typeof v === 'string') out[k.toLowerCase()] = v;
+      else if (Array.isArray(v)) out[k.toLowerCase()] = v.join(', ');
+    }
+  }
+  delete out['set-cookie'];
+  return out;
+}
+
+/** Reads a response into the shape the store keeps, the body cut at `maxBytes`. */
+export async function storeResponse(
+  res: DurableClientResponse,
+  maxBytes: number,
+): Promise<StoredResponse> {
+  const text = await res.text();
+  const body =
+    Buffer.byteLength(text) > maxBytes
+      ? Buffer.from(text).subarray(0, maxBytes).toString('utf8')
+      : text;
+  return { status: res.status, headers: headerMap(res.headers), body };
+}

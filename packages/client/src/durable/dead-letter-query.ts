@@ -1,0 +1,51 @@
+import { InvalidOptionError } from '@unfazed/contract';
+import type { DeadLetterQuery, OperationRecord } from './types.js';
+
+/** A position in the dead-letter order (newest first: finishedAt desc, then id desc). */
+export interface DeadLetterCursor {
+  readonly at: number;
+  readonly id: string;
+}
+
+/** Encodes a cursor as an opaque string. */
+export function encodeCursor(c: DeadLetterCursor): string {
+  return Buffer.from(`${c.at}:${c.id}`, 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor, throwing `InvalidOptionError('cursor', ...)` when it is not one of ours. */
+export function decodeCursor(cursor: string): DeadLetterCursor {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const sep = text.indexOf(':');
+  const at = Number(text.slice(0, sep));
+  if (sep <= 0 || !Number.isFinite(at)) {
+    throw new InvalidOptionError('cursor', 'must be a cursor returned by a previous page', cursor);
+  }
+  return { at, id: text.slice(sep + 1) };
+}
+
+/** Page size after validation. */
+export function pageSize(query: DeadLetterQuery): number {
+  const limit = query.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new InvalidOptionError('limit', 'must be an integer from 1 to 1000', limit);
+  }
+  return limit;
+}
+
+/** True when `a` sorts before `b` in the dead-letter order (newest first). */
+export function before(a: DeadLetterCursor, b: DeadLetterCursor): boolean {
+  return a.at > b.at || (a.at === b.at && a.id > b.id);
+}
+
+/** Whether a finished record matches the filters (not the cursor). */
+export function matches(record: OperationRecord, query: DeadLetterQuery): boolean {
+  const states = query.states ?? ['failed', 'dead'];
+  if (!(states as readonly string[]).includes(record.state)) return false;
+  if (query.type !== undefined && record.type !== query.type) return false;
+  if (query.errorCode !== undefined && record.lastError?.code !== query.errorCode) return false;
+  const at = record.finishedAt ?? record.updatedAt;
+  if (query.since !== undefined && at < query.since) return false;
+  if (query.until !== undefined && at > query.until) return false;
+  if (query.text !== undefined && !record.input.includes(query.text)) return false;
+  return true;
+}

@@ -1,0 +1,463 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError, type OperationStatus } from '@unfazed/contract';
+import { resolveBackoff, type DurableBackoffOptions } from './backoff.js';
+import type { DurableClient } from './client-port.js';
+import {
+  DurableKeyConflictError,
+  DurableStoreUnavailableError,
+  isDurabilityNotConfirmedError,
+} from './errors.js';
+import { DurableEvents } from './events.js';
+import { serialiseInput } from './json-input.js';
+import { memoryStore } from './memory-store.js';
+import {
+  runLeased,
+  targetOf,
+  type OperationDefinition,
+  type ResolvedType,
+  type RunEnv,
+} from './run.js';
+import type {
+  DeadLetterPage,
+  DeadLetterQuery,
+  DurableStore,
+  HistoryEntry,
+  OperationFailure,
+  OperationRecord,
+  QueueGauges,
+  StateCounts,
+  StoredResponse,
+} from './types.js';
+import { startWorker, type DurableWorker, type WorkerOptions } from './worker.js';
+
+/** Options of {@link createDurable}. */
+export interface DurableOptions {
+  /** The resilient client (`createClient(...)`) or anything with its `request` (and `circuit`). */
+  readonly client: DurableClient;
+  /** Where operations live. Default `memoryStore()` (one process, nothing survives a restart). */
+  readonly store?: DurableStore;
+  /** Lease length, ms; renewed every third while an attempt or hook runs. Default 30 000. */
+  readonly leaseMs?: number;
+  /** Default timeout of one attempt, ms. Default 10 000. */
+  readonly attemptTimeout?: number;
+  /** Default deadline of an operation, ms. Default 86 400 000 (24 h). */
+  readonly deadline?: number;
+  /** Default backoff of every operation type. */
+  readonly backoff?: DurableBackoffOptions;
+  /** How long `start` waits for the store before failing with a clear error, ms. Default 5 000. */
+  readonly storeTimeout?: number;
+  /** Largest response body kept for `completed` operations, bytes. Default 65 536. */
+  readonly maxResponseBytes?: number;
+  /** Spread added to a circuit's next probe time when rescheduling, ms. Default 1 000. */
+  readonly probeJitter?: number;
+  /** Random source in [0, 1) for jitter; pass a seeded one in tests. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** Options of `op.start()`. */
+export interface StartOptions {
+  /**
+   * Makes start idempotent: the same key (for this type) always gives the same operation,
+   * even when started concurrently. Derive it from your own incoming `Idempotency-Key`.
+   */
+  readonly key?: string;
+  /** How long to try synchronously before answering `accepted`, ms. 0 = never try here. */
+  readonly wait?: number;
+}
+
+/** What `start` answers. `existing` is true when `key` had been used before. */
+export type StartOutcome =
+  | {
+      readonly status: 'completed';
+      readonly id: string;
+      readonly response: StoredResponse;
+      readonly existing: boolean;
+    }
+  | {
+      readonly status: 'failed';
+      readonly id: string;
+      readonly state: 'failed' | 'dead';
+      readonly failure: OperationFailure;
+      readonly existing: boolean;
+    }
+  | {
+      readonly status: 'accepted';
+      readonly id: string;
+      readonly state: 'pending' | 'running';
+      /** When the next attempt is due, epoch ms (pending only). */
+      readonly nextAttemptAt?: number;
+      readonly existing: boolean;
+    };
+
+/** A defined operation type. */
+export interface DurableOperation<I> {
+  readonly name: string;
+  /**
+   * Persists the operation (one round trip, before any attempt), then tries it for up to
+   * `wait` ms. Throws {@link DurableStoreUnavailableError} when the store cannot be written:
+   * `accepted` is only ever returned for a persisted operation.
+   */
+  start(input: I, options?: StartOptions): Promise<StartOutcome>;
+}
+
+/** An operation with its full history, for the dead-letter view. */
+export interface OperationDetails {
+  readonly record: OperationRecord;
+  readonly history: readonly HistoryEntry[];
+}
+
+/** The "message hospital": failed and dead operations. */
+export interface DeadLetters {
+  /** Failed/dead operations matching the filters, newest first, with cursor paging. */
+  list(query?: DeadLetterQuery): Promise<DeadLetterPage>;
+  /** One operation (any state) with every attempt. */
+  get(id: string): Promise<OperationDetails | undefined>;
+  /** Moves one failed/dead operation back to pending with a fresh deadline. False if it was not failed/dead. */
+  redrive(id: string, options?: { at?: number }): Promise<boolean>;
+  /**
+   * Redrives every match of `query` (all pages), spreading due times at `rate` per second
+   * (default 10) so a large batch does not hit the downstream at once. Resolves to the count.
+   */
+  redriveMany(
+    query: Omit<DeadLetterQuery, 'cursor' | 'limit'>,
+    options?: { rate?: number; max?: number },
+  ): Promise<number>;
+  /** Deletes a failed/dead operation and its history. False if it was not failed/dead. */
+  discard(id: string): Promise<boolean>;
+}
+
+/** The durable retry queue. */
+export interface Durable {
+  /** Defines an operation type. Every process that starts or works it must define it. */
+  operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I>;
+  /** Starts a worker in this process. */
+  startWorker(options?: WorkerOptions): DurableWorker;
+  /** The public state of an operation (what a status route serves), or undefined. */
+  status(id: string): Promise<OperationStatus | undefined>;
+  readonly deadLetters: DeadLetters;
+  /** Counts by state per type. */
+  counts(): Promise<StateCounts>;
+  /** Due and in-flight operations per type. */
+  gauges(): Promise<QueueGauges>;
+  /** Typed events: `durable.events.on('dead', e => ...)`. */
+  readonly events: DurableEvents;
+  readonly store: DurableStore;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Creates a durable retry queue over a client and a store. */
+export function createDurable(options: DurableOptions): Durable {
+  const positive = (name: string, v: number | undefined, d: number): number => {
+    const value = v ?? d;
+    if (!Number.isFinite(value) || value <= 0)
+      throw new InvalidOptionError(name, 'must be a finite number > 0', value);
+    return value;
+  };
+  if (typeof options?.client?.request !== 'function') {
+    throw new InvalidOptionError(
+      'client',
+      'must have a request() method (use createClient())',
+      options?.client,
+    );
+  }
+  const store = options.store ?? memoryStore();
+  const leaseMs = positive('leaseMs', options.leaseMs, 30_000);
+  const attemptTimeout = positive('attemptTimeout', options.attemptTimeout, 10_000);
+  const deadline = positive('deadline', options.deadline, 86_400_000);
+  const storeTimeout = positive('storeTimeout', options.storeTimeout, 5_000);
+  const backoff = resolveBackoff(options.backoff);
+  const events = new DurableEvents();
+  const env: RunEnv = {
+    store,
+    client: options.client,
+    events,
+    now: Date.now,
+    random: options.random ?? Math.random,
+    leaseMs,
+    maxResponseBytes: positive('maxResponseBytes', options.maxResponseBytes, 65_536),
+    probeJitterMs: options.probeJitter ?? 1_000,
+  };
+  const types = new Map<string, ResolvedType>();
+  const processId = randomUUID();
+
+  const withTimeout = async <T>(what: string, p: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DurableStoreUnavailableError(
+              `The durable store (${store.kind}) did not answer ${what} within ${storeTimeout} ms`,
+            ),
+          ),
+        storeTimeout,
+      );
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } catch (error) {
+      if (error instanceof DurableStoreUnavailableError || isDurabilityNotConfirmedError(error))
+        throw error;
+      throw new DurableStoreUnavailableError(
+        `The durable store (${store.kind}) failed ${what}: ${error instanceof Error ? error.message : String(error)}`,
+        error,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const outcomeOf = (rec: OperationRecord, existing: boolean): StartOutcome => {
+    if (rec.state === 'completed') {
+      return {
+        status: 'completed',
+        id: rec.id,
+        response: rec.response ?? { status: 0, headers: {}, body: '' },
+        existing,
+      };
+    }
+    if (rec.state === 'failed' || rec.state === 'dead') {
+      return {
+        status: 'failed',
+        id: rec.id,
+        state: rec.state,
+        failure: rec.lastError ?? { code: 'unknown', message: 'unknown failure' },
+        existing,
+      };
+    }
+    return rec.state === 'pending'
+      ? { status: 'accepted', id: rec.id, state: 'pending', nextAttemptAt: rec.dueAt, existing }
+      : { status: 'accepted', id: rec.id, state: 'running', existing };
+  };
+
+  const durable: Durable = {
+    events,
+    store,
+    operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I> {
+      if (!NAME.test(name))
+        throw new InvalidOptionError(
+          'name',
+          'must match /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/',
+          name,
+        );
+      if (types.has(name))
+        throw new InvalidOptionError('name', 'is already defined in this durable instance', name);
+      if (typeof definition?.request !== 'function')
+        throw new InvalidOptionError(
+          `${name}.request`,
+          'must be a function building the request from the input',
+          definition?.request,
+        );
+      const maxAttempts = definition.maxAttempts ?? Infinity;
+      if (maxAttempts !== Infinity && (!Number.isInteger(maxAttempts) || maxAttempts < 1))
+        throw new InvalidOptionError(`${name}.maxAttempts`, 'must be an integer >= 1', maxAttempts);
+      const wait = definition.wait ?? 2_000;
+      if (!Number.isFinite(wait) || wait < 0)
+        throw new InvalidOptionError(`${name}.wait`, 'must be a finite number >= 0', wait);
+      const t: ResolvedType = {
+        name,
+        def: definition as OperationDefinition<unknown>,
+        deadline: positive(`${name}.deadline`, definition.deadline, deadline),
+        maxAttempts,
+        backoff: definition.backoff
+          ? resolveBackoff({ ...options.backoff, ...definition.backoff }, `${name}.backoff`)
+          : backoff,
+        attemptTimeout: positive(
+          `${name}.attemptTimeout`,
+          definition.attemptTimeout,
+          attemptTimeout,
+        ),
+        wait,
+      };
+      types.set(name, t);
+      return {
+        name,
+        async start(input: I, startOptions: StartOptions = {}): Promise<StartOutcome> {
+          const serialised = serialiseInput(name, input);
+          const waitMs = startOptions.wait ?? t.wait;
+          if (!Number.isFinite(waitMs) || waitMs < 0)
+            throw new InvalidOptionError('wait', 'must be a finite number >= 0', waitMs);
+          if (
+            startOptions.key !== undefined &&
+            (typeof startOptions.key !== 'string' ||
+              startOptions.key.length === 0 ||
+              startOptions.key.length > 255)
+          )
+            throw new InvalidOptionError(
+              'key',
+              'must be a string of 1 to 255 characters',
+              startOptions.key,
+            );
+          const now = env.now();
+          let dueAt = now;
+          let sync = waitMs > 0;
+          if (sync) {
+            // An open circuit: persist for its probe time and do not fire now.
+            const circuit = (() => {
+              try {
+                return options.client.circuit?.(targetOf(definition.request(input, { id: '' })));
+              } catch {
+                return undefined;
+              }
+            })();
+            if (
+              circuit?.state === 'open' &&
+              circuit.nextProbeAt !== undefined &&
+              circuit.nextProbeAt > now
+            ) {
+              sync = false;
+              dueAt = circuit.nextProbeAt + Math.round(env.probeJitterMs * env.random());
+            }
+          }
+          const owner = `start:${processId}:${randomUUID()}`;
+          const { created, record } = await withTimeout(
+            'the write-ahead of start',
+            store.create({
+              type: name,
+              input: serialised,
+              now,
+              deadline: now + t.deadline,
+              dueAt,
+              ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
+              ...(sync ? { owner, leaseUntil: now + leaseMs } : {}),
+            }),
+          );
+          if (!created) {
+            if (record.input !== serialised)
+              throw new DurableKeyConflictError(name, startOptions.key ?? '', record.id);
+            events.emit('started', {
+              id: record.id,
+              type: name,
+              key: startOptions.key ?? '',
+              existing: true,
+            });
+            return outcomeOf(record, true);
+          }
+          events.emit('started', {
+            id: record.id,
+            type: name,
+            existing: false,
+            ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
+          });
+          if (!sync) {
+            if (dueAt > now)
+              events.emit('scheduled', {
+                id: record.id,
+                type: name,
+                dueAt,
+                delayMs: dueAt - now,
+                reason: 'circuit-open',
+              });
+            return outcomeOf(record, false);
+          }
+          const result = await runLeased(env, t, record, owner, { syncUntil: now + waitMs });
+          if (result.kind === 'lost') {
+            const current = await store.get(record.id).catch(() => undefined);
+            return current
+              ? outcomeOf(current, false)
+              : { status: 'accepted', id: record.id, state: 'pending', existing: false };
+          }
+          return outcomeOf(result.record, false);
+        },
+      };
+    },
+    startWorker(workerOptions?: WorkerOptions) {
+      return startWorker(env, types, workerOptions);
+    },
+    async status(id) {
+      const rec = await store.get(id);
+      return rec ? publicStatus(rec) : undefined;
+    },
+    counts: () => store.counts(),
+    gauges: () => store.gauges(env.now()),
+    deadLetters: {
+      list: (query = {}) => store.listDeadLetters(query),
+      async get(id) {
+        const record = await store.get(id);
+        if (!record) return undefined;
+        return { record, history: await store.history(id) };
+      },
+      async redrive(id, redriveOptions = {}) {
+        const rec = await store.get(id);
+        if (!rec) return false;
+        return redriveOne(rec, redriveOptions.at ?? env.now(), 'redrive');
+      },
+      async redriveMany(query, redriveOptions = {}) {
+        const rate = redriveOptions.rate ?? 10;
+        if (!Number.isFinite(rate) || rate <= 0)
+          throw new InvalidOptionError('rate', 'must be a finite number > 0', rate);
+        const max = redriveOptions.max ?? Infinity;
+        const start = env.now();
+        const matches: OperationRecord[] = [];
+        // Collect first: redriven operations leave the view, which would shift the pages.
+        let cursor: string | undefined;
+        do {
+          const page = await store.listDeadLetters({
+            ...query,
+            limit: 500,
+            ...(cursor !== undefined ? { cursor } : {}),
+          });
+          matches.push(...page.items);
+          cursor = page.cursor;
+        } while (cursor !== undefined && matches.length < max);
+        let n = 0;
+        for (const rec of matches.slice(0, max === Infinity ? undefined : max)) {
+          if (await redriveOne(rec, start + Math.round((n * 1000) / rate), 'redrive-pacing')) n++;
+        }
+        return n;
+      },
+      async discard(id) {
+        return store.discard(id);
+      },
+    },
+  };
+
+  const redriveOne = async (
+    rec: OperationRecord,
+    dueAt: number,
+    reason: string,
+  ): Promise<boolean> => {
+    const now = env.now();
+    const t = types.get(rec.type);
+    const newDeadline = Math.max(dueAt, now) + (t?.deadline ?? deadline);
+    const ok = await store.redrive(rec.id, now, dueAt, newDeadline, {
+      at: now,
+      kind: 'redriven',
+      delayMs: dueAt - now,
+      delayReason: reason,
+      note: `from ${rec.state}`,
+    });
+    if (ok) events.emit('redriven', { id: rec.id, type: rec.type, dueAt });
+    return ok;
+  };
+
+  return durable;
+}
+
+/** The public, contract-shaped state of an operation record. */
+export function publicStatus(rec: OperationRecord): OperationStatus {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return {
+    id: rec.id,
+    type: rec.type,
+    state: rec.state,
+    attempts: rec.attempts,
+    createdAt: iso(rec.createdAt),
+    updatedAt: iso(rec.updatedAt),
+    deadline: iso(rec.deadline),
+    ...(rec.state === 'pending' ? { nextAttemptAt: iso(rec.dueAt) } : {}),
+    ...(rec.lastError
+      ? {
+          lastError: {
+            code: rec.lastError.code,
+            message: rec.lastError.message,
+            ...(rec.lastError.status !== undefined ? { status: rec.lastError.status } : {}),
+          },
+        }
+      : {}),
+    ...(rec.response && (rec.state === 'completed' || rec.state === 'failed')
+      ? { resultStatus: rec.response.status }
+      : {}),
+  };
+}

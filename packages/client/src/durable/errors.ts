@@ -1,0 +1,66 @@
+import { UnfazedError, errorGuard } from '@unfazed/contract';
+
+/**
+ * The durable store could not be reached or did not answer in time while starting an
+ * operation. `start` never returns `accepted` in that case. The write may still have been
+ * applied: start again with the same `key` to find out.
+ */
+export class DurableStoreUnavailableError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_DURABLE_STORE_UNAVAILABLE';
+  constructor(message: string, cause?: unknown) {
+    super(DurableStoreUnavailableError.code, message, { cause });
+  }
+}
+
+/** Guard for {@link DurableStoreUnavailableError}. */
+export const isDurableStoreUnavailableError = errorGuard<DurableStoreUnavailableError>(
+  DurableStoreUnavailableError.code,
+);
+
+/** The write reached Redis but its AOF fsync (`WAITAOF`) was not confirmed or is unsupported. */
+export class DurabilityNotConfirmedError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_DURABLE_NOT_CONFIRMED';
+  /** The operation id that was written (it exists in Redis memory). */
+  readonly id: string | undefined;
+  constructor(message: string, id?: string, cause?: unknown) {
+    super(DurabilityNotConfirmedError.code, message, { cause });
+    this.id = id;
+  }
+}
+
+/** Guard for {@link DurabilityNotConfirmedError}. */
+export const isDurabilityNotConfirmedError = errorGuard<DurabilityNotConfirmedError>(
+  DurabilityNotConfirmedError.code,
+);
+
+/** `start` was called with a `key` already used for this type with a different input. */
+export class DurableKeyConflictError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_DURABLE_KEY_CONFLICT';
+  /** The operation that owns the key. */
+  readonly id: string;
+  constructor(type: string, key: string, id: string) {
+    super(
+      DurableKeyConflictError.code,
+      `Key "${key}" was already used to start a "${type}" operation (${id}) with a different input`,
+    );
+    this.id = id;
+  }
+}
+
+/** Guard for {@link DurableKeyConflictError}. */
+export const isDurableKeyConflictError = errorGuard<DurableKeyConflictError>(
+  DurableKeyConflictError.code,
+);
+
+/** The input given to `start` cannot be stored as JSON. The message says where. */
+export class InvalidOperationInputError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_DURABLE_INVALID_INPUT';
+  constructor(type: string, reason: string) {
+    super(InvalidOperationInputError.code, `Invalid input for "${type}": ${reason}`);
+  }
+}
+
+/** Guard for {@link InvalidOperationInputError}. */
+export const isInvalidOperationInputError = errorGuard<InvalidOperationInputError>(
+  InvalidOperationInputError.code,
+);

@@ -1,0 +1,71 @@
+import { EventEmitter } from 'node:events';
+import type { OperationFailure } from './types.js';
+
+/** Payloads of the events a durable instance emits, by event name. */
+export interface DurableEventMap {
+  /** An operation was persisted by `start` (`existing: true` when its key was seen before). */
+  started: { id: string; type: string; key?: string; existing: boolean };
+  /** One call to the downstream ended. */
+  attempt: {
+    id: string;
+    type: string;
+    attempt: number;
+    status?: number;
+    error?: string;
+    durationMs: number;
+    worker: string;
+  };
+  /** The next attempt was scheduled. */
+  scheduled: {
+    id: string;
+    type: string;
+    dueAt: number;
+    delayMs: number;
+    reason: 'backoff' | 'retry-after' | 'circuit-open' | 'released' | 'hook-retry' | 'target-busy';
+  };
+  /** The operation completed (its `onSuccess` ran). */
+  succeeded: { id: string; type: string; attempts: number };
+  /** The operation failed on a final answer (its `onGiveUp` ran). */
+  failed: { id: string; type: string; failure: OperationFailure };
+  /** The operation passed its deadline or ran out of attempts (its `onGiveUp` ran). */
+  dead: { id: string; type: string; failure: OperationFailure };
+  /** An operator moved a failed/dead operation back to pending. */
+  redriven: { id: string; type: string; dueAt: number };
+  /** A worker found its lease taken (it stalled past the lease); it records nothing. */
+  'lease-lost': { id: string; type: string; worker: string };
+  /** A hook threw; it will run again. */
+  'hook-error': { id: string; type: string; hook: 'onSuccess' | 'onGiveUp'; error: unknown };
+  /** A worker's polling loop hit an error (e.g. Redis down); it keeps polling. */
+  'worker-error': { worker: string; error: unknown };
+}
+
+/** Name of a durable event. */
+export type DurableEventName = keyof DurableEventMap;
+
+/** A typed event emitter: `durable.on('dead', (e) => ...)`. */
+export class DurableEvents {
+  readonly #emitter = new EventEmitter();
+
+  /** Adds a listener. Returns a function that removes it. */
+  on<E extends DurableEventName>(
+    event: E,
+    listener: (payload: DurableEventMap[E]) => void,
+  ): () => void {
+    this.#emitter.on(event, listener);
+    return () => this.#emitter.off(event, listener);
+  }
+
+  /** Removes a listener. */
+  off<E extends DurableEventName>(event: E, listener: (payload: DurableEventMap[E]) => void): void {
+    this.#emitter.off(event, listener);
+  }
+
+  /** @internal Emits; a throwing listener never breaks the queue. */
+  emit<E extends DurableEventName>(event: E, payload: DurableEventMap[E]): void {
+    try {
+      this.#emitter.emit(event, payload);
+    } catch {
+      // Listener bugs must not change an operation's outcome.
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/** Write-ahead of `start`: creates an operation, or returns the one its key already names. */
+export const CREATE_OPERATION_5 = `--[[
+  Creates a durable operation (write-ahead, before any attempt), or finds the existing one
+  when the start key was used before. All keys share the partition hash tag.
+
+  Input:
+    KEYS[1] key index       (prefix{tag}:key:<type>:<key>; a dummy when no key)
+    KEYS[2] operation hash  (prefix{tag}:op:<id>)
+    KEYS[3] history list    (prefix{tag}:hist:<id>)
+    KEYS[4] schedule zset   (prefix{tag}:schedule)
+    KEYS[5] counts hash     (prefix{tag}:counts)
+
+    ARGV[1] id
+    ARGV[2] type
+    ARGV[3] start key, or '' for none
+    ARGV[4] input (JSON)
+    ARGV[5] now (ms)
+    ARGV[6] deadline (ms)
+    ARGV[7] due at (ms)
+    ARGV[8] lease owner, or '' (created pending)
+    ARGV[9] lease until (ms), or ''
+    ARGV[10] operation hash key prefix (prefix{tag}:op:)
+
+  Output:
+    {1}                       created
+    {0, field, value, ...}    the existing operation (HGETALL)
+]]
+local hasKey = ARGV[3] ~= ''
+if hasKey then
+  local existing = redis.call('GET', KEYS[1])
+  if existing then
+    local fields = redis.call('HGETALL', ARGV[10] .. existing)
+    if #fields > 0 then
+      table.insert(fields, 1, 0)
+      return fields
+    end
+  end
+end
+local state = 'pending'
+local score = ARGV[7]
+if ARGV[8] ~= '' then
+  state = 'running'
+  score = ARGV[9]
+end
+redis.call('HSET', KEYS[2],
+  'id', ARGV[1], 'type', ARGV[2], 'input', ARGV[4], 'state', state, 'phase', 'attempt',
+  'attempts', '0', 'createdAt', ARGV[5], 'updatedAt', ARGV[5], 'deadline', ARGV[6],
+  'dueAt', ARGV[7])
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[2], 'owner', ARGV[8], 'leaseUntil', ARGV[9])
+end
+if hasKey then
+  redis.call('HSET', KEYS[2], 'key', ARGV[3], 'keyRef', KEYS[1])
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('ZADD', KEYS[4], score, ARGV[1])
+redis.call('HINCRBY', KEYS[5], state .. ':' .. ARGV[2], 1)
+return {1}
+`;

@@ -1,0 +1,29 @@
+/** Deletes a failed or dead operation. */
+export const DISCARD_OPERATION_5 = `--[[
+  Deletes a failed or dead operation with its history and start key.
+
+  Input:
+    KEYS[1] operation hash  (prefix{tag}:op:<id>)
+    KEYS[2] history list    (prefix{tag}:hist:<id>)
+    KEYS[3] schedule zset   (prefix{tag}:schedule)
+    KEYS[4] counts hash     (prefix{tag}:counts)
+    KEYS[5] dead-letter zset (prefix{tag}:dlq)
+
+    ARGV[1] id
+
+  Output:
+    1 discarded, 0 not failed/dead
+]]
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'failed' and state ~= 'dead' then
+  return 0
+end
+local opType = redis.call('HGET', KEYS[1], 'type')
+local keyRef = redis.call('HGET', KEYS[1], 'keyRef')
+if keyRef then redis.call('DEL', keyRef) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
+return 1
+`;

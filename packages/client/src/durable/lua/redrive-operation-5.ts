@@ -1,0 +1,36 @@
+/** Moves a failed or dead operation back to pending. */
+export const REDRIVE_OPERATION_5 = `--[[
+  Redrives a failed or dead operation: pending again with a new due time and deadline, out of
+  the dead-letter index, the redrive recorded in its history.
+
+  Input:
+    KEYS[1] operation hash  (prefix{tag}:op:<id>)
+    KEYS[2] history list    (prefix{tag}:hist:<id>)
+    KEYS[3] schedule zset   (prefix{tag}:schedule)
+    KEYS[4] counts hash     (prefix{tag}:counts)
+    KEYS[5] dead-letter zset (prefix{tag}:dlq)
+
+    ARGV[1] id
+    ARGV[2] now (ms)
+    ARGV[3] due at (ms)
+    ARGV[4] new deadline (ms)
+    ARGV[5] history entry (JSON)
+
+  Output:
+    1 redriven, 0 not failed/dead
+]]
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'failed' and state ~= 'dead' then
+  return 0
+end
+local opType = redis.call('HGET', KEYS[1], 'type')
+redis.call('HSET', KEYS[1], 'state', 'pending', 'phase', 'attempt', 'dueAt', ARGV[3],
+  'deadline', ARGV[4], 'updatedAt', ARGV[2])
+redis.call('HDEL', KEYS[1], 'finishedAt')
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
+redis.call('HINCRBY', KEYS[4], 'pending:' .. opType, 1)
+redis.call('RPUSH', KEYS[2], ARGV[5])
+return 1
+`;

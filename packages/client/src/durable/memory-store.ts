@@ -1,0 +1,231 @@
+import { v7 as uuidv7 } from 'uuid';
+import { InvalidOptionError, type OperationState } from '@unfazed/contract';
+import { before, decodeCursor, encodeCursor, matches, pageSize } from './dead-letter-query.js';
+import type {
+  DeadLetterPage,
+  DeadLetterQuery,
+  DurableStore,
+  HistoryEntry,
+  NewOperation,
+  OperationRecord,
+  QueueGauges,
+  Settlement,
+  StateCounts,
+} from './types.js';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** How long completed operations are kept, ms. Default 86 400 000 (24 h). */
+  readonly retention?: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A durable store in this process's memory: the same semantics as the Redis store within one
+ * process, and nothing survives a restart. Meant for tests, development and callers that only
+ * want the 200/202 flow with in-process retries.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): DurableStore {
+  const retention = options.retention ?? 86_400_000;
+  if (!Number.isFinite(retention) || retention < 0) {
+    throw new InvalidOptionError('retention', 'must be a finite number >= 0', retention);
+  }
+  const ops = new Map<string, Mutable<OperationRecord>>();
+  const histories = new Map<string, HistoryEntry[]>();
+  const keys = new Map<string, string>();
+  const completedCount = new Map<string, number>();
+  const expiry = new Map<string, number>();
+
+  const sweep = (now: number): void => {
+    for (const [id, at] of expiry) {
+      if (at > now) continue;
+      const op = ops.get(id);
+      expiry.delete(id);
+      if (!op) continue;
+      ops.delete(id);
+      histories.delete(id);
+      if (op.key !== undefined) keys.delete(indexKey(op.type, op.key));
+    }
+  };
+  const copy = (op: OperationRecord): OperationRecord => structuredClone(op);
+  const leased = (op: OperationRecord, owner: string): boolean =>
+    op.state === 'running' && op.owner === owner;
+
+  const store: DurableStore = {
+    partitions: 1,
+    kind: 'memory',
+    async create(n: NewOperation) {
+      sweep(n.now);
+      if (n.key !== undefined) {
+        const existing = keys.get(indexKey(n.type, n.key));
+        const op = existing === undefined ? undefined : ops.get(existing);
+        if (op) return { created: false, record: copy(op) };
+      }
+      const id = uuidv7();
+      const op: Mutable<OperationRecord> = {
+        id,
+        type: n.type,
+        input: n.input,
+        state: n.owner === undefined ? 'pending' : 'running',
+        phase: 'attempt',
+        attempts: 0,
+        createdAt: n.now,
+        updatedAt: n.now,
+        deadline: n.deadline,
+        dueAt: n.dueAt,
+      };
+      if (n.key !== undefined) op.key = n.key;
+      if (n.owner !== undefined) op.owner = n.owner;
+      if (n.leaseUntil !== undefined) op.leaseUntil = n.leaseUntil;
+      ops.set(id, op);
+      histories.set(id, []);
+      if (n.key !== undefined) keys.set(indexKey(n.type, n.key), id);
+      return { created: true, record: copy(op) };
+    },
+    async claim(_partition, now, limit, owner, leaseMs) {
+      sweep(now);
+      const due = [...ops.values()]
+        .filter(
+          (op) =>
+            (op.state === 'pending' && op.dueAt <= now) ||
+            (op.state === 'running' && (op.leaseUntil ?? 0) <= now),
+        )
+        .sort((a, b) => score(a) - score(b))
+        .slice(0, limit);
+      return due.map((op) => {
+        const takeover = op.state === 'running';
+        if (takeover) {
+          histories.get(op.id)?.push({
+            at: now,
+            kind: 'lease-expired',
+            worker: owner,
+            note: `lease of ${op.owner ?? '?'} expired`,
+          });
+        }
+        op.state = 'running';
+        op.owner = owner;
+        op.leaseUntil = now + leaseMs;
+        op.updatedAt = now;
+        return { record: copy(op), takeover };
+      });
+    },
+    async renew(id, owner, leaseUntil) {
+      const op = ops.get(id);
+      if (!op || !leased(op, owner)) return false;
+      op.leaseUntil = leaseUntil;
+      return true;
+    },
+    async settle(id, owner, now, s: Settlement, entries) {
+      const op = ops.get(id);
+      if (!op || !leased(op, owner)) return false;
+      histories.get(id)?.push(...entries);
+      op.updatedAt = now;
+      if (s.action === 'hook') {
+        op.phase = s.phase;
+        op.attempts = s.attempts;
+        op.leaseUntil = s.leaseUntil;
+        if (s.lastError !== undefined) op.lastError = s.lastError;
+        if (s.response !== undefined) op.response = s.response;
+      } else if (s.action === 'finish') {
+        op.state = s.state;
+        op.phase = 'attempt';
+        if (s.attempts !== undefined) op.attempts = s.attempts;
+        if (s.lastError !== undefined) op.lastError = s.lastError;
+        if (s.response !== undefined) op.response = s.response;
+        op.finishedAt = now;
+        delete op.owner;
+        delete op.leaseUntil;
+        if (s.state === 'completed') {
+          completedCount.set(op.type, (completedCount.get(op.type) ?? 0) + 1);
+          expiry.set(id, now + retention);
+        }
+      } else {
+        op.state = 'pending';
+        op.dueAt = s.dueAt;
+        op.attempts = s.attempts;
+        delete op.owner;
+        delete op.leaseUntil;
+        if (s.lastError !== undefined) op.lastError = s.lastError;
+      }
+      return true;
+    },
+    async get(id) {
+      const op = ops.get(id);
+      return op ? copy(op) : undefined;
+    },
+    async history(id) {
+      return structuredClone(histories.get(id) ?? []);
+    },
+    async redrive(id, now, dueAt, deadline, entry) {
+      const op = ops.get(id);
+      if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+      op.state = 'pending';
+      op.phase = 'attempt';
+      op.dueAt = dueAt;
+      op.deadline = deadline;
+      op.updatedAt = now;
+      delete op.finishedAt;
+      histories.get(id)?.push(entry);
+      return true;
+    },
+    async discard(id) {
+      const op = ops.get(id);
+      if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+      ops.delete(id);
+      histories.delete(id);
+      if (op.key !== undefined) keys.delete(indexKey(op.type, op.key));
+      return true;
+    },
+    async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
+      const limit = pageSize(query);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const all = [...ops.values()]
+        .filter((op) => matches(op, query))
+        .map((op) => ({ op, c: { at: op.finishedAt ?? op.updatedAt, id: op.id } }))
+        .filter(({ c }) => after === undefined || before(after, c))
+        .sort((a, b) => (before(a.c, b.c) ? -1 : 1));
+      const items = all.slice(0, limit);
+      const last = items[items.length - 1];
+      return all.length > limit && last
+        ? { items: items.map(({ op }) => copy(op)), cursor: encodeCursor(last.c) }
+        : { items: items.map(({ op }) => copy(op)) };
+    },
+    async counts() {
+      const out: StateCounts = {};
+      for (const op of ops.values()) {
+        if (op.state === 'completed') continue;
+        bucket(out, op.type)[op.state] += 1;
+      }
+      for (const [type, n] of completedCount) bucket(out, type).completed = n;
+      return out;
+    },
+    async gauges(now): Promise<QueueGauges> {
+      const due: Record<string, number> = {};
+      const inFlight: Record<string, number> = {};
+      for (const op of ops.values()) {
+        if (op.state === 'pending' && op.dueAt <= now) due[op.type] = (due[op.type] ?? 0) + 1;
+        if (op.state === 'running' && (op.leaseUntil ?? 0) > now)
+          inFlight[op.type] = (inFlight[op.type] ?? 0) + 1;
+      }
+      return { due, inFlight };
+    },
+    async close() {
+      // Nothing to release: the maps go with the store.
+    },
+  };
+  return store;
+}
+
+function indexKey(type: string, key: string): string {
+  return `${type}\u0000${key}`;
+}
+
+function score(op: OperationRecord): number {
+  return op.state === 'running' ? (op.leaseUntil ?? 0) : op.dueAt;
+}
+
+/** A zeroed per-state counter for `type`. */
+export function bucket(out: StateCounts, type: string): Record<OperationState, number> {
+  return (out[type] ??= { pending: 0, running: 0, completed: 0, failed: 0, dead: 0 });
+}

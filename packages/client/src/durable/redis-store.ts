@@ -1,0 +1,401 @@
+import type { Cluster, Redis } from 'ioredis';
+import { InvalidOptionError } from '@unfazed/contract';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  before,
+  decodeCursor,
+  encodeCursor,
+  matches,
+  pageSize,
+  type DeadLetterCursor,
+} from './dead-letter-query.js';
+import { DurabilityNotConfirmedError } from './errors.js';
+import { hashSlot, partitionTags } from './hash-slot.js';
+import { CLAIM_OPERATIONS_2 } from './lua/claim-operations-2.js';
+import { CREATE_OPERATION_5 } from './lua/create-operation-5.js';
+import { DISCARD_OPERATION_5 } from './lua/discard-operation-5.js';
+import { QUEUE_GAUGES_1 } from './lua/queue-gauges-1.js';
+import { REDRIVE_OPERATION_5 } from './lua/redrive-operation-5.js';
+import { RENEW_LEASE_2 } from './lua/renew-lease-2.js';
+import { SETTLE_OPERATION_5 } from './lua/settle-operation-5.js';
+import { bucket } from './memory-store.js';
+import type {
+  DeadLetterPage,
+  DeadLetterQuery,
+  DurableStore,
+  HistoryEntry,
+  NewOperation,
+  OperationPhase,
+  OperationRecord,
+  QueueGauges,
+  Settlement,
+  StateCounts,
+} from './types.js';
+import type { OperationState } from '@unfazed/contract';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** Key prefix (no braces). Default `unfazed:durable:`. */
+  readonly prefix?: string;
+  /**
+   * Schedule partitions, each with its own hash tag: on a cluster they spread one logical queue
+   * over the shards. Every process of one queue must use the same number. Default 16.
+   */
+  readonly partitions?: number;
+  /** How long completed operations are kept, ms. Default 86 400 000 (24 h). */
+  readonly retention?: number;
+  /**
+   * Before `start` returns, wait until the write reached the AOF on disk (`WAITAOF`, Redis ≥ 7.2).
+   * Without it, a Redis crash within the fsync interval (1 s with `appendfsync everysec`) can lose
+   * an operation whose `accepted` was already returned. Unsupported servers fail the start with
+   * `DurabilityNotConfirmedError` rather than silently weaken the promise.
+   */
+  readonly waitAof?: {
+    readonly numLocal?: number;
+    readonly numReplicas?: number;
+    readonly timeout?: number;
+  };
+}
+
+interface DurableCommands {
+  unfazedDurableCreate(...args: string[]): Promise<unknown[]>;
+  unfazedDurableClaim(...args: string[]): Promise<unknown[][]>;
+  unfazedDurableRenew(...args: string[]): Promise<number>;
+  unfazedDurableSettle(...args: string[]): Promise<number>;
+  unfazedDurableRedrive(...args: string[]): Promise<number>;
+  unfazedDurableDiscard(...args: string[]): Promise<number>;
+  unfazedDurableGauges(...args: string[]): Promise<[string, string]>;
+}
+
+const SCRIPTS: [keyof DurableCommands, number, string][] = [
+  ['unfazedDurableCreate', 5, CREATE_OPERATION_5],
+  ['unfazedDurableClaim', 2, CLAIM_OPERATIONS_2],
+  ['unfazedDurableRenew', 2, RENEW_LEASE_2],
+  ['unfazedDurableSettle', 5, SETTLE_OPERATION_5],
+  ['unfazedDurableRedrive', 5, REDRIVE_OPERATION_5],
+  ['unfazedDurableDiscard', 5, DISCARD_OPERATION_5],
+  ['unfazedDurableGauges', 1, QUEUE_GAUGES_1],
+];
+
+/**
+ * A durable store in Redis (an ioredis `Redis` or `Cluster`). Every change is one Lua script;
+ * all keys of one operation share its partition's hash tag, and the schedule is split into
+ * partitions with their own tags. Give workers a connection with `maxRetriesPerRequest: null`
+ * and without `enableAutoPipelining`. The store never closes the connection it was given.
+ */
+export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = {}): DurableStore {
+  const prefix = options.prefix ?? 'unfazed:durable:';
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+    throw new InvalidOptionError('prefix', 'must be a string without { or }', prefix);
+  const partitions = options.partitions ?? 16;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
+    throw new InvalidOptionError('partitions', 'must be an integer from 1 to 1024', partitions);
+  const retention = options.retention ?? 86_400_000;
+  if (!Number.isInteger(retention) || retention < 1)
+    throw new InvalidOptionError('retention', 'must be an integer number of ms >= 1', retention);
+  const waitAof = options.waitAof;
+  const tags = partitionTags(partitions);
+  const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
+
+  for (const [name, numberOfKeys, lua] of SCRIPTS) {
+    if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') {
+      redis.defineCommand(name, { numberOfKeys, lua });
+    }
+  }
+  const r = redis as unknown as DurableCommands & (Redis | Cluster);
+
+  const base = (p: number): string => `${prefix}{${tags[p] ?? String(p)}}:`;
+  const partitionOf = (id: string): number => {
+    const p = Number(id.slice(id.lastIndexOf('.') + 1));
+    if (!Number.isInteger(p) || p < 0 || p >= partitions) return -1;
+    return p;
+  };
+  const keysOf = (id: string): [string, string, string, string, string] | undefined => {
+    const p = partitionOf(id);
+    if (p < 0) return undefined;
+    const b = base(p);
+    return [`${b}op:${id}`, `${b}hist:${id}`, `${b}schedule`, `${b}counts`, `${b}dlq`];
+  };
+
+  const confirmAof = async (id: string, key: string): Promise<void> => {
+    if (!waitAof) return;
+    const numLocal = waitAof.numLocal ?? 1;
+    const numReplicas = waitAof.numReplicas ?? 0;
+    const timeout = waitAof.timeout ?? 1_000;
+    let node: Redis | Cluster = redis;
+    if (isCluster) {
+      const cluster = redis as Cluster;
+      const owner = (cluster as unknown as { slots: string[][] }).slots[hashSlot(key)]?.[0];
+      const found = cluster
+        .nodes('master')
+        .find((n) => `${n.options.host}:${n.options.port}` === owner);
+      if (!found)
+        throw new DurabilityNotConfirmedError(`No cluster node known for the slot of ${key}`, id);
+      node = found;
+    }
+    let reply: unknown;
+    try {
+      reply = await node.call('WAITAOF', String(numLocal), String(numReplicas), String(timeout));
+    } catch (error) {
+      throw new DurabilityNotConfirmedError(
+        `WAITAOF failed (needs Redis >= 7.2 with appendonly yes): ${error instanceof Error ? error.message : String(error)}`,
+        id,
+        error,
+      );
+    }
+    const [local, replicas] = Array.isArray(reply) ? (reply as number[]) : [0, 0];
+    if ((local ?? 0) < numLocal || (replicas ?? 0) < numReplicas) {
+      throw new DurabilityNotConfirmedError(
+        `WAITAOF confirmed ${local ?? 0} local / ${replicas ?? 0} replica fsyncs, wanted ${numLocal} / ${numReplicas}`,
+        id,
+      );
+    }
+  };
+
+  const store: DurableStore = {
+    partitions,
+    kind: isCluster ? 'redis-cluster' : 'redis',
+    async create(n: NewOperation) {
+      const p =
+        n.key !== undefined
+          ? hashSlot(`${n.type}\u0000${n.key}`) % partitions
+          : Math.floor(Math.random() * partitions);
+      const id = `${uuidv7()}.${p}`;
+      const b = base(p);
+      const keyIndex = n.key !== undefined ? `${b}key:${n.type}:${n.key}` : `${b}key:-`;
+      const reply = await r.unfazedDurableCreate(
+        keyIndex,
+        `${b}op:${id}`,
+        `${b}hist:${id}`,
+        `${b}schedule`,
+        `${b}counts`,
+        id,
+        n.type,
+        n.key ?? '',
+        n.input,
+        String(n.now),
+        String(n.deadline),
+        String(n.dueAt),
+        n.owner ?? '',
+        n.leaseUntil !== undefined ? String(n.leaseUntil) : '',
+        `${b}op:`,
+      );
+      if (Number(reply[0]) === 0)
+        return { created: false, record: parseRecord(reply.slice(1) as string[]) };
+      await confirmAof(id, `${b}op:${id}`);
+      const record: OperationRecord = {
+        id,
+        type: n.type,
+        input: n.input,
+        state: n.owner !== undefined ? 'running' : 'pending',
+        phase: 'attempt',
+        attempts: 0,
+        createdAt: n.now,
+        updatedAt: n.now,
+        deadline: n.deadline,
+        dueAt: n.dueAt,
+        ...(n.key !== undefined ? { key: n.key } : {}),
+        ...(n.owner !== undefined ? { owner: n.owner } : {}),
+        ...(n.leaseUntil !== undefined ? { leaseUntil: n.leaseUntil } : {}),
+      };
+      return { created: true, record };
+    },
+    async claim(partition, now, limit, owner, leaseMs) {
+      const b = base(partition);
+      const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
+      const reply = await r.unfazedDurableClaim(
+        `${b}schedule`,
+        `${b}counts`,
+        String(now),
+        String(limit),
+        owner,
+        String(now + leaseMs),
+        `${b}op:`,
+        `${b}hist:`,
+        entry,
+      );
+      return reply.map((fields) => ({
+        takeover: Number(fields[0]) === 1,
+        record: parseRecord(fields.slice(1) as string[]),
+      }));
+    },
+    async renew(id, owner, leaseUntil) {
+      const k = keysOf(id);
+      if (!k) return false;
+      return (await r.unfazedDurableRenew(k[0], k[2], id, owner, String(leaseUntil))) === 1;
+    },
+    async settle(id, owner, now, s: Settlement, entries: readonly HistoryEntry[]) {
+      const k = keysOf(id);
+      if (!k) return false;
+      const str = (v: number | undefined): string => (v === undefined ? '' : String(v));
+      const lastError =
+        'lastError' in s && s.lastError !== undefined ? JSON.stringify(s.lastError) : '';
+      const response =
+        'response' in s && s.response !== undefined ? JSON.stringify(s.response) : '';
+      const reply = await r.unfazedDurableSettle(
+        ...k,
+        id,
+        owner,
+        String(now),
+        s.action,
+        s.action === 'retry' || s.action === 'release' ? String(s.dueAt) : '',
+        str(s.attempts),
+        s.action === 'hook' ? s.phase : '',
+        s.action === 'hook' ? String(s.leaseUntil) : '',
+        s.action === 'finish' ? s.state : '',
+        lastError,
+        response,
+        String(retention),
+        ...entries.map((e) => JSON.stringify(e)),
+      );
+      return reply === 1;
+    },
+    async get(id) {
+      const k = keysOf(id);
+      if (!k) return undefined;
+      const fields = await redis.hgetall(k[0]);
+      if (Object.keys(fields).length === 0) return undefined;
+      return fromHash(fields);
+    },
+    async history(id) {
+      const k = keysOf(id);
+      if (!k) return [];
+      return (await redis.lrange(k[1], 0, -1)).map((line) => JSON.parse(line) as HistoryEntry);
+    },
+    async redrive(id, now, dueAt, deadline, entry) {
+      const k = keysOf(id);
+      if (!k) return false;
+      return (
+        (await r.unfazedDurableRedrive(
+          ...k,
+          id,
+          String(now),
+          String(dueAt),
+          String(deadline),
+          JSON.stringify(entry),
+        )) === 1
+      );
+    },
+    async discard(id) {
+      const k = keysOf(id);
+      if (!k) return false;
+      return (await r.unfazedDurableDiscard(...k, id)) === 1;
+    },
+    async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
+      const limit = pageSize(query);
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const max = Math.min(query.until ?? Infinity, after?.at ?? Infinity);
+      const min = query.since ?? -Infinity;
+      const batch = Math.max(limit, 100);
+      // A k-way merge over the partitions' dead-letter indexes, newest first.
+      const cursors = Array.from({ length: partitions }, (_, p) => ({
+        p,
+        offset: 0,
+        done: false,
+        buffer: [] as DeadLetterCursor[],
+      }));
+      const refill = async (c: (typeof cursors)[number]): Promise<void> => {
+        if (c.done || c.buffer.length > 0) return;
+        const reply = await redis.zrevrangebyscore(
+          `${base(c.p)}dlq`,
+          max === Infinity ? '+inf' : String(max),
+          min === -Infinity ? '-inf' : String(min),
+          'WITHSCORES',
+          'LIMIT',
+          c.offset,
+          batch,
+        );
+        c.offset += reply.length / 2;
+        if (reply.length / 2 < batch) c.done = true;
+        for (let i = 0; i < reply.length; i += 2) {
+          const item = { id: reply[i] as string, at: Number(reply[i + 1]) };
+          if (after === undefined || before(after, item)) c.buffer.push(item);
+        }
+      };
+      const items: OperationRecord[] = [];
+      let last: DeadLetterCursor | undefined;
+      let more = false;
+      for (;;) {
+        await Promise.all(cursors.map(refill));
+        let best: (typeof cursors)[number] | undefined;
+        for (const c of cursors) {
+          const head = c.buffer[0];
+          if (head && (!best || before(head, best.buffer[0] as DeadLetterCursor))) best = c;
+        }
+        if (!best) break;
+        const head = best.buffer.shift() as DeadLetterCursor;
+        if (items.length === limit) {
+          more = true;
+          break;
+        }
+        const record = await store.get(head.id);
+        if (record && matches(record, query)) {
+          items.push(record);
+          last = head;
+        }
+      }
+      return more && last ? { items, cursor: encodeCursor(last) } : { items };
+    },
+    async counts() {
+      const out: StateCounts = {};
+      const all = await Promise.all(tags.map((_, p) => redis.hgetall(`${base(p)}counts`)));
+      for (const fields of all) {
+        for (const [field, value] of Object.entries(fields)) {
+          const sep = field.indexOf(':');
+          const state = field.slice(0, sep) as OperationState;
+          bucket(out, field.slice(sep + 1))[state] += Number(value);
+        }
+      }
+      return out;
+    },
+    async gauges(now): Promise<QueueGauges> {
+      const due: Record<string, number> = {};
+      const inFlight: Record<string, number> = {};
+      const replies = await Promise.all(
+        tags.map((_, p) =>
+          r.unfazedDurableGauges(`${base(p)}schedule`, String(now), `${base(p)}op:`, '10000'),
+        ),
+      );
+      for (const [d, f] of replies) {
+        for (const [type, n] of Object.entries(JSON.parse(d) as Record<string, number>))
+          due[type] = (due[type] ?? 0) + n;
+        for (const [type, n] of Object.entries(JSON.parse(f) as Record<string, number>))
+          inFlight[type] = (inFlight[type] ?? 0) + n;
+      }
+      return { due, inFlight };
+    },
+    async close() {
+      // The connection belongs to the caller.
+    },
+  };
+  return store;
+}
+
+function parseRecord(flat: readonly string[]): OperationRecord {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
+  return fromHash(fields);
+}
+
+function fromHash(f: Record<string, string>): OperationRecord {
+  const num = (k: string): number => Number(f[k] ?? 0);
+  const rec: Record<string, unknown> = {
+    id: f['id'],
+    type: f['type'],
+    input: f['input'] ?? 'null',
+    state: f['state'] as OperationState,
+    phase: (f['phase'] ?? 'attempt') as OperationPhase,
+    attempts: num('attempts'),
+    createdAt: num('createdAt'),
+    updatedAt: num('updatedAt'),
+    deadline: num('deadline'),
+    dueAt: num('dueAt'),
+  };
+  if (f['key'] !== undefined) rec['key'] = f['key'];
+  if (f['owner'] !== undefined) rec['owner'] = f['owner'];
+  if (f['leaseUntil'] !== undefined) rec['leaseUntil'] = num('leaseUntil');
+  if (f['finishedAt'] !== undefined) rec['finishedAt'] = num('finishedAt');
+  if (f['lastError'] !== undefined) rec['lastError'] = JSON.parse(f['lastError']);
+  if (f['response'] !== undefined) rec['response'] = JSON.parse(f['response']);
+  return rec as unknown as OperationRecord;
+}

@@ -1,0 +1,211 @@
+import type { OperationState } from '@unfazed/contract';
+
+/** Where an operation is inside its life: attempting the call, or running a hook after it. */
+export type OperationPhase = 'attempt' | 'success-hook' | 'failed-hook' | 'dead-hook';
+
+/** A response as the durable store keeps it: enough to answer a caller again later. */
+export interface StoredResponse {
+  readonly status: number;
+  /** Response headers, lower-case names (content-type, location, ...). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The body as text (UTF-8), truncated at the store's `maxResponseBytes`. */
+  readonly body: string;
+}
+
+/** Why an operation gave up. */
+export interface OperationFailure {
+  /** `status 404`, `ECONNRESET`, `deadline`, `attempts-exhausted`, `request-build-failed`, ... */
+  readonly code: string;
+  readonly message: string;
+  /** The downstream's status, when the give-up was an answer. */
+  readonly status?: number;
+  /** The downstream's answer, when the give-up was an answer. */
+  readonly response?: StoredResponse;
+}
+
+/** One line of an operation's history. */
+export interface HistoryEntry {
+  /** Epoch ms. */
+  readonly at: number;
+  /**
+   * `attempt` (a call was made), `circuit-open` (skipped, rescheduled to the probe time),
+   * `lease-expired` (a worker died or stalled; another took over), `hook` (a hook ran or failed),
+   * `redriven`, `released` (a stopping worker handed it back), `deadline`.
+   */
+  readonly kind:
+    'attempt' | 'circuit-open' | 'lease-expired' | 'hook' | 'redriven' | 'released' | 'deadline';
+  /** Attempt number (1-based) for `attempt`. */
+  readonly attempt?: number;
+  /** Answer status of an attempt. */
+  readonly status?: number;
+  /** Error code / reason of a failed attempt or hook. */
+  readonly error?: string;
+  /** Duration of the attempt or hook in ms. */
+  readonly durationMs?: number;
+  /** Delay chosen before the next attempt, in ms. */
+  readonly delayMs?: number;
+  /** Why that delay: `backoff`, `retry-after`, `circuit-open`, `redrive-pacing`. */
+  readonly delayReason?: string;
+  /** The worker (owner token) that did it. */
+  readonly worker?: string;
+  /** Free text. */
+  readonly note?: string;
+}
+
+/** An operation as the store keeps it. */
+export interface OperationRecord {
+  readonly id: string;
+  readonly type: string;
+  /** The caller's idempotency key for `start`, if any (not the downstream key: that is `id`). */
+  readonly key?: string;
+  /** The JSON input, serialised. */
+  readonly input: string;
+  readonly state: OperationState;
+  readonly phase: OperationPhase;
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly deadline: number;
+  /** When the next attempt is due (pending) — epoch ms. */
+  readonly dueAt: number;
+  /** Lease owner token while running. */
+  readonly owner?: string;
+  /** Lease expiry while running. */
+  readonly leaseUntil?: number;
+  readonly lastError?: OperationFailure;
+  /** The success response (or the final failing answer). */
+  readonly response?: StoredResponse;
+  /** When it reached a terminal state. */
+  readonly finishedAt?: number;
+}
+
+/** Fields a store writes when an operation is created. */
+export interface NewOperation {
+  readonly type: string;
+  readonly key?: string;
+  readonly input: string;
+  readonly now: number;
+  readonly deadline: number;
+  readonly dueAt: number;
+  /** Create it already leased by this owner (the synchronous first attempt of `start`). */
+  readonly owner?: string;
+  readonly leaseUntil?: number;
+}
+
+/**
+ * How the owner of a lease settles an attempt:
+ * - `retry`: back to `pending`, due at `dueAt`;
+ * - `release`: back to `pending` due at `dueAt`, attempt count unchanged (a stopping worker);
+ * - `hook`: the call ended; keep the lease (extended to `leaseUntil`) and run the hook of `phase`;
+ * - `finish`: terminal `state` reached (hook done, or no hook defined).
+ */
+export type Settlement =
+  | {
+      readonly action: 'retry' | 'release';
+      readonly dueAt: number;
+      readonly attempts: number;
+      readonly lastError?: OperationFailure;
+    }
+  | {
+      readonly action: 'hook';
+      readonly phase: 'success-hook' | 'failed-hook' | 'dead-hook';
+      readonly attempts: number;
+      readonly leaseUntil: number;
+      readonly lastError?: OperationFailure;
+      readonly response?: StoredResponse;
+    }
+  | {
+      readonly action: 'finish';
+      readonly state: 'completed' | 'failed' | 'dead';
+      readonly attempts?: number;
+      readonly lastError?: OperationFailure;
+      readonly response?: StoredResponse;
+    };
+
+/** A filter over finished (failed / dead) operations. */
+export interface DeadLetterQuery {
+  /** Default both. */
+  readonly states?: readonly ('failed' | 'dead')[];
+  readonly type?: string;
+  /** Match `lastError.code` exactly (e.g. `status 404`, `deadline`). */
+  readonly errorCode?: string;
+  /** Finished at or after (epoch ms). */
+  readonly since?: number;
+  /** Finished at or before (epoch ms). */
+  readonly until?: number;
+  /** Substring of the serialised JSON input. */
+  readonly text?: string;
+  /** Page size (default 50, max 1000). */
+  readonly limit?: number;
+  /** From a previous page's `cursor`. */
+  readonly cursor?: string;
+}
+
+/** One page of the dead-letter view, newest first. */
+export interface DeadLetterPage {
+  readonly items: readonly OperationRecord[];
+  /** Pass back for the next page; absent on the last page. */
+  readonly cursor?: string;
+}
+
+/** Counts by state, per operation type. `completed` counts every completion ever recorded. */
+export type StateCounts = Record<string, Record<OperationState, number>>;
+
+/** Due and in-flight operations per type, for gauges. */
+export interface QueueGauges {
+  /** Pending operations whose due time has come, per type. */
+  readonly due: Record<string, number>;
+  /** Operations held under a live lease, per type. */
+  readonly inFlight: Record<string, number>;
+}
+
+/**
+ * Storage behind `createDurable`. `memoryStore()` and `redisStore()` implement it; every method
+ * that changes a leased operation checks the owner token atomically.
+ */
+export interface DurableStore {
+  /** Number of schedule partitions; workers claim from each. */
+  readonly partitions: number;
+  /** Short description for logs (`memory`, `redis`, `redis-cluster`). */
+  readonly kind: string;
+  /**
+   * Writes a new operation in one round trip, or returns the existing one when `key` was used
+   * before for this type (`created: false`).
+   */
+  create(op: NewOperation): Promise<{ created: boolean; record: OperationRecord }>;
+  /** Leases up to `limit` due operations of a partition (due, or with an expired lease). */
+  claim(
+    partition: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ record: OperationRecord; takeover: boolean }[]>;
+  /** Extends a lease; false when the caller no longer owns it. */
+  renew(id: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /** Applies a settlement if `owner` still holds the lease; false otherwise. */
+  settle(
+    id: string,
+    owner: string,
+    now: number,
+    settlement: Settlement,
+    entries: readonly HistoryEntry[],
+  ): Promise<boolean>;
+  get(id: string): Promise<OperationRecord | undefined>;
+  history(id: string): Promise<HistoryEntry[]>;
+  /** Moves a failed/dead operation back to pending; false when it is not failed/dead. */
+  redrive(
+    id: string,
+    now: number,
+    dueAt: number,
+    deadline: number,
+    entry: HistoryEntry,
+  ): Promise<boolean>;
+  /** Deletes a failed/dead operation with its history; false when it is not failed/dead. */
+  discard(id: string): Promise<boolean>;
+  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage>;
+  counts(): Promise<StateCounts>;
+  gauges(now: number): Promise<QueueGauges>;
+  /** Releases resources the store created itself (never the caller's Redis connection). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidOptionError } from '@unfazed/contract';
+import type { OperationRecord } from './types.js';
+import { runLeased, sleep, type ResolvedType, type RunEnv } from './run.js';
+
+/** Options of `durable.startWorker()`. */
+export interface WorkerOptions {
+  /** Operations run at once by this worker. Default 8. */
+  readonly concurrency?: number;
+  /** Wait between polls when nothing is due, ms. Default 250. */
+  readonly pollInterval?: number;
+  /**
+   * Most attempts in flight at once to one target (origin, or path for relative requests) in
+   * this worker. Default: no limit beyond `concurrency`.
+   */
+  readonly targetConcurrency?: number;
+  /** Name shown in history and events; a random suffix keeps lease tokens unique. */
+  readonly name?: string;
+}
+
+/** A running worker. */
+export interface DurableWorker {
+  /** Lease owner token of this worker. */
+  readonly id: string;
+  /** Operations this worker holds right now. */
+  readonly inFlight: number;
+  /**
+   * Stops claiming, waits up to `timeout` ms (default 30 000) for held operations to finish,
+   * then aborts the rest and releases them (due at once, for another worker). Resolves when
+   * nothing is held.
+   */
+  stop(options?: { timeout?: number }): Promise<void>;
+}
+
+/** @internal Starts the claim loop. */
+export function startWorker(
+  env: RunEnv,
+  types: ReadonlyMap<string, ResolvedType>,
+  options: WorkerOptions = {},
+): DurableWorker {
+  const concurrency = options.concurrency ?? 8;
+  const pollInterval = options.pollInterval ?? 250;
+  const targetLimit = options.targetConcurrency ?? Infinity;
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new InvalidOptionError('concurrency', 'must be an integer >= 1', concurrency);
+  if (!Number.isFinite(pollInterval) || pollInterval < 1)
+    throw new InvalidOptionError('pollInterval', 'must be a finite number >= 1', pollInterval);
+  if (targetLimit !== Infinity && (!Number.isInteger(targetLimit) || targetLimit < 1))
+    throw new InvalidOptionError('targetConcurrency', 'must be an integer >= 1', targetLimit);
+
+  const id = `${options.name ?? 'worker'}:${randomUUID()}`;
+  const active = new Set<Promise<void>>();
+  const perTarget = new Map<string, number>();
+  const stopController = new AbortController();
+  const wake = { controller: new AbortController() };
+  let stopping = false;
+  let partition = Math.floor(env.random() * env.store.partitions);
+
+  const admit = (target: string): (() => void) | undefined => {
+    const n = perTarget.get(target) ?? 0;
+    if (n >= targetLimit) return undefined;
+    perTarget.set(target, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (perTarget.get(target) ?? 1) - 1;
+      if (left === 0) perTarget.delete(target);
+      else perTarget.set(target, left);
+    };
+  };
+
+  const spawn = (record: OperationRecord): void => {
+    const t = types.get(record.type);
+    const p = (async () => {
+      if (!t) {
+        // A type this process does not know (e.g. a rolling deploy): hand it back for a while.
+        await env.store
+          .settle(
+            record.id,
+            id,
+            env.now(),
+            { action: 'release', dueAt: env.now() + 30_000, attempts: record.attempts },
+            [],
+          )
+          .catch(() => false);
+        return;
+      }
+      await runLeased(env, t, record, id, { stopSignal: stopController.signal, admit });
+    })()
+      .catch((error: unknown) => env.events.emit('worker-error', { worker: id, error }))
+      .finally(() => {
+        active.delete(p);
+        wake.controller.abort();
+      });
+    active.add(p);
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stopping) {
+      let claimed = 0;
+      try {
+        const partitions = env.store.partitions;
+        for (let i = 0; i < partitions && !stopping; i++) {
+          const free = concurrency - active.size;
+          if (free <= 0) break;
+          const p = partition;
+          partition = (partition + 1) % partitions;
+          const got = await env.store.claim(p, env.now(), free, id, env.leaseMs);
+          for (const { record } of got) spawn(record);
+          claimed += got.length;
+        }
+      } catch (error) {
+        env.events.emit('worker-error', { worker: id, error });
+      }
+      if (stopping) break;
+      if (active.size >= concurrency || claimed === 0) {
+        wake.controller = new AbortController();
+        // A finished operation wakes the loop at once when it was full; otherwise poll.
+        await sleep(claimed === 0 ? pollInterval : 60_000, wake.controller.signal);
+      }
+    }
+  };
+  const running = loop();
+
+  return {
+    id,
+    get inFlight() {
+      return active.size;
+    },
+    async stop(stopOptions = {}) {
+      stopping = true;
+      wake.controller.abort();
+      await running;
+      const timeout = stopOptions.timeout ?? 30_000;
+      const timer = setTimeout(() => stopController.abort(), timeout);
+      try {
+        while (active.size > 0) await Promise.allSettled([...active]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
