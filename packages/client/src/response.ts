@@ -117,11 +117,14 @@ export class UnfazedResponse {
     return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
   }
 
-  /** Discards the body (so the connection can be reused). */
-  dump(): void {
+  /** Discards the body so that the connection can be reused. */
+  async dump(): Promise<void> {
     if (this.used) return;
-    this.use();
-    discardBody(this.stream);
+    this.used = true;
+    const s = this.stream;
+    if (!s) return;
+    if (isUndiciBody(s)) await s.dump().catch(() => undefined);
+    else s.destroy();
   }
 
   private use(): void {
