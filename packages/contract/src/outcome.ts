@@ -1,9 +1,10 @@
-import type { ProblemCode } from './problem.js';
+import { PROBLEMS, type ProblemCode } from './problem.js';
 
 /**
  * How an attempt ended, as the contract sees it:
  * - `success`: a 1xx-3xx answer; nothing to retry;
  * - `transient`: may work if tried again later (network errors, 408, 425, 429, 500, 502-504);
+ *   501 and 505 are permanent: the server will never support the method or HTTP version;
  * - `in-flight`: the server is still running the same key (its 409); retry after `Retry-After`;
  * - `fingerprint-mismatch`: the key was used with another request (its 422); never retry;
  * - `permanent`: any other answer or error; retrying will not help.
@@ -51,90 +52,90 @@ export const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-/** Error codes after which the request certainly was not sent. */
+/**
+ * Error codes after which the request certainly was not sent: they can only happen while
+ * resolving the name or opening the connection.
+ */
 export const NOT_SENT_ERROR_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EHOSTDOWN',
   'EAI_AGAIN',
   'ENOTFOUND',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+// Node names the failing system call: errors of these happen before a byte is written.
+// (EHOSTUNREACH and friends can also end an established connection, so the code alone
+// does not tell.)
+const NOT_SENT_SYSCALLS: ReadonlySet<string> = new Set(['connect', 'getaddrinfo']);
+
 const ABORT_CODES: ReadonlySet<string> = new Set(['ABORT_ERR', 'UND_ERR_ABORTED']);
 
-const success = (reason: string): Classification =>
-  Object.freeze({ kind: 'success', retryable: false, reason, requestSent: 'yes' });
+const MAX_DEPTH = 8;
 
-/**
- * Classifies an HTTP answer. `problemCode` is the contract code of the body, if the server
- * answered with Unfazed problem details: it tells the in-flight 409 and the fingerprint 422
- * apart from an application's own 409 or 422.
- */
-export function classifyStatus(status: number, problemCode?: ProblemCode | string): Classification {
-  const reason = `status ${status}`;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    return {
-      kind: 'permanent',
-      retryable: false,
-      reason: `invalid status ${status}`,
-      requestSent: 'yes',
-    };
-  }
-  if (status < 400) return success(reason);
-  if (status === 409 && problemCode === 'request-in-flight') {
-    return {
-      kind: 'in-flight',
-      retryable: true,
-      reason: `${reason} request-in-flight`,
-      requestSent: 'yes',
-    };
-  }
-  if (status === 422 && problemCode === 'idempotency-key-reused') {
-    return {
-      kind: 'fingerprint-mismatch',
-      retryable: false,
-      reason: `${reason} idempotency-key-reused`,
-      requestSent: 'yes',
-    };
-  }
-  if (status === 503 && problemCode === 'store-unavailable') {
-    return {
-      kind: 'transient',
-      retryable: true,
-      reason: `${reason} store-unavailable`,
-      requestSent: 'yes',
-    };
-  }
-  if (TRANSIENT_STATUSES.has(status)) {
-    return { kind: 'transient', retryable: true, reason, requestSent: 'yes' };
-  }
-  return { kind: 'permanent', retryable: false, reason, requestSent: 'yes' };
+function verdict(kind: OutcomeKind, reason: string, requestSent: RequestSent): Classification {
+  return { kind, retryable: kind === 'transient' || kind === 'in-flight', reason, requestSent };
 }
 
 /**
- * Classifies an error thrown while sending a request or reading its answer. Looks for a
- * known `code` on the error, its `cause` chain and the members of an `AggregateError`
- * (Node reports happy-eyeballs connect failures that way). Aborts are permanent: the
- * caller asked to stop. Unknown errors are permanent: retrying a bug does not fix it.
+ * Classifies an HTTP answer. `problemCode` is the contract code of the body (from
+ * {@link problemCodeOf}), if the server answered with Unfazed problem details: it tells the
+ * in-flight 409 and the fingerprint 422 apart from an application's own 409 or 422, which
+ * stay permanent.
+ */
+export function classifyStatus(status: number, problemCode?: ProblemCode | string): Classification {
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    return verdict('permanent', `invalid status ${String(status)}`, 'yes');
+  }
+  const known = problemCode !== undefined && Object.hasOwn(PROBLEMS, problemCode);
+  const reason = known ? `status ${status} ${problemCode}` : `status ${status}`;
+  if (status < 400) return verdict('success', reason, 'yes');
+  if (status === 409 && problemCode === 'request-in-flight') {
+    return verdict('in-flight', reason, 'yes');
+  }
+  if (status === 422 && problemCode === 'idempotency-key-reused') {
+    return verdict('fingerprint-mismatch', reason, 'yes');
+  }
+  return verdict(TRANSIENT_STATUSES.has(status) ? 'transient' : 'permanent', reason, 'yes');
+}
+
+/**
+ * Classifies an error thrown while sending a request or reading its answer. Walks the error,
+ * its `cause` chain and the members of an `AggregateError` (Node reports happy-eyeballs
+ * connect failures that way), outermost first, and the first error that decides wins:
+ * - an abort (`AbortError`, `ABORT_ERR`, `UND_ERR_ABORTED`) is permanent: the caller asked to stop;
+ * - a `TimeoutError` (from `AbortSignal.timeout()`) is transient;
+ * - a code of {@link TRANSIENT_ERROR_CODES} is transient.
+ * Anything else is permanent: retrying a bug does not fix it. `requestSent` is `no` only when
+ * the failure certainly happened before the request was written (see {@link NOT_SENT_ERROR_CODES}).
  */
 export function classifyError(error: unknown): Classification {
-  if (isAbort(error)) {
-    return { kind: 'permanent', retryable: false, reason: 'aborted', requestSent: 'maybe' };
-  }
-  const code = networkErrorCodeOf(error);
-  if (code !== undefined) {
-    return {
-      kind: 'transient',
-      retryable: true,
-      reason: code,
-      requestSent: NOT_SENT_ERROR_CODES.has(code) ? 'no' : 'maybe',
-    };
-  }
+  const seen = new Set<object>();
+  const decide = (value: unknown, depth: number): Classification | undefined => {
+    if (depth > MAX_DEPTH || typeof value !== 'object' || value === null || seen.has(value)) {
+      return undefined;
+    }
+    seen.add(value);
+    const node = value as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
+    const code = typeof node.code === 'string' ? node.code : undefined;
+    if (node.name === 'AbortError' || (code !== undefined && ABORT_CODES.has(code))) {
+      return verdict('permanent', 'aborted', 'maybe');
+    }
+    if (node.name === 'TimeoutError') return verdict('transient', 'TimeoutError', 'maybe');
+    if (code !== undefined && TRANSIENT_ERROR_CODES.has(code)) {
+      return verdict('transient', code, notSent(node) ? 'no' : 'maybe');
+    }
+    if (Array.isArray(node.errors)) {
+      for (const inner of node.errors) {
+        const found = decide(inner, depth + 1);
+        if (found) return found;
+      }
+    }
+    return decide(node.cause, depth + 1);
+  };
+  const found = decide(error, 0);
+  if (found) return found;
   const name = errorCodeOf(error) ?? (error instanceof Error ? error.name : typeof error);
-  return { kind: 'permanent', retryable: false, reason: name, requestSent: 'maybe' };
+  return verdict('permanent', name, 'maybe');
 }
 
 /** The first `code` found on an error, its cause chain or aggregated errors. */
@@ -155,22 +156,31 @@ export function networkErrorCodeOf(error: unknown): string | undefined {
   return found;
 }
 
-function isAbort(error: unknown): boolean {
-  let abort = false;
-  visit(error, (code, node) => {
-    if (ABORT_CODES.has(code) || (node as { name?: unknown }).name === 'AbortError') abort = true;
-  });
-  if (!abort && typeof error === 'object' && error !== null) {
-    abort = (error as { name?: unknown }).name === 'AbortError';
-  }
-  return abort;
+/** Not sent when the code or the system call says so, or when every aggregated error does. */
+function notSent(node: { code?: unknown; errors?: unknown }, depth = 0): boolean {
+  const { code, syscall } = node as { code?: unknown; syscall?: unknown };
+  if (typeof code === 'string' && NOT_SENT_ERROR_CODES.has(code)) return true;
+  if (typeof syscall === 'string' && NOT_SENT_SYSCALLS.has(syscall)) return true;
+  const errors = node.errors;
+  return (
+    depth < MAX_DEPTH &&
+    Array.isArray(errors) &&
+    errors.length > 0 &&
+    errors.every((e) => typeof e === 'object' && e !== null && notSent(e as object, depth + 1))
+  );
 }
 
-function visit(error: unknown, onCode: (code: string, node: object) => void, depth = 0): void {
-  if (depth > 8 || typeof error !== 'object' || error === null) return;
-  const node = error as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof node.code === 'string') onCode(node.code, node);
-  else if ((node as { name?: unknown }).name === 'AbortError') onCode('ABORT_ERR', node);
-  if (Array.isArray(node.errors)) for (const inner of node.errors) visit(inner, onCode, depth + 1);
-  if (node.cause !== undefined && node.cause !== error) visit(node.cause, onCode, depth + 1);
+function visit(error: unknown, onCode: (code: string) => void): void {
+  const seen = new Set<object>();
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > MAX_DEPTH || typeof value !== 'object' || value === null || seen.has(value)) {
+      return;
+    }
+    seen.add(value);
+    const node = value as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof node.code === 'string') onCode(node.code);
+    if (Array.isArray(node.errors)) for (const inner of node.errors) walk(inner, depth + 1);
+    walk(node.cause, depth + 1);
+  };
+  walk(error, 0);
 }
