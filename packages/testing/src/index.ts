@@ -82,3 +82,10 @@ export {
   type KillPlan,
 } from './process/run-child.js';
 export { ChildWaitError, isChildWaitError } from './process/errors.js';
+export {
+  faultInterceptor,
+  type FaultInterceptor,
+  type FaultInterceptorOptions,
+  type InterceptedCall,
+} from './undici/fault-interceptor.js';
+export { injectedFaultOf } from './undici/fault-flow.js';

@@ -1,0 +1,224 @@
+import type { Dispatcher } from 'undici';
+import { InvalidOptionError } from '@unfazed/contract';
+import type { Fault, FaultLabel } from '../faults/fault.js';
+import type { FaultEvent, FaultPlan } from '../faults/plan.js';
+import type { RouteRequest } from '../faults/route.js';
+import { FaultRouter, type RouteSpec, type RoutesOption } from '../faults/router.js';
+import { FaultFlow, injectedSocketError } from './fault-flow.js';
+
+/** Options of {@link faultInterceptor}. */
+export interface FaultInterceptorOptions {
+  /** Per-route plans: `{ 'POST /charges': plan }`, or a list with `match` (a pattern or a predicate). */
+  routes?: RoutesOption<RouteSpec>;
+  /** Plan for requests that match no route (or for every request when there are no routes). */
+  plan?: FaultPlan;
+  /** How attempts are grouped; default the `Idempotency-Key` header, else `METHOD /path`. */
+  key?: (request: RouteRequest) => string;
+}
+
+/** One request that went through the interceptor. */
+export interface InterceptedCall {
+  readonly seq: number;
+  readonly method: string;
+  readonly origin: string;
+  /** Path without the query string. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly key: string;
+  readonly attempt: number;
+  readonly route: string | undefined;
+  readonly fault: Fault | undefined;
+  readonly label: FaultLabel | undefined;
+  /** True when the request was handed to the real dispatcher: the server saw it. */
+  forwarded: boolean;
+}
+
+/**
+ * An undici v7 interceptor (for `dispatcher.compose(...)`) that injects planned faults, plus
+ * the verification helpers. `beforeSend` faults never reach the real dispatcher; `afterSend`
+ * and `midBody` faults forward the request, then break or replace the answer.
+ */
+export interface FaultInterceptor extends Dispatcher.DispatcherComposeInterceptor {
+  /** Every request seen, in order: the per-attempt history. */
+  readonly calls: readonly InterceptedCall[];
+  /** Calls with this attempt key, in order. */
+  attempts(key: string): InterceptedCall[];
+  /** Every injected fault, in time order. */
+  readonly events: readonly FaultEvent[];
+  /** Planned faults that have not fired yet. */
+  pendingFaults(): Fault[];
+  /** Throws `FaultsNotFiredError` listing the planned faults that did not fire. */
+  assertAllFaultsFired(): void;
+  /** One-line `replay with seed=...` hint. */
+  replayHint(): string;
+  /** The event log, one line per injected fault. */
+  formatEvents(): string;
+}
+
+function normalizeHeaders(
+  headers: Dispatcher.DispatchOptions['headers'],
+): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  const add = (name: unknown, value: unknown): void => {
+    const key = String(name).toLowerCase();
+    const text = Array.isArray(value) ? value.map(String) : String(value);
+    const prev = out[key];
+    out[key] = prev === undefined ? text : ([] as string[]).concat(prev, text);
+  };
+  if (headers == null) return out;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[string, string]>) add(name, value);
+  } else {
+    for (const [name, value] of Object.entries(headers)) if (value !== undefined) add(name, value);
+  }
+  return out;
+}
+
+function runFault(
+  fault: Fault,
+  flow: FaultFlow,
+  dispatch: Dispatcher['dispatch'],
+  opts: Dispatcher.DispatchOptions,
+): void {
+  flow.start();
+  switch (fault.kind) {
+    case 'status':
+      if (fault.label === 'beforeSend') {
+        flow.soon(() => flow.respond(fault.status, fault.headers, fault.body));
+      } else {
+        flow.forward(dispatch, opts, {
+          onEnd: () => flow.respond(fault.status, fault.headers, fault.body),
+        });
+      }
+      return;
+    case 'delay':
+      if (fault.label === 'beforeSend') {
+        flow.later(fault.ms, () => flow.forward(dispatch, opts, { passThrough: true }));
+      } else {
+        flow.forward(dispatch, opts, {
+          onEnd: (answer) => flow.later(fault.ms, () => flow.replay(answer)),
+        });
+      }
+      return;
+    case 'hang':
+      // Only the caller's abort (signal, timeout) ends a hang.
+      if (fault.label === 'afterSend')
+        flow.forward(dispatch, opts, { onEnd: () => undefined, onError: () => undefined });
+      return;
+    case 'reset':
+      flow.soon(() =>
+        flow.fail(
+          injectedSocketError(
+            fault,
+            'other side closed (injected reset before the request was read)',
+          ),
+        ),
+      );
+      return;
+    case 'lostResponse':
+      flow.forward(dispatch, opts, {
+        onEnd: () =>
+          flow.fail(
+            injectedSocketError(
+              fault,
+              'other side closed (injected lost response: the server handled the request)',
+            ),
+          ),
+      });
+      return;
+    case 'slowBody':
+      flow.forward(dispatch, opts, {
+        onEnd: (answer) => flow.replay(answer, fault.chunkSize, fault.intervalMs),
+      });
+      return;
+    case 'closeMidBody':
+      flow.forward(dispatch, opts, {
+        onEnd: (answer) => {
+          const body = Buffer.concat(answer.chunks);
+          const cut = Math.min(
+            fault.afterBytes ?? Math.floor(body.length / 2),
+            Math.max(body.length - 1, 0),
+          );
+          flow.head(answer.status, answer.headers, answer.statusText);
+          flow.data(body.subarray(0, cut));
+          flow.fail(injectedSocketError(fault, 'other side closed (injected close mid-body)'));
+        },
+      });
+      return;
+  }
+}
+
+/**
+ * Creates an undici interceptor that injects the faults of a plan (or of per-route plans) into
+ * requests, with or without a server behind: compose it over an `Agent` to fault a real server,
+ * or over a `MockAgent` to fault a mocked one.
+ *
+ * @example
+ * const chaos = faultInterceptor({ routes: { 'POST /charges': plans.times(1, faults.lostResponse()) } });
+ * const dispatcher = new Agent().compose(chaos);
+ * await request(url, { method: 'POST', dispatcher });   // throws UND_ERR_SOCKET, server handled it
+ * chaos.assertAllFaultsFired();
+ */
+export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultInterceptor {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('options', 'must be an object', options);
+  }
+  const router = new FaultRouter<RouteSpec>(
+    'interceptor',
+    options.routes,
+    options.plan,
+    options.key,
+  );
+  const calls: InterceptedCall[] = [];
+
+  const interceptor = (dispatch: Dispatcher['dispatch']): Dispatcher['dispatch'] =>
+    function faultDispatch(
+      opts: Dispatcher.DispatchOptions,
+      handler: Dispatcher.DispatchHandler,
+    ): boolean {
+      const full = opts.path ?? '/';
+      const q = full.indexOf('?');
+      const path = q === -1 ? full : full.slice(0, q);
+      const method = String(opts.method ?? 'GET').toUpperCase();
+      const headers = normalizeHeaders(opts.headers);
+      const routed = router.route({ method, path, headers });
+      const call: InterceptedCall = {
+        seq: calls.length + 1,
+        method,
+        origin: String(opts.origin ?? ''),
+        path,
+        headers,
+        key: routed.key,
+        attempt: routed.attempt,
+        route: routed.route,
+        fault: routed.fault,
+        label: routed.fault?.label,
+        forwarded: routed.fault === undefined,
+      };
+      calls.push(call);
+      if (routed.fault === undefined) return dispatch(opts, handler);
+      const flow = new FaultFlow(handler);
+      runFault(
+        routed.fault,
+        flow,
+        (o, h) => {
+          call.forwarded = true;
+          return dispatch(o, h);
+        },
+        opts,
+      );
+      return true;
+    };
+
+  return Object.defineProperties(interceptor, {
+    calls: { get: () => calls, enumerable: true },
+    attempts: { value: (key: string) => calls.filter((c) => c.key === key) },
+    events: { get: () => router.events(), enumerable: true },
+    pendingFaults: { value: () => router.pendingFaults() },
+    assertAllFaultsFired: { value: () => router.assertAllFaultsFired() },
+    replayHint: { value: () => router.replayHint() },
+    formatEvents: { value: () => router.formatEvents() },
+  }) as FaultInterceptor;
+}
