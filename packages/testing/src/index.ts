@@ -89,3 +89,36 @@ export {
   type InterceptedCall,
 } from './undici/fault-interceptor.js';
 export { injectedFaultOf } from './undici/fault-flow.js';
+export {
+  createHistory,
+  loadHistory,
+  isHistory,
+  type History,
+  type HistoryEvent,
+  type HistoryOptions,
+  type Invocation,
+  type OperationOutcome,
+  type TrackOptions,
+} from './exactly-once/history.js';
+export {
+  createLedger,
+  loadLedger,
+  isLedger,
+  type Ledger,
+  type LedgerEntry,
+  type LedgerOptions,
+} from './exactly-once/ledger.js';
+export {
+  checkExactlyOnce,
+  type CheckExactlyOnceOptions,
+  type ExactlyOnceReport,
+  type Violation,
+  type ViolationKind,
+} from './exactly-once/check-exactly-once.js';
+export { assertExactlyOnce } from './exactly-once/assert-exactly-once.js';
+export { ExactlyOnceViolationError, isExactlyOnceViolationError } from './exactly-once/errors.js';
+export {
+  registerMatchers,
+  type ExactlyOnceMatchers,
+  type ExtendableExpect,
+} from './exactly-once/matchers.js';
