@@ -8,7 +8,12 @@ import {
   isRetryAfterBeyondDeadlineError,
   isTotalTimeoutError,
 } from '../errors.js';
-import { storeResponse, type DurableClient, type DurableRequest } from './client-port.js';
+import {
+  headerMap,
+  storeResponse,
+  type DurableClient,
+  type DurableRequest,
+} from './client-port.js';
 import type { DurableEvents } from './events.js';
 import type {
   DurableStore,
@@ -493,40 +498,7 @@ async function callOnce(
       timeout: { total },
       retry: { maxRetries: 0 },
     });
-    const response = await storeResponse(res, env.maxResponseBytes);
-    const contentType = response.headers['content-type'] ?? '';
-    let code: string | undefined;
-    if (contentType.includes('json') && res.status >= 400) {
-      try {
-        code = problemCodeOf(JSON.parse(response.body));
-      } catch {
-        // Not JSON after all: classify on the status alone.
-      }
-    }
-    const c = classifyStatus(res.status, code);
-    if (c.kind === 'success') return { kind: 'success', response, status: res.status };
-    if (c.retryable) {
-      const retryAfter = parseRetryAfter(response.headers['retry-after'], {
-        now: env.now(),
-        maxMs: Math.max(0, rec.deadline - env.now()),
-      });
-      return {
-        kind: 'transient',
-        code: c.reason,
-        status: res.status,
-        response,
-        ...(retryAfter !== undefined ? { retryAfter } : {}),
-      };
-    }
-    return {
-      kind: 'permanent',
-      failure: {
-        code: c.reason,
-        message: `downstream answered ${res.status}`,
-        status: res.status,
-        response,
-      },
-    };
+    return answered(env, rec, await storeResponse(res, env.maxResponseBytes));
   } catch (error) {
     if (signal.aborted) return { kind: 'aborted' };
     if (isCircuitOpenError(error)) return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
@@ -538,6 +510,15 @@ async function callOnce(
         retryAfter: error.retryAfterMs,
       };
     }
+    if (isRetriesExhaustedError(error) && error.lastResponse !== undefined) {
+      // The client throws, rather than returns, a transient answer it may not retry.
+      const last = error.lastResponse;
+      return answered(env, rec, {
+        status: last.status,
+        headers: headerMap(last.headers),
+        body: last.body.slice(0, env.maxResponseBytes),
+      });
+    }
     if (isAttemptTimeoutError(error) || isTotalTimeoutError(error)) {
       return { kind: 'transient', code: 'timeout' };
     }
@@ -548,6 +529,38 @@ async function callOnce(
       failure: { code: c.reason, message: error instanceof Error ? error.message : String(error) },
     };
   }
+}
+
+function answered(env: RunEnv, rec: OperationRecord, response: StoredResponse): Attempt {
+  const status = response.status;
+  const contentType = response.headers['content-type'] ?? '';
+  let code: string | undefined;
+  if (contentType.includes('json') && status >= 400) {
+    try {
+      code = problemCodeOf(JSON.parse(response.body));
+    } catch {
+      // Not JSON after all: classify on the status alone.
+    }
+  }
+  const c = classifyStatus(status, code);
+  if (c.kind === 'success') return { kind: 'success', response, status };
+  if (c.retryable) {
+    const retryAfter = parseRetryAfter(response.headers['retry-after'], {
+      now: env.now(),
+      maxMs: Math.max(0, rec.deadline - env.now()),
+    });
+    return {
+      kind: 'transient',
+      code: c.reason,
+      status,
+      response,
+      ...(retryAfter !== undefined ? { retryAfter } : {}),
+    };
+  }
+  return {
+    kind: 'permanent',
+    failure: { code: c.reason, message: `downstream answered ${status}`, status, response },
+  };
 }
 
 /** @internal Sleeps `ms`, ending early (without throwing) when `signal` aborts. */

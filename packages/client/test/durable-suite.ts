@@ -1,0 +1,521 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createClient,
+  createDurable,
+  isDurableKeyConflictError,
+  isInvalidOperationInputError,
+  type Client,
+  type Durable,
+  type DurableClient,
+  type DurableStore,
+  type DurableWorker,
+} from '@unfazed/client';
+import { isInvalidOptionError } from '@unfazed/contract';
+import {
+  seeded,
+  startDownstream,
+  until,
+  type Answer,
+  type Downstream,
+} from './durable-downstream.js';
+
+/** True when `p` rejects with an error `guard` accepts. */
+export async function rejection(
+  p: Promise<unknown>,
+  guard: (e: unknown) => boolean,
+): Promise<boolean> {
+  return p.then(
+    () => false,
+    (e: unknown) => guard(e),
+  );
+}
+
+/** Makes a fresh, empty store for one test. */
+export type StoreFactory = () => Promise<DurableStore>;
+
+interface Rig {
+  downstream: Downstream;
+  client: Client;
+  durable: Durable;
+  workers: DurableWorker[];
+}
+
+/**
+ * The behavioural suite every durable store must pass: flaky downstream, idempotent start,
+ * deadline and compensation, redrive, circuit, Retry-After, leases, hooks, dead-letter view.
+ */
+export function describeDurableBehaviour(label: string, makeStore: StoreFactory): void {
+  describe(`durable queue behaviour (${label})`, () => {
+    const rigs: Rig[] = [];
+    let script: (n: number) => Answer = () => ({ status: 200 });
+
+    beforeAll(() => {
+      script = () => ({ status: 200 });
+    });
+    afterEach(async () => {
+      for (const rig of rigs.splice(0)) {
+        await Promise.all(rig.workers.map((w) => w.stop({ timeout: 200 })));
+        await rig.client.close();
+        await rig.downstream.close();
+        await rig.durable.store.close();
+      }
+    });
+    afterAll(() => undefined);
+
+    async function rig(
+      answer: (n: number, key: string | undefined) => Answer,
+      options: { wrap?: (c: Client) => DurableClient; leaseMs?: number } = {},
+    ): Promise<Rig> {
+      const downstream = await startDownstream((req) => answer(req.n, req.key));
+      const client = createClient({
+        baseUrl: downstream.url,
+        breaker: false,
+        retry: { maxRetries: 0 },
+      });
+      const durable = createDurable({
+        client: options.wrap ? options.wrap(client) : client,
+        store: await makeStore(),
+        backoff: { initialDelay: 20, maxDelay: 100 },
+        random: seeded(7),
+        probeJitter: 50,
+        ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+      });
+      const r: Rig = { downstream, client, durable, workers: [] };
+      rigs.push(r);
+      return r;
+    }
+    const work = (
+      r: Rig,
+      concurrency = 4,
+      extra: { targetConcurrency?: number } = {},
+    ): DurableWorker => {
+      const w = r.durable.startWorker({ concurrency, pollInterval: 10, ...extra });
+      r.workers.push(w);
+      return w;
+    };
+
+    it('flaky downstream (fails 3 times): start answers accepted, a worker completes it, one key on every attempt, effect once', async () => {
+      const r = await rig((n) =>
+        n <= 3 ? { status: 503 } : { status: 201, body: { charged: true } },
+      );
+      const successes: string[] = [];
+      const op = r.durable.operation<{ amount: number }>('charge', {
+        request: (input) => ({ method: 'POST', path: '/charges', json: input }),
+        backoff: { initialDelay: 400, maxDelay: 400, jitter: 'none' },
+        onSuccess: (res, ctx) => {
+          successes.push(`${ctx.id}:${res.status}`);
+        },
+      });
+      const outcome = await op.start({ amount: 42 }, { wait: 300 });
+      expect(outcome.status).toBe('accepted');
+      expect(r.downstream.requests).toHaveLength(1);
+      work(r);
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+      );
+      expect(r.downstream.requests).toHaveLength(4);
+      expect(new Set(r.downstream.requests.map((q) => q.key))).toEqual(new Set([outcome.id]));
+      expect(r.downstream.requests.every((q) => q.body === '{"amount":42}')).toBe(true);
+      expect([...r.downstream.effects.values()]).toEqual([1]);
+      expect(successes).toEqual([`${outcome.id}:201`]);
+      const status = await r.durable.status(outcome.id);
+      expect(status).toMatchObject({
+        state: 'completed',
+        attempts: 4,
+        resultStatus: 201,
+        type: 'charge',
+      });
+      const details = await r.durable.deadLetters.get(outcome.id);
+      const attempts = details?.history.filter((h) => h.kind === 'attempt') ?? [];
+      expect(attempts.map((a) => a.status)).toEqual([503, 503, 503, 201]);
+      expect(
+        attempts.slice(0, 3).every((a) => a.delayReason === 'backoff' && a.delayMs === 400),
+      ).toBe(true);
+    });
+
+    it('a downstream that works within `wait` answers completed with the response', async () => {
+      const r = await rig((n) => (n === 1 ? { status: 503 } : { status: 200, body: { ok: true } }));
+      const op = r.durable.operation('ping', {
+        request: () => ({ method: 'POST', path: '/ping' }),
+      });
+      const outcome = await op.start({}, { wait: 2_000 });
+      expect(outcome.status).toBe('completed');
+      if (outcome.status !== 'completed') return;
+      expect(outcome.response.status).toBe(200);
+      expect(JSON.parse(outcome.response.body)).toEqual({ ok: true });
+      expect(r.downstream.requests.map((q) => q.key)).toEqual([outcome.id, outcome.id]);
+    });
+
+    it('a final 4xx fails the operation after its compensation ran once, and start says failed', async () => {
+      const r = await rig(() => ({ status: 404, body: { error: 'no such card' } }));
+      const compensations: string[] = [];
+      const op = r.durable.operation('charge', {
+        request: () => ({ method: 'POST', path: '/charges' }),
+        onGiveUp: (failure, ctx) => {
+          compensations.push(`${ctx.id}:${failure.code}`);
+        },
+      });
+      const outcome = await op.start({ card: 'x' }, { wait: 1_000 });
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        state: 'failed',
+        failure: { code: 'status 404', status: 404 },
+      });
+      expect(compensations).toEqual([`${outcome.id}:status 404`]);
+      expect(r.downstream.requests).toHaveLength(1);
+      const page = await r.durable.deadLetters.list({ states: ['failed'] });
+      expect(page.items.map((i) => i.id)).toEqual([outcome.id]);
+    });
+
+    it('starting the same key twice, and ten times concurrently, gives one operation', async () => {
+      const r = await rig(() => ({ status: 200 }));
+      const op = r.durable.operation('book', {
+        request: () => ({ method: 'POST', path: '/book' }),
+      });
+      const first = await op.start({ seat: '12A' }, { key: 'k-1', wait: 0 });
+      const again = await op.start({ seat: '12A' }, { key: 'k-1', wait: 0 });
+      expect(first).toMatchObject({ status: 'accepted', existing: false });
+      expect(again).toMatchObject({ status: 'accepted', id: first.id, existing: true });
+      const burst = await Promise.all(
+        Array.from({ length: 10 }, () => op.start({ seat: '14C' }, { key: 'k-2', wait: 500 })),
+      );
+      expect(new Set(burst.map((o) => o.id)).size).toBe(1);
+      expect(burst.filter((o) => !o.existing)).toHaveLength(1);
+      expect((await r.durable.counts())['book']?.pending ?? 0).toBeGreaterThanOrEqual(1);
+      expect(
+        await rejection(op.start({ seat: '99Z' }, { key: 'k-1' }), isDurableKeyConflictError),
+      ).toBe(true);
+      work(r);
+      await until('both done', async () => (await r.durable.counts())['book']?.completed === 2);
+      expect(r.downstream.requests.filter((q) => q.key === burst[0]?.id)).toHaveLength(1);
+      // Once completed, the same key answers completed without calling the downstream again.
+      const later = await op.start({ seat: '12A' }, { key: 'k-1' });
+      expect(later).toMatchObject({ status: 'completed', id: first.id, existing: true });
+      expect(r.downstream.requests).toHaveLength(2);
+    });
+
+    it('deadline passes: compensation runs once, the operation is dead; redrive completes it', async () => {
+      let healthy = false;
+      const r = await rig(() => (healthy ? { status: 200 } : { status: 503 }));
+      const given: string[] = [];
+      const succeeded: string[] = [];
+      const op = r.durable.operation<{ order: number }>('notify', {
+        request: (input) => ({ method: 'POST', path: `/notify/${input.order}` }),
+        deadline: 300,
+        onGiveUp: (failure, ctx) => {
+          given.push(`${ctx.id}:${failure.code}`);
+        },
+        onSuccess: (_res, ctx) => {
+          succeeded.push(ctx.id);
+        },
+      });
+      const dead: string[] = [];
+      r.durable.events.on('dead', (e) => dead.push(e.id));
+      const outcome = await op.start({ order: 7 }, { wait: 0 });
+      work(r);
+      await until('dead', () => dead.length === 1);
+      expect(given).toEqual([`${outcome.id}:deadline`]);
+      expect(await r.durable.status(outcome.id)).toMatchObject({
+        state: 'dead',
+        lastError: { code: 'deadline' },
+      });
+      const page = await r.durable.deadLetters.list({
+        type: 'notify',
+        errorCode: 'deadline',
+        text: '"order":7',
+      });
+      expect(page.items.map((i) => i.id)).toEqual([outcome.id]);
+      expect((await r.durable.deadLetters.list({ text: '"order":8' })).items).toHaveLength(0);
+      const details = await r.durable.deadLetters.get(outcome.id);
+      expect(details?.history.some((h) => h.kind === 'attempt' && h.status === 503)).toBe(true);
+      healthy = true;
+      expect(await r.durable.deadLetters.redrive(outcome.id)).toBe(true);
+      expect(await r.durable.deadLetters.redrive(outcome.id)).toBe(false);
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+      );
+      expect(given).toHaveLength(1);
+      expect(succeeded).toEqual([outcome.id]);
+      expect((await r.durable.deadLetters.list()).items).toHaveLength(0);
+    });
+
+    it('an open circuit fires no attempt at the target until its probe time', async () => {
+      let nextProbeAt = 0;
+      const r = await rig(() => ({ status: 200 }), {
+        wrap: (c) => ({
+          request: (o) => c.request(o),
+          circuit: () =>
+            Date.now() < nextProbeAt ? { state: 'open', nextProbeAt } : { state: 'closed' },
+        }),
+      });
+      nextProbeAt = Date.now() + 400;
+      const op = r.durable.operation('ship', {
+        request: () => ({ method: 'POST', path: '/ship' }),
+      });
+      const outcome = await op.start({}, { wait: 1_000 });
+      expect(outcome.status).toBe('accepted');
+      if (outcome.status !== 'accepted') return;
+      expect(outcome.nextAttemptAt).toBeGreaterThanOrEqual(nextProbeAt);
+      work(r);
+      await new Promise((res) => setTimeout(res, 200));
+      expect(r.downstream.requests).toHaveLength(0);
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+      );
+      expect(r.downstream.requests[0]?.at).toBeGreaterThanOrEqual(nextProbeAt);
+    });
+
+    it('Retry-After from the downstream wins over the backoff', async () => {
+      const r = await rig((n) =>
+        n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 },
+      );
+      const op = r.durable.operation('slow', {
+        request: () => ({ method: 'POST', path: '/slow' }),
+      });
+      const outcome = await op.start({}, { wait: 0 });
+      work(r);
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+        4_000,
+      );
+      const [a, b] = r.downstream.requests;
+      expect((b?.at ?? 0) - (a?.at ?? 0)).toBeGreaterThanOrEqual(950);
+      const history = (await r.durable.deadLetters.get(outcome.id))?.history ?? [];
+      expect(history.find((h) => h.kind === 'attempt')).toMatchObject({
+        delayReason: 'retry-after',
+        delayMs: 1_000,
+      });
+    });
+
+    it('a worker whose lease was taken over cannot record an outcome; the new owner can', async () => {
+      const store = await makeStore();
+      const now = Date.now();
+      const { record } = await store.create({
+        type: 't',
+        input: '{}',
+        now,
+        deadline: now + 60_000,
+        dueAt: now,
+        owner: 'A',
+        leaseUntil: now + 50,
+      });
+      expect(await store.claim(0, now, 10, 'B', 1_000).then((c) => c.length)).toBe(0);
+      let claimed: Awaited<ReturnType<DurableStore['claim']>> = [];
+      for (let p = 0; p < store.partitions && claimed.length === 0; p++) {
+        claimed = await store.claim(p, now + 60, 10, 'B', 1_000);
+      }
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]).toMatchObject({ takeover: true, record: { id: record.id, owner: 'B' } });
+      expect(await store.renew(record.id, 'A', now + 5_000)).toBe(false);
+      expect(
+        await store.settle(record.id, 'A', now + 70, { action: 'finish', state: 'completed' }, []),
+      ).toBe(false);
+      expect(
+        await store.settle(record.id, 'B', now + 70, { action: 'finish', state: 'completed' }, []),
+      ).toBe(true);
+      expect((await store.get(record.id))?.state).toBe('completed');
+      expect((await store.history(record.id)).map((h) => h.kind)).toEqual(['lease-expired']);
+      await store.close();
+    });
+
+    it('a crash between the attempt and its hook re-runs only the hook, with the operation id', async () => {
+      const r = await rig(() => ({ status: 200 }), { leaseMs: 150 });
+      const hooks: string[] = [];
+      r.durable.operation('mail', {
+        request: () => ({ method: 'POST', path: '/mail' }),
+        onSuccess: (_res, ctx) => {
+          hooks.push(ctx.id);
+        },
+      });
+      const store = r.durable.store;
+      const now = Date.now();
+      const { record } = await store.create({
+        type: 'mail',
+        input: '{}',
+        now,
+        deadline: now + 60_000,
+        dueAt: now,
+        owner: 'crashed-worker',
+        leaseUntil: now + 150,
+      });
+      // The crashed worker got its 200 and recorded it, then died before the hook finished.
+      await store.settle(
+        record.id,
+        'crashed-worker',
+        now,
+        {
+          action: 'hook',
+          phase: 'success-hook',
+          attempts: 1,
+          leaseUntil: now + 150,
+          response: { status: 200, headers: {}, body: '{}' },
+        },
+        [],
+      );
+      work(r);
+      await until(
+        'completed',
+        async () => (await r.durable.status(record.id))?.state === 'completed',
+      );
+      expect(hooks).toEqual([record.id]);
+      expect(r.downstream.requests).toHaveLength(0);
+    });
+
+    it('a throwing hook runs again until it succeeds; the call is not repeated', async () => {
+      const r = await rig(() => ({ status: 200 }));
+      let calls = 0;
+      const op = r.durable.operation('flaky-hook', {
+        request: () => ({ method: 'POST', path: '/x' }),
+        onSuccess: () => {
+          calls++;
+          if (calls < 3) throw new Error('mail server down');
+        },
+      });
+      const outcome = await op.start({}, { wait: 500 });
+      expect(outcome.status).toBe('accepted');
+      work(r);
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+      );
+      expect(calls).toBe(3);
+      expect(r.downstream.requests).toHaveLength(1);
+    });
+
+    it('worker.stop() finishes what it holds, or releases it after its timeout', async () => {
+      const r = await rig((n) =>
+        n === 1 ? { status: 200, delay: 150 } : { status: 200, delay: 5_000 },
+      );
+      const op = r.durable.operation('long', {
+        request: () => ({ method: 'POST', path: '/long' }),
+        attemptTimeout: 10_000,
+      });
+      const a = await op.start({ n: 1 }, { wait: 0 });
+      const w = r.durable.startWorker({ concurrency: 1, pollInterval: 10 });
+      await until('first in flight', () => r.downstream.requests.length === 1);
+      await w.stop();
+      expect((await r.durable.status(a.id))?.state).toBe('completed');
+      const b = await op.start({ n: 2 }, { wait: 0 });
+      const w2 = r.durable.startWorker({ concurrency: 1, pollInterval: 10 });
+      await until('second in flight', () => r.downstream.requests.length === 2);
+      const t0 = Date.now();
+      await w2.stop({ timeout: 50 });
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      const released = await r.durable.status(b.id);
+      expect(released).toMatchObject({ state: 'pending', attempts: 1 });
+      const history = (await r.durable.deadLetters.get(b.id))?.history ?? [];
+      expect(history.map((h) => h.kind)).toContain('released');
+    });
+
+    it('the per-target concurrency limit holds attempts to one target', async () => {
+      const r = await rig(() => ({ status: 200, delay: 40 }));
+      const op = r.durable.operation('limited', {
+        request: () => ({ method: 'POST', path: '/limited' }),
+      });
+      const ids = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => op.start({ i }, { wait: 0 })),
+      );
+      work(r, 5, { targetConcurrency: 1 });
+      await until(
+        'all completed',
+        async () => (await r.durable.counts())['limited']?.completed === 5,
+      );
+      expect(r.downstream.maxConcurrent).toBe(1);
+      expect(ids).toHaveLength(5);
+    });
+
+    it('dead-letter view: filters, cursor paging, counts, paced batch redrive, discard', async () => {
+      let ok = false;
+      const r = await rig((n, key) =>
+        ok ? { status: 200 } : { status: key?.length ? 400 : 400, body: { n } },
+      );
+      const a = r.durable.operation<{ name: string }>('alpha', {
+        request: () => ({ method: 'POST', path: '/a' }),
+      });
+      const b = r.durable.operation<{ name: string }>('beta', {
+        request: () => ({ method: 'POST', path: '/b' }),
+      });
+      const failed: string[] = [];
+      for (let i = 0; i < 5; i++)
+        failed.push((await a.start({ name: `alpha-${i}` }, { wait: 1_000 })).id);
+      for (let i = 0; i < 3; i++)
+        failed.push((await b.start({ name: `beta-${i}` }, { wait: 1_000 })).id);
+      const counts = await r.durable.counts();
+      expect(counts['alpha']).toMatchObject({ failed: 5, pending: 0, running: 0 });
+      expect(counts['beta']).toMatchObject({ failed: 3 });
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await r.durable.deadLetters.list({ limit: 3, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.items.map((i) => i.id));
+        cursor = page.cursor;
+        pages++;
+      } while (cursor);
+      expect(pages).toBe(3);
+      expect(new Set(seen)).toEqual(new Set(failed));
+      expect(seen).toHaveLength(8);
+      expect((await r.durable.deadLetters.list({ type: 'beta' })).items).toHaveLength(3);
+      expect(
+        (await r.durable.deadLetters.list({ text: 'alpha-3' })).items.map((i) => i.id),
+      ).toEqual([failed[3]]);
+      expect((await r.durable.deadLetters.list({ errorCode: 'status 400' })).items).toHaveLength(8);
+      expect((await r.durable.deadLetters.list({ since: Date.now() + 60_000 })).items).toHaveLength(
+        0,
+      );
+      expect(
+        await rejection(r.durable.deadLetters.list({ cursor: 'garbage' }), isInvalidOptionError),
+      ).toBe(true);
+      expect(await r.durable.deadLetters.discard(failed[7] as string)).toBe(true);
+      expect(await r.durable.deadLetters.get(failed[7] as string)).toBeUndefined();
+      ok = true;
+      const t0 = Date.now();
+      expect(await r.durable.deadLetters.redriveMany({ type: 'alpha' }, { rate: 20 })).toBe(5);
+      const due = (await Promise.all(failed.slice(0, 5).map((id) => r.durable.status(id)))).map(
+        (s) => Date.parse(s?.nextAttemptAt ?? ''),
+      );
+      expect(Math.max(...due) - Math.min(...due)).toBeGreaterThanOrEqual(190);
+      expect(Math.max(...due)).toBeGreaterThanOrEqual(t0 + 190);
+      work(r);
+      await until(
+        'alpha completed',
+        async () => (await r.durable.counts())['alpha']?.completed === 5,
+      );
+      expect((await r.durable.counts())['beta']).toMatchObject({ failed: 2 });
+    });
+
+    it('gauges show due and in-flight operations per type', async () => {
+      const r = await rig(() => ({ status: 200, delay: 300 }));
+      const op = r.durable.operation('g', { request: () => ({ method: 'POST', path: '/g' }) });
+      await op.start({ i: 1 }, { wait: 0 });
+      await op.start({ i: 2 }, { wait: 0 });
+      expect(await r.durable.gauges()).toEqual({ due: { g: 2 }, inFlight: {} });
+      work(r, 1);
+      await until('one in flight', () => r.downstream.requests.length === 1);
+      expect(await r.durable.gauges()).toEqual({ due: { g: 1 }, inFlight: { g: 1 } });
+    });
+
+    it('rejects inputs JSON would change and bad options, naming what was wrong', async () => {
+      const r = await rig(() => ({ status: 200 }));
+      const op = r.durable.operation<unknown>('strict', {
+        request: () => ({ method: 'POST', path: '/s' }),
+      });
+      await expect(op.start({ when: new Date() })).rejects.toThrow(/\$\.when is a Date/);
+      expect(await rejection(op.start({ n: NaN }), isInvalidOperationInputError)).toBe(true);
+      await expect(op.start({ f: undefined })).rejects.toThrow(/\$\.f is a undefined/);
+      expect(await rejection(op.start({}, { wait: -1 }), isInvalidOptionError)).toBe(true);
+      expect(() => r.durable.operation('strict', { request: () => ({ method: 'GET' }) })).toThrow(
+        /already defined/,
+      );
+      expect(() => r.durable.operation('bad name', { request: () => ({ method: 'GET' }) })).toThrow(
+        /name/,
+      );
+      expect(() => r.durable.startWorker({ concurrency: 0 })).toThrow(/concurrency/);
+      expect(r.downstream.requests).toHaveLength(0);
+    });
+  });
+}
