@@ -529,9 +529,7 @@ class ResilientClient implements Client {
       delay = outcome.retryAfterMs;
       reason = 'retry-after';
     } else {
-      call.backoff = call.backoff
-        ? call.backoff.next(undefined)
-        : this.backoffFactory.next();
+      call.backoff = call.backoff ? call.backoff.next(undefined) : this.backoffFactory.next();
       delay = call.backoff.duration;
       reason = 'backoff';
     }
@@ -540,10 +538,9 @@ class ResilientClient implements Client {
     if (circuit?.state === 'open' && circuit.nextProbeAt !== undefined) {
       // Waiting less would only meet the open circuit; wait for the probe slot instead.
       const untilProbe = circuit.nextProbeAt - Date.now() + 1;
-      if (untilProbe > delay) {
-        delay = untilProbe;
-        reason = 'circuit-open';
-      }
+      // A break opened by this very Retry-After ends with it: keep calling it a retry-after.
+      if (untilProbe > delay + 5) reason = 'circuit-open';
+      delay = Math.max(delay, untilProbe);
     }
     if (delay >= remaining) {
       if (outcome.kind === 'response') discardBody(outcome.body);
