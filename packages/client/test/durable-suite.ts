@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import {
   createClient,
   createDurable,
@@ -47,11 +47,6 @@ interface Rig {
 export function describeDurableBehaviour(label: string, makeStore: StoreFactory): void {
   describe(`durable queue behaviour (${label})`, () => {
     const rigs: Rig[] = [];
-    let script: (n: number) => Answer = () => ({ status: 200 });
-
-    beforeAll(() => {
-      script = () => ({ status: 200 });
-    });
     afterEach(async () => {
       for (const rig of rigs.splice(0)) {
         await Promise.all(rig.workers.map((w) => w.stop({ timeout: 200 })));
@@ -60,7 +55,6 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
         await rig.durable.store.close();
       }
     });
-    afterAll(() => undefined);
 
     async function rig(
       answer: (n: number, key: string | undefined) => Answer,
