@@ -122,3 +122,16 @@ export {
   type ExactlyOnceMatchers,
   type ExtendableExpect,
 } from './exactly-once/matchers.js';
+export { faultProxy, type FaultProxy, type FaultProxyOptions } from './tcp/fault-proxy.js';
+export {
+  type Toxic,
+  type ToxicSpec,
+  type ToxicStream,
+  type LatencyToxic,
+  type BandwidthToxic,
+  type SlowCloseToxic,
+  type TimeoutToxic,
+  type ResetPeerToxic,
+  type SlicerToxic,
+  type LimitDataToxic,
+} from './tcp/toxics.js';

@@ -1,0 +1,92 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import {
+  faultProxy,
+  redisTestContext,
+  type FaultProxy,
+  type RedisTestContext,
+} from '@unfazed/testing';
+
+let ctx: RedisTestContext;
+let proxy: FaultProxy;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  ctx = await redisTestContext('fault-proxy-redis');
+});
+afterAll(async () => {
+  await ctx.close();
+});
+
+beforeEach(async () => {
+  proxy = await faultProxy({ upstream: ctx.url });
+});
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.disconnect();
+  await proxy.close();
+});
+
+function client(): Redis {
+  const redis = new Redis(proxy.url('redis'), {
+    maxRetriesPerRequest: 1,
+    commandTimeout: 300,
+    retryStrategy: () => 20,
+    connectTimeout: 500,
+  });
+  redis.on('error', () => undefined);
+  clients.push(redis);
+  return redis;
+}
+
+describe('faultProxy in front of Redis (ioredis)', () => {
+  it('passes commands through', async () => {
+    const redis = client();
+    await redis.set(`${ctx.prefix}a`, '1');
+    expect(await redis.get(`${ctx.prefix}a`)).toBe('1');
+    expect(await ctx.keys()).toEqual([`${ctx.prefix}a`]);
+  });
+
+  it('latency slows every reply', async () => {
+    const redis = client();
+    await redis.ping();
+    proxy.addToxic({ type: 'latency', latency: 120 });
+    const started = Date.now();
+    await redis.ping();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+  });
+
+  it('a black hole times commands out; cutting the connections recovers', async () => {
+    const redis = client();
+    await redis.ping();
+    proxy.addToxic({ type: 'timeout', timeout: 0 });
+    await expect(redis.get(`${ctx.prefix}x`)).rejects.toThrow(/timed out/i);
+    proxy.removeToxic('timeout_downstream');
+    // The dropped reply would desynchronise the connection: drop it, ioredis reconnects.
+    expect(proxy.cut()).toBe(1);
+    expect(await redis.ping()).toBe('PONG');
+  });
+
+  it('cut() drops the connection; ioredis reconnects and carries on', async () => {
+    const redis = client();
+    await redis.set(`${ctx.prefix}b`, '2');
+    const closed = new Promise((r) => redis.once('close', r));
+    proxy.cut();
+    await closed;
+    expect(await redis.get(`${ctx.prefix}b`)).toBe('2');
+    expect(proxy.accepted).toBe(2);
+  });
+
+  it('disable() is an outage: commands fail until enable()', async () => {
+    const redis = client();
+    await redis.ping();
+    await proxy.disable();
+    await expect(redis.ping()).rejects.toThrow();
+    await proxy.enable();
+    let pong: string | undefined;
+    for (let i = 0; i < 50 && pong === undefined; i++) {
+      pong = await redis.ping().catch(() => undefined);
+      if (pong === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pong).toBe('PONG');
+  });
+});
