@@ -34,11 +34,11 @@ interface Run {
 }
 
 /** Runs a script with plain `node` and an environment free of NODE_OPTIONS and conditions. */
-function runNode(script: string, cwd: string): Promise<Run> {
+function runNode(script: string, cwd: string, flags: string[] = []): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [script],
+      [...flags, script],
       { cwd, env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
@@ -119,6 +119,17 @@ describe('built packages load under plain Node', () => {
       expect(run.stdout).toContain('cjs require(): skipped');
     }
     expect(run.stdout).toContain(`cjs smoke: ${specifiers.length} entry points ok`);
+  });
+
+  it('from CommonJS on a Node without require(esm), as 20.18 is: import() works', async () => {
+    assertBuilt();
+    const run = await runNode('smoke.cjs', here, ['--no-experimental-require-module']);
+    expect(run.code).toBe(0);
+    for (const specifier of specifiers) {
+      expect(run.stdout).toContain(`cjs import() ${specifier}: ok`);
+    }
+    expect(run.stdout).toContain('cjs require(): skipped');
+    expect(run.stdout).not.toContain('cjs require() @unfazed');
   });
 });
 
