@@ -29,3 +29,12 @@ export {
   BodyAlreadyConsumedError,
   isBodyAlreadyConsumedError,
 } from './errors.js';
+export {
+  outcomeReply,
+  operationStatusReply,
+  type DurableOutcome,
+  type HttpReply,
+  type OutcomeReplyOptions,
+  type OperationStatusSource,
+  type OperationStatusOptions,
+} from './accepted.js';
