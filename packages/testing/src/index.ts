@@ -53,6 +53,7 @@ export {
 } from './faults/plan.js';
 export { seededRandom, type SeededRandom } from './faults/prng.js';
 export { SEED_ENV, defaultSeed, replayHint } from './faults/seed.js';
+export { withReplayHint, type FaultExplainer } from './faults/with-replay-hint.js';
 export { type RouteMatch, type RouteRequest } from './faults/route.js';
 export { type RoutesOption, type RouteSpec } from './faults/router.js';
 export {

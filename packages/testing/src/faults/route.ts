@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, parseIdempotencyKey } from '@unfazed/contract';
 
 /** What a route predicate sees of a request. */
 export interface RouteRequest {
@@ -42,9 +42,14 @@ export function compileRoute(
     (wanted === '*' || request.method.toUpperCase() === wanted) && pattern.test(request.path);
 }
 
-/** Default attempt key: the `Idempotency-Key` header when present, else `METHOD /path`. */
+/**
+ * Default attempt key: the `Idempotency-Key` header when present (unquoted when it is a valid
+ * sf-string, as the client sends it; else the raw value), else `METHOD /path`.
+ */
 export function defaultAttemptKey(request: RouteRequest): string {
   const header = request.headers['idempotency-key'];
-  const key = Array.isArray(header) ? header[0] : header;
-  return key !== undefined && key !== '' ? key : `${request.method.toUpperCase()} ${request.path}`;
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw === '') return `${request.method.toUpperCase()} ${request.path}`;
+  const parsed = parseIdempotencyKey(raw);
+  return parsed.ok ? parsed.key : raw;
 }
