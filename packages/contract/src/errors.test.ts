@@ -159,6 +159,7 @@ describe('InvalidOptionError', () => {
     ['an object as JSON', { a: 1 }, '{"a":1}'],
     ['an array as JSON', [1, 2], '[1,2]'],
     ['a cyclic object by kind', cyclic, 'an object'],
+    ['an object whose toJSON gives nothing by type', { toJSON: () => undefined }, 'object'],
     ['an array holding a bigint by kind', [1n], 'an array'],
   ])('describes %s', (_label, value, shown) => {
     expect(new InvalidOptionError('x', 'rule', value).message).toBe(

@@ -98,6 +98,13 @@ describe('parseRetryAfter: HTTP-date', () => {
     expect(ms).toBeLessThanOrEqual(120_000);
   });
 
+  it('reads an RFC 850 date against the real clock when now is not given', () => {
+    const inTwoMinutes = rfc850(Date.now() + 120_000);
+    const ms = parseRetryAfter(inTwoMinutes);
+    expect(ms).toBeGreaterThan(110_000);
+    expect(ms).toBeLessThanOrEqual(120_000);
+  });
+
   it('reads a leap second as the first second of the next minute', () => {
     const at = Date.UTC(2016, 11, 31, 23, 59, 60);
     expect(parseRetryAfter('Sat, 31 Dec 2016 23:59:60 GMT', { now: at - 1_000 })).toBe(1_000);
