@@ -50,9 +50,12 @@ describe('UnfazedError', () => {
     expect(Object.hasOwn(err, 'cause')).toBe(false);
   });
 
-  it('keeps an explicit undefined cause', () => {
-    const err = new UnfazedError('UNFAZED_ERR_X', 'x', { cause: undefined });
-    expect(Object.hasOwn(err, 'cause')).toBe(true);
+  it('treats an undefined cause as none, but keeps other falsy causes', () => {
+    expect(
+      Object.hasOwn(new UnfazedError('UNFAZED_ERR_X', 'x', { cause: undefined }), 'cause'),
+    ).toBe(false);
+    expect(new UnfazedError('UNFAZED_ERR_X', 'x', { cause: null }).cause).toBeNull();
+    expect(new UnfazedError('UNFAZED_ERR_X', 'x', { cause: 0 }).cause).toBe(0);
   });
 
   it('is not instanceof a sibling class with another code', () => {

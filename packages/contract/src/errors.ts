@@ -10,7 +10,7 @@ const kUnfazedError = Symbol.for('unfazed.error');
 
 /** Options accepted by every Unfazed error constructor. */
 export interface UnfazedErrorOptions {
-  /** The underlying error, kept on `error.cause`. */
+  /** The underlying error, kept on `error.cause` (left unset when `undefined`). */
   cause?: unknown;
 }
 
@@ -21,7 +21,9 @@ export class UnfazedError extends Error {
   declare readonly [kUnfazedError]: true;
 
   constructor(code: string, message: string, options: UnfazedErrorOptions = {}) {
-    super(message, 'cause' in options ? { cause: options.cause } : undefined);
+    // An undefined cause counts as none, so `super(code, msg, { cause })` with no cause does
+    // not leave `[cause]: undefined` in every log line.
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.code = code;
     this.name = new.target.name;
     Object.defineProperty(this, kUnfazedError, { value: true });
