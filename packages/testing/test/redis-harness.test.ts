@@ -1,7 +1,9 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { createServer, type AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { isInvalidOptionError } from '@unfazed/contract';
 import {
+  isRedisStartError,
   isRedisUnavailableError,
   redisTestContext,
   startRedisCluster,
@@ -238,6 +240,20 @@ describe('startRedisServer', () => {
     );
     expect(isRedisUnavailableError(error)).toBe(true);
     expect((error as Error).message).toContain('apt-get install redis-server');
+  });
+
+  it('reports a server that cannot start, with its output', async () => {
+    const blocker = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const error = await startRedisServer({ port }).catch((e: unknown) => e);
+      expect(isRedisStartError(error)).toBe(true);
+      expect((error as Error).message).toContain(`port ${port}`);
+      expect((error as Error).message).toMatch(/in use/i);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 
   it('rejects an invalid port', async () => {

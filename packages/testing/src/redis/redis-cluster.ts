@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { InvalidOptionError } from '@unfazed/contract';
 import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
-import { freePort } from './free-port.js';
+import { portPairFree } from './free-port.js';
 import {
   quitClient,
   sleep,
@@ -78,31 +79,9 @@ export async function startRedisCluster(
 
   try {
     for (let i = 0; i < masters; i++) {
-      const port = await freePort();
-      // The cluster bus normally sits on port + 10000, which may be taken or above 65535:
-      // Redis 7 lets us choose it.
-      const busPort = await freePort();
-      const dir = join(root, String(port));
-      await mkdir(dir);
-      processes.push(
-        await spawnRedisServer({
-          binary,
-          port,
-          dir,
-          startTimeoutMs: 10_000,
-          args: [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-node-timeout',
-            '3000',
-            '--cluster-port',
-            String(busPort),
-          ],
-        }),
-      );
-      nodes.push({ host: '127.0.0.1', port });
+      const node = await spawnClusterNode(binary, root);
+      processes.push(node.spawned);
+      nodes.push({ host: '127.0.0.1', port: node.port });
     }
     await createCluster(cli, nodes);
     await waitForClusterOk(nodes, startTimeoutMs);
@@ -127,6 +106,43 @@ export async function startRedisCluster(
       await teardown();
     },
   };
+}
+
+/**
+ * Spawns one cluster node on a port P whose bus port P + 10000 is free too. (Redis 7 could
+ * take any bus port with `cluster-port`, but Redis 6, still common in distributions, cannot.)
+ */
+async function spawnClusterNode(
+  binary: string,
+  root: string,
+): Promise<{ port: number; spawned: SpawnedRedis }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = randomInt(20_000, 55_000);
+    if (!(await portPairFree(port, port + 10_000))) continue;
+    const dir = join(root, String(port));
+    await mkdir(dir, { recursive: true });
+    try {
+      const spawned = await spawnRedisServer({
+        binary,
+        port,
+        dir,
+        startTimeoutMs: 10_000,
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '3000',
+        ],
+      });
+      return { port, spawned };
+    } catch (error) {
+      // Someone took the port between the check and the bind: pick another.
+      const inUse = error instanceof RedisStartError && /in use/i.test(error.message);
+      if (!inUse || attempt >= 5) throw error;
+    }
+  }
 }
 
 function createCluster(cli: string, nodes: readonly RedisAddress[]): Promise<void> {

@@ -207,6 +207,9 @@ export async function quitClient(client: QuittableClient): Promise<void> {
   if (client.status === 'ready') {
     try {
       await withTimeout(client.quit(), 1_000);
+      // quit() resolves on the server's OK; the client ends once its sockets have closed.
+      await withTimeout(ended, 1_000);
+      return;
     } catch {
       // fall through to disconnect()
     }
@@ -313,7 +316,13 @@ export async function startRedisServer(
       if (!Number.isInteger(ms) || ms < 0) {
         throw new InvalidOptionError('ms', 'must be a non-negative integer', ms);
       }
-      await redisCommand(address, ['CLIENT', 'PAUSE', String(ms), mode]);
+      // Redis < 6.2 knows no mode argument: send it only when it matters.
+      await redisCommand(address, [
+        'CLIENT',
+        'PAUSE',
+        String(ms),
+        ...(mode === 'WRITE' ? ['WRITE'] : []),
+      ]);
     },
     async killClients(filter) {
       const args = ['CLIENT', 'KILL'];

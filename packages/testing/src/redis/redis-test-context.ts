@@ -162,7 +162,9 @@ async function resolveServer(options: RedisTestContextOptions): Promise<Resolved
     const entry: SharedSpawn = { server: startRedisServer({ binary }), refs: 0 };
     shared = entry;
     spawned.set(binary, entry);
-    entry.server.catch(() => spawned.delete(binary));
+    entry.server.catch(() => {
+      if (spawned.get(binary) === entry) spawned.delete(binary);
+    });
   }
   shared.refs++;
   const entry = shared;
