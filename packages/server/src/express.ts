@@ -83,10 +83,18 @@ function send(res: ServerResponse, response: PreparedResponse, closeConnection =
   res.end(response.body);
 }
 
-/** Captures what the handler writes, and settles the record when the response ends or dies. */
+/**
+ * Captures what the handler writes, and settles the record: on `finish`, or when the handler
+ * ends its response after the client has gone (the outcome is kept either way).
+ */
 function track(res: ServerResponse, execution: Execution): void {
   const write = res.write;
   const end = res.end;
+  let ended = false;
+  let closed = false;
+  const settle = (): void => {
+    void execution.finish(res.statusCode, res.getHeaders());
+  };
   const capture = (chunk: unknown, encoding: unknown): void => {
     execution.capture.write(
       chunk,
@@ -99,12 +107,21 @@ function track(res: ServerResponse, execution: Execution): void {
   } as ServerResponse['write'];
   res.end = function (this: ServerResponse, ...args: unknown[]) {
     if (typeof args[0] !== 'function') capture(args[0], args[1]);
-    return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    ended = true;
+    const result = (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    if (closed) settle();
+    return result;
   } as ServerResponse['end'];
-  res.once('finish', () => {
-    void execution.finish(res.statusCode, res.getHeaders());
-  });
+  res.once('finish', settle);
   res.once('close', () => {
-    if (!res.writableFinished) void execution.abandon();
+    if (res.writableFinished) return;
+    closed = true;
+    if (ended) settle();
+    else execution.clientGone();
   });
 }
+export {
+  operationStatusRoute,
+  sendOutcome,
+  type ExpressOperationStatusOptions,
+} from './express-operation-status.js';

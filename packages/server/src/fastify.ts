@@ -30,6 +30,10 @@ interface KeyedRequest {
   key: string;
   body: Buffer;
   execution?: Execution;
+  /** The whole payload went through onSend: the outcome is known. */
+  bodyCaptured?: boolean;
+  /** The connection closed before the response finished. */
+  closed?: boolean;
 }
 
 const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options) => {
@@ -88,21 +92,33 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
     if (!execution) return;
     state.execution = execution;
     const res = reply.raw;
-    res.once('finish', () => {
-      void execution.finish(res.statusCode, res.getHeaders());
-    });
+    res.once('finish', () => settle(reply, execution));
     res.once('close', () => {
-      if (!res.writableFinished) void execution.abandon();
+      if (res.writableFinished) return;
+      state.closed = true;
+      if (state.bodyCaptured) settle(reply, execution);
+      else execution.clientGone();
     });
   });
 
   // onSend: capture the serialized payload (string, Buffer or stream) of a claimed request only,
   // so the plugin's own answers are never stored.
-  fastify.addHook('onSend', async (req, _reply, payload) => {
-    const execution = keyed.get(req)?.execution;
-    if (!execution) return payload;
+  fastify.addHook('onSend', async (req, reply, payload) => {
+    const state = keyed.get(req);
+    const execution = state?.execution;
+    if (!state || !execution) return payload;
+    const captured = (): void => {
+      state.bodyCaptured = true;
+      // The client left before the handler answered: the outcome is still kept.
+      if (state.closed) settle(reply, execution);
+    };
+    if (payload === null || payload === undefined) {
+      captured();
+      return payload;
+    }
     if (typeof payload === 'string' || payload instanceof Uint8Array) {
       execution.capture.write(payload);
+      captured();
       return payload;
     }
     if (payload instanceof Readable || isReadableLike(payload)) {
@@ -110,6 +126,10 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
         transform(chunk: Buffer | string, _encoding, callback) {
           execution.capture.write(chunk);
           callback(null, chunk);
+        },
+        flush(callback) {
+          captured();
+          callback();
         },
       });
       (payload as Readable).on('error', (err) => tee.destroy(err));
@@ -119,6 +139,11 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   });
   return Promise.resolve();
 };
+
+function settle(reply: FastifyReply, execution: Execution): void {
+  // Fastify hands its own headers to writeHead: reply.getHeaders() has both sets.
+  void execution.finish(reply.raw.statusCode, reply.getHeaders());
+}
 
 function isReadableLike(value: unknown): boolean {
   return typeof (value as { pipe?: unknown } | null)?.pipe === 'function';
@@ -137,3 +162,8 @@ function send(reply: FastifyReply, response: PreparedResponse): FastifyReply {
  * `await app.register(idempotency, { store: redisStore(redis) })`
  */
 export const idempotency = fp(plugin, { fastify: '5.x', name: '@unfazed/server/fastify' });
+export {
+  operationStatusRoutes,
+  replyOutcome,
+  type FastifyOperationStatusOptions,
+} from './fastify-operation-status.js';

@@ -284,10 +284,13 @@ export class Execution {
     }
   }
 
-  /** The response did not finish (client gone, handler crashed): release the key. */
-  async abandon(): Promise<void> {
-    if (!this.begin()) return;
-    await this.release(undefined);
+  /**
+   * The client went away before the response was complete. The handler may still be running,
+   * so the key is not released (a retry would run the side effect again): renewal stops, and
+   * the claim either completes when the handler ends its response, or expires with its lease.
+   */
+  clientGone(): void {
+    clearInterval(this.renewTimer);
   }
 
   private begin(): boolean {
