@@ -1,0 +1,116 @@
+/**
+ * Throughput of the durable queue through Redis with a local no-op downstream: operations
+ * started and completed per second, at concurrency 1 and 32. Not a test; bounded in time.
+ *
+ *   npx tsx --conditions=@unfazed/source packages/client/test/durable-throughput.bench.ts
+ *
+ * REDIS_URL (default redis://127.0.0.1:6379), BENCH_SECONDS (default 5) per measurement.
+ * Modes: `queued` = start({ wait: 0 }) persists, a worker in the same process completes it;
+ * `inline` = start({ wait: 2000 }) persists and completes it in the caller (the 200 path).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { createClient, createDurable, redisStore } from '@unfazed/client';
+
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
+const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+async function main(): Promise<void> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const results: string[] = [];
+  // Baseline: the same calls without the queue, to read the queue's overhead on a busy machine.
+  for (const concurrency of [1, 32]) {
+    const client = createClient({ baseUrl, breaker: false });
+    let n = 0;
+    const end = Date.now() + seconds * 1000;
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < end) {
+          const res = await client.request({ method: 'POST', path: '/noop', json: { n: n++ } });
+          await res.text();
+        }
+      }),
+    );
+    const elapsed = (Date.now() - t0) / 1000;
+    console.log(
+      `baseline client.request concurrency ${String(concurrency).padStart(2)}: ${Math.round(n / elapsed)} calls/s`,
+    );
+    await client.close();
+  }
+  for (const mode of ['queued', 'inline'] as const) {
+    for (const concurrency of [1, 32]) {
+      const prefix = `bench:durable:${process.pid}:${mode}:${concurrency}:`;
+      const starterRedis = new Redis(url);
+      const workerRedis = new Redis(url, { maxRetriesPerRequest: null });
+      const client = createClient({ baseUrl, breaker: false });
+      const starter = createDurable({ client, store: redisStore(starterRedis, { prefix }) });
+      const workerSide = createDurable({ client, store: redisStore(workerRedis, { prefix }) });
+      const define = (d: typeof starter) =>
+        d.operation<{ n: number }>('noop', {
+          request: (input) => ({ method: 'POST', path: '/noop', json: input }),
+        });
+      const op = define(starter);
+      define(workerSide);
+      const worker =
+        mode === 'queued' ? workerSide.startWorker({ concurrency, pollInterval: 5 }) : undefined;
+      let completed = 0;
+      workerSide.events.on('succeeded', () => completed++);
+      let started = 0;
+      let inlineCompleted = 0;
+      const end = Date.now() + seconds * 1000;
+      const t0 = Date.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (Date.now() < end) {
+            const outcome = await op.start(
+              { n: started++ },
+              { wait: mode === 'inline' ? 2_000 : 0 },
+            );
+            if (outcome.status === 'completed') inlineCompleted++;
+            // Queued mode: keep the backlog bounded so that we measure start+complete, not start alone.
+            while (
+              mode === 'queued' &&
+              started - completed > concurrency * 4 &&
+              Date.now() < end + 5_000
+            ) {
+              await new Promise((r) => setTimeout(r, 1));
+            }
+          }
+        }),
+      );
+      if (mode === 'queued') {
+        const drainEnd = Date.now() + 10_000;
+        while (completed < started && Date.now() < drainEnd)
+          await new Promise((r) => setTimeout(r, 5));
+      }
+      const elapsed = (Date.now() - t0) / 1000;
+      const done = mode === 'queued' ? completed : inlineCompleted;
+      results.push(
+        `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s)`,
+      );
+      console.log(results[results.length - 1]);
+      await worker?.stop();
+      const keys = await starterRedis.keys(`${prefix}*`);
+      for (let i = 0; i < keys.length; i += 500) await starterRedis.del(...keys.slice(i, i + 500));
+      await client.close();
+      starterRedis.disconnect();
+      workerRedis.disconnect();
+    }
+  }
+  server.close();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
