@@ -99,16 +99,17 @@ describe('faultProxy toxics', () => {
 
   it('latency (+jitter) delays answers; removing it at runtime restores speed', async () => {
     const p = await startHttp({ seed: 5 });
-    const toxic = p.addToxic({ type: 'latency', latency: 150, jitter: 20 });
+    const toxic = p.addToxic({ type: 'latency', latency: 600, jitter: 20 });
     expect(toxic).toMatchObject({ name: 'latency_downstream', stream: 'downstream', toxicity: 1 });
     let started = Date.now();
     expect(await observe(`${p.url()}/slow`)).toMatchObject({ status: 200 });
-    expect(Date.now() - started).toBeGreaterThanOrEqual(125);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(570);
     expect(p.removeToxic('latency_downstream')).toBe(true);
     expect(p.removeToxic('latency_downstream')).toBe(false);
     started = Date.now();
     expect(await observe(`${p.url()}/fast`)).toMatchObject({ status: 200 });
-    expect(Date.now() - started).toBeLessThan(125);
+    // Generous: only proves the 600 ms delay is gone.
+    expect(Date.now() - started).toBeLessThan(570);
   });
 
   it('bandwidth limits throughput', async () => {
@@ -155,11 +156,12 @@ describe('faultProxy toxics', () => {
 
   it('slicer cuts data into small pieces', async () => {
     const p = await startTcp({
-      toxics: [{ type: 'slicer', averageSize: 10, sizeVariation: 3, delay: 5 }],
+      toxics: [{ type: 'slicer', averageSize: 10, sizeVariation: 3, delay: 15 }],
     });
-    const result = await raw(p.port, '200');
-    expect(result.data.length).toBe(200);
-    expect(result.chunks).toBeGreaterThanOrEqual(12);
+    const result = await raw(p.port, '100');
+    expect(result.data.length).toBe(100);
+    // A busy receiver may read slices that arrived together at once; most arrive apart.
+    expect(result.chunks).toBeGreaterThanOrEqual(4);
   });
 
   it('limitData closes the connection after N bytes', async () => {

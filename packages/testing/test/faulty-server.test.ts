@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { request as httpRequest } from 'node:http';
+import { request } from 'undici';
 import {
   faults,
   faultyServer,
@@ -7,7 +8,7 @@ import {
   plans,
   type FaultyServer,
 } from '@unfazed/testing';
-import { observe } from './observe.js';
+import { abortWhen, observe } from './observe.js';
 
 let server: FaultyServer | undefined;
 afterEach(async () => {
@@ -184,13 +185,13 @@ describe('faultyServer: each fault as the caller and the server see it', () => {
   });
 
   it('delay (afterSend, default): a caller that times out lost a handled response', async () => {
-    const { ledger, server } = await start(plans.times(1, faults.delay(400)));
-    const seen = await observe(`${server.url}/charges`, {
+    const { ledger, server } = await start(plans.times(1, faults.delay(2000)));
+    // The caller gives up while the headers wait: after the handler ran.
+    const seen = await abortWhen(`${server.url}/charges`, () => ledger.length === 1, {
       method: 'POST',
       body: 'a',
-      timeoutMs: 100,
     });
-    expect(seen).toMatchObject({ kind: 'error', code: 'TimeoutError' });
+    expect(seen).toMatchObject({ kind: 'error', code: 'AbortError' });
     expect(ledger).toEqual(['a']);
   });
 
@@ -198,12 +199,16 @@ describe('faultyServer: each fault as the caller and the server see it', () => {
     const { ledger, server } = await start(
       plans.times(2, faults.delay(150, { label: 'beforeSend' })),
     );
-    const gone = await observe(`${server.url}/charges`, {
+    // Leave once the server has the request, while it waits.
+    const controller = new AbortController();
+    const gone = request(`${server.url}/charges`, {
       method: 'POST',
       body: 'a',
-      timeoutMs: 50,
-    });
-    expect(gone).toMatchObject({ kind: 'error' });
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
+    while (server.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await gone).toMatchObject({ name: 'AbortError' });
     const patient = await observe(`${server.url}/charges`, { method: 'POST', body: 'b' });
     expect(patient).toMatchObject({ kind: 'answer', status: 201 });
     await new Promise((r) => setTimeout(r, 150));
@@ -235,13 +240,13 @@ describe('faultyServer: each fault as the caller and the server see it', () => {
 
   it('hang (afterSend): the handler ran, no answer ever comes', async () => {
     const { ledger, server } = await start(plans.times(1, faults.hang({ label: 'afterSend' })));
-    const seen = await observe(`${server.url}/charges`, {
+    const seen = await abortWhen(`${server.url}/charges`, () => ledger.length === 1, {
       method: 'POST',
       body: 'a',
-      timeoutMs: 100,
     });
-    expect(seen).toMatchObject({ kind: 'error' });
+    expect(seen).toMatchObject({ kind: 'error', code: 'AbortError' });
     expect(ledger).toEqual(['a']);
+    expect(server.requests[0]).toMatchObject({ handled: true, outcome: 'hung' });
   });
 });
 

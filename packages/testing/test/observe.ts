@@ -43,3 +43,45 @@ export async function observe(
     if (options.dispatcher === undefined) await agent.destroy();
   }
 }
+
+/**
+ * Sends one request and aborts it once `ready()` is true (polled every 5 ms, for at most 2 s):
+ * "the caller gives up after the server got that far", without racing a timer under load.
+ */
+export async function abortWhen(
+  url: string,
+  ready: () => boolean,
+  options: { method?: Dispatcher.HttpMethod; body?: string; dispatcher?: Dispatcher } = {},
+): Promise<Observed> {
+  const controller = new AbortController();
+  const agent = options.dispatcher ?? new Agent({ keepAliveTimeout: 10 });
+  const pending = request(url, {
+    method: options.method ?? 'GET',
+    ...(options.body !== undefined ? { body: options.body } : {}),
+    dispatcher: agent,
+    signal: controller.signal,
+  }).then(
+    async (res): Promise<Observed> => ({
+      kind: 'answer',
+      status: res.statusCode,
+      headers: res.headers,
+      body: await res.body.text(),
+    }),
+    (error: unknown): Observed => {
+      const e = error as { code?: unknown; name?: string; message?: string };
+      return {
+        kind: 'error',
+        code: typeof e.code === 'string' ? e.code : (e.name ?? 'unknown'),
+        message: e.message ?? String(error),
+      };
+    },
+  );
+  const deadline = Date.now() + 2000;
+  while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  controller.abort();
+  try {
+    return await pending;
+  } finally {
+    if (options.dispatcher === undefined) await agent.destroy();
+  }
+}
