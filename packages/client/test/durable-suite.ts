@@ -316,6 +316,29 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       await store.close();
     });
 
+    it('a worker that finds its lease taken emits lease-lost, aborts its attempt and records nothing', async () => {
+      const r = await rig(() => ({ status: 200, delay: 600 }), { leaseMs: 150 });
+      const op = r.durable.operation('stolen', {
+        request: () => ({ method: 'POST', path: '/stolen' }),
+      });
+      const lost: string[] = [];
+      r.durable.events.on('lease-lost', (e) => lost.push(e.id));
+      const outcome = await op.start({}, { wait: 0 });
+      work(r, 1);
+      await until('attempt in flight', () => r.downstream.requests.length === 1);
+      // Another worker takes the lease over, as if this one had stalled past its expiry.
+      let taken = 0;
+      for (let p = 0; p < r.durable.store.partitions; p++) {
+        taken += (await r.durable.store.claim(p, Date.now() + 60_000, 10, 'thief', 60_000)).length;
+      }
+      expect(taken).toBe(1);
+      await until('lease-lost', () => lost.length === 1);
+      expect(lost).toEqual([outcome.id]);
+      await new Promise((res) => setTimeout(res, 700));
+      const record = (await r.durable.deadLetters.get(outcome.id))?.record;
+      expect(record).toMatchObject({ state: 'running', owner: 'thief', attempts: 0 });
+    });
+
     it('a crash between the attempt and its hook re-runs only the hook, with the operation id', async () => {
       const r = await rig(() => ({ status: 200 }), { leaseMs: 150 });
       const hooks: string[] = [];
