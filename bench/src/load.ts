@@ -1,0 +1,84 @@
+import { percentiles } from './stats.js';
+
+/** Options of {@link closedLoop}. */
+export interface LoadOptions {
+  /** Callers, each issuing its next operation as soon as the previous one settled. */
+  readonly concurrency: number;
+  /** Measured time, ms (after the warm-up). */
+  readonly durationMs: number;
+  /** Time run first and not measured, ms. */
+  readonly warmupMs: number;
+}
+
+/** What a closed-loop load measured. */
+export interface LoadResult {
+  /** Operations that finished inside the measured window. */
+  readonly ops: number;
+  /** Operations that threw (in the window or not). */
+  readonly errors: number;
+  /** The first error, for the report. */
+  readonly firstError: unknown;
+  readonly elapsedMs: number;
+  readonly perSecond: number;
+  /** Latency of the operations that finished inside the window, ms. */
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * Runs `op` from `concurrency` callers for warm-up + duration, then stops by itself: each
+ * caller starts no new operation after the end and the loop waits for those in flight.
+ */
+export async function closedLoop(
+  op: (n: number) => Promise<void>,
+  options: LoadOptions,
+): Promise<LoadResult> {
+  const start = performance.now();
+  const windowStart = start + options.warmupMs;
+  const end = windowStart + options.durationMs;
+  const latencies: number[] = [];
+  let ops = 0;
+  let errors = 0;
+  let firstError: unknown;
+  let n = 0;
+  const caller = async (): Promise<void> => {
+    for (let t0 = performance.now(); t0 < end; t0 = performance.now()) {
+      try {
+        await op(n++);
+      } catch (error) {
+        errors++;
+        firstError ??= error;
+        continue;
+      }
+      const t1 = performance.now();
+      if (t1 >= windowStart && t1 <= end) {
+        ops++;
+        latencies.push(t1 - t0);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, caller));
+  const { p50, p99 } = percentiles(latencies);
+  return {
+    ops,
+    errors,
+    firstError,
+    elapsedMs: options.durationMs,
+    perSecond: (ops * 1000) / options.durationMs,
+    p50,
+    p99,
+  };
+}
+
+/** Runs `task(i)` for i in 0..count-1 with at most `concurrency` at once. */
+export async function boundedAll(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}

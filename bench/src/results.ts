@@ -1,0 +1,81 @@
+/** Names of the suites, in the order `pnpm bench` runs them. */
+export const SUITE_NAMES = ['client', 'server', 'queue', 'memory'] as const;
+
+/** A suite name. */
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+/** How long and how often a run measures. */
+export type BenchMode = 'full' | 'quick' | 'test';
+
+/** The middle and the spread of one figure over the rounds of a run. */
+export interface Spread {
+  /** Median over the rounds. */
+  readonly median: number;
+  /** Smallest round. */
+  readonly min: number;
+  /** Largest round. */
+  readonly max: number;
+  /** First quartile (linear interpolation). */
+  readonly q1: number;
+  /** Third quartile (linear interpolation). */
+  readonly q3: number;
+  /** Rounds the figure was measured in. */
+  readonly n: number;
+}
+
+/** One named side of a comparison and its value over the rounds. */
+export interface Side {
+  readonly name: string;
+  readonly value: Spread;
+}
+
+/** A target from issue 8 and whether this run reached it. */
+export interface Target {
+  /** e.g. `ratio ≥ 0.95`. */
+  readonly text: string;
+  readonly met: boolean;
+}
+
+/** One row of the results table. */
+export interface Measure {
+  readonly suite: SuiteName;
+  /** What was run, e.g. `c=64` or `Fastify, new key per request`. */
+  readonly scenario: string;
+  /** What was measured, e.g. `requests/s`. */
+  readonly metric: string;
+  /** Unit of `baseline` and `subject`: `req/s`, `ms`, `ops/s`, `B`, `commands`. */
+  readonly unit: string;
+  /** The bare stack (or BullMQ) the subject is compared with, measured in the same rounds. */
+  readonly baseline?: Side;
+  /** The Unfazed layer being measured. */
+  readonly subject: Side;
+  /** subject / baseline, computed per round (round i of one against round i of the other). */
+  readonly ratio?: Spread;
+  readonly target?: Target;
+}
+
+/** What one suite produced. */
+export interface SuiteResult {
+  readonly name: SuiteName;
+  readonly title: string;
+  /** Wall time of the suite, ms. */
+  readonly durationMs: number;
+  readonly measures: readonly Measure[];
+  /** How to read this suite's figures, and anything unusual seen in this run. */
+  readonly notes: readonly string[];
+}
+
+/** The whole run, as written to `results.json`. */
+export interface BenchResults {
+  readonly mode: BenchMode;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly environment: {
+    readonly node: string;
+    readonly platform: string;
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly redis: { readonly source: string; readonly version: string };
+  };
+  readonly suites: readonly SuiteResult[];
+}

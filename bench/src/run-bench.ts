@@ -1,0 +1,69 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, platform, release } from 'node:os';
+import { join } from 'node:path';
+import { MODES } from './modes.js';
+import { renderMarkdown } from './report.js';
+import type { BenchMode, BenchResults, SuiteName, SuiteResult } from './results.js';
+import type { SuiteEnv, SuiteOutput } from './suite.js';
+import { clientOverhead } from './suites/client-overhead.js';
+import { memoryFootprint } from './suites/memory.js';
+import { queueVsBullmq } from './suites/queue-vs-bullmq.js';
+import { serverOverhead } from './suites/server-overhead.js';
+
+/** Options of {@link runBench}. */
+export interface RunBenchOptions {
+  readonly mode: BenchMode;
+  /** Suites to run, in this order. */
+  readonly suites: readonly SuiteName[];
+  /** Folder that receives results.md and results.json. */
+  readonly outDir: string;
+  /** Progress lines. Default: to stderr. */
+  readonly log?: (line: string) => void;
+}
+
+const SUITES: Record<SuiteName, { title: string; run: (env: SuiteEnv) => Promise<SuiteOutput> }> = {
+  client: { title: '1. Client overhead', run: clientOverhead },
+  server: { title: '2. Server middleware overhead', run: serverOverhead },
+  queue: { title: '3. Durable queue vs BullMQ', run: queueVsBullmq },
+  memory: { title: '4. Memory', run: memoryFootprint },
+};
+
+/** Runs the suites one after the other, writes results.md and results.json, returns the results. */
+export async function runBench(options: RunBenchOptions): Promise<BenchResults> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startedAt = new Date().toISOString();
+  const env: SuiteEnv = { mode: options.mode, settings: MODES[options.mode], log };
+  const suites: SuiteResult[] = [];
+  let redis = { source: 'not used', version: '—' };
+  for (const name of options.suites) {
+    const suite = SUITES[name];
+    log(`== ${suite.title} (${options.mode})`);
+    const t0 = performance.now();
+    const output = await suite.run(env);
+    if (output.redis) redis = output.redis;
+    suites.push({
+      name,
+      title: suite.title,
+      durationMs: Math.round(performance.now() - t0),
+      measures: output.measures,
+      notes: output.notes,
+    });
+  }
+  const results: BenchResults = {
+    mode: options.mode,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    environment: {
+      node: process.version,
+      platform: `${platform()} ${release()}`,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      redis,
+    },
+    suites,
+  };
+  await mkdir(options.outDir, { recursive: true });
+  await writeFile(join(options.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(join(options.outDir, 'results.md'), renderMarkdown(results));
+  return results;
+}

@@ -1,0 +1,45 @@
+/**
+ * Child process of the server suite: starts Fastify and Express apps, bare, on the memory store
+ * (one for new keys, one for replays) and on the Redis store, prints `READY {"ports":{...}}`, and exits when its stdin ends or after
+ * BENCH_MAX_MS. Run with `node --import tsx --conditions=@unfazed/source`.
+ */
+import { Redis } from 'ioredis';
+import { memoryStore, redisStore } from '@unfazed/server';
+import { startApp, type App, type Framework } from './idempotency-apps.js';
+
+async function main(): Promise<void> {
+  const url = process.env['BENCH_REDIS_URL'];
+  const prefix = process.env['BENCH_REDIS_PREFIX'];
+  const maxMs = Number(process.env['BENCH_MAX_MS'] ?? 600_000);
+  if (!url || !prefix) throw new Error('BENCH_REDIS_URL and BENCH_REDIS_PREFIX are required');
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectionName: 'unfazed-bench-server' });
+  const apps: Record<string, App> = {};
+  for (const framework of ['fastify', 'express'] as Framework[]) {
+    apps[`${framework}-bare`] = await startApp(framework, undefined);
+    apps[`${framework}-memory`] = await startApp(framework, memoryStore());
+    // Replays get a store of their own: new-key runs would evict their keys from a shared one.
+    apps[`${framework}-memory-replay`] = await startApp(framework, memoryStore());
+    apps[`${framework}-redis`] = await startApp(
+      framework,
+      redisStore(redis, { prefix: `${prefix}${framework}:` }),
+    );
+  }
+  let closing = false;
+  const shutdown = async (): Promise<void> => {
+    if (closing) return;
+    closing = true;
+    await Promise.allSettled(Object.values(apps).map((app) => app.close()));
+    await redis.quit().catch(() => redis.disconnect());
+    process.exit(0);
+  };
+  process.stdin.on('end', () => void shutdown());
+  process.stdin.resume();
+  setTimeout(() => void shutdown(), maxMs).unref();
+  const ports = Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.port]));
+  process.stdout.write(`READY ${JSON.stringify({ ports })}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

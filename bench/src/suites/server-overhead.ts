@@ -1,0 +1,243 @@
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { redisStore } from '@unfazed/server';
+import { startChild } from '../child.js';
+import { closedLoop } from '../load.js';
+import { redisCommandsPerRequest, type CommandWindow } from './redis-commands.js';
+import { countingRedis, openRedis } from '../redis-env.js';
+import { repoRoot } from '../repo-root.js';
+import {
+  alternate,
+  atLeast,
+  atMost,
+  compare,
+  exactly,
+  series,
+  single,
+  type Variant,
+} from '../rounds.js';
+import type { Measure } from '../results.js';
+import { startApp, type Framework } from '../servers/idempotency-apps.js';
+import { assertNoErrors, type SuiteEnv, type SuiteOutput } from '../suite.js';
+
+const BODY = JSON.stringify({ amount: 42, currency: 'EUR' });
+const FRAMEWORKS: readonly Framework[] = ['fastify', 'express'];
+const LABEL: Record<Framework, string> = { fastify: 'Fastify', express: 'Express' };
+
+/**
+ * Suite 2: Fastify and Express, bare against the Idempotency-Key middleware on the memory store
+ * and on Redis — a new key per request, and replays of keys already completed — served from
+ * another process and driven by undici; then Redis commands per first request and per replay.
+ */
+export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
+  const s = env.settings.server;
+  const redis = await openRedis('server');
+  const prefix = `${redis.ctx.prefix}idem:`;
+  const runId = Date.now().toString(36);
+  const measures: Measure[] = [];
+  const notes: string[] = [];
+  try {
+    const root = repoRoot();
+    const perRun = s.durationMs + s.warmupMs;
+    const child = await startChild(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@unfazed/source',
+        join(root, 'bench/src/servers/idempotency-servers.ts'),
+      ],
+      {
+        cwd: root,
+        env: {
+          BENCH_REDIS_URL: redis.ctx.url,
+          BENCH_REDIS_PREFIX: prefix,
+          BENCH_MAX_MS: String(perRun * 10 * env.settings.rounds + 120_000),
+        },
+      },
+    );
+    try {
+      for (const framework of FRAMEWORKS) {
+        const pools = new Map<string, Pool>();
+        const poolOf = (app: string): Pool => {
+          let pool = pools.get(app);
+          if (!pool) {
+            const port = child.ports[`${framework}-${app}`];
+            if (port === undefined) throw new Error(`the server child has no ${framework}-${app}`);
+            pool = new Pool(`http://127.0.0.1:${port}`, { connections: s.concurrency });
+            pools.set(app, pool);
+          }
+          return pool;
+        };
+        const post = async (app: string, key: string, replay: boolean): Promise<void> => {
+          const res = await poolOf(app).request({
+            path: '/charges',
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'idempotency-key': `"${key}"` },
+            body: BODY,
+          });
+          await res.body.text();
+          if (res.statusCode !== 201) throw new Error(`${app}: status ${res.statusCode}`);
+          if (replay && res.headers['idempotent-replayed'] !== 'true') {
+            throw new Error(`${app}: a repeated key was not answered as a replay`);
+          }
+        };
+        const replayKeys = Array.from({ length: s.replayKeys }, (_, i) => `${runId}-r-${i}`);
+        for (const app of ['memory-replay', 'redis']) {
+          for (const key of replayKeys) await post(app, key, false);
+        }
+        const newKeys = (app: string): Variant => ({
+          name: app,
+          async run(round) {
+            const r = await closedLoop((n) => post(app, `${runId}-${app}-${round}-${n}`, false), {
+              concurrency: s.concurrency,
+              durationMs: s.durationMs,
+              warmupMs: s.warmupMs,
+            });
+            assertNoErrors(`${framework} ${app}`, r);
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+          },
+        });
+        const replays = (name: string, app: string): Variant => ({
+          name,
+          async run() {
+            const r = await closedLoop(
+              (n) => post(app, replayKeys[n % replayKeys.length] as string, true),
+              { concurrency: s.concurrency, durationMs: s.durationMs, warmupMs: s.warmupMs },
+            );
+            assertNoErrors(`${framework} ${name}`, r);
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+          },
+        });
+        const variants = [
+          newKeys('bare'),
+          newKeys('memory'),
+          newKeys('redis'),
+          replays('memory replay', 'memory-replay'),
+          replays('redis replay', 'redis'),
+        ];
+        env.log(
+          `server: ${framework}, ${variants.length} variants × ${env.settings.rounds} rounds`,
+        );
+        try {
+          const results = await alternate(variants, env.settings.rounds);
+          const subjects: [string, string, string][] = [
+            ['memory', 'memory store, new key per request', 'middleware (memory store)'],
+            ['redis', 'Redis store, new key per request', 'middleware (Redis store)'],
+            ['memory replay', 'memory store, replay of a completed key', 'replay (memory store)'],
+            ['redis replay', 'Redis store, replay of a completed key', 'replay (Redis store)'],
+          ];
+          for (const [variant, scenario, subjectName] of subjects) {
+            for (const [metric, unit, figure] of [
+              ['requests/s', 'req/s', 'rps'],
+              ['p99 latency', 'ms', 'p99'],
+            ] as const) {
+              measures.push(
+                compare({
+                  suite: 'server',
+                  scenario: `${LABEL[framework]}, ${scenario}, c=${s.concurrency}`,
+                  metric,
+                  unit,
+                  baseline: {
+                    name: `bare ${LABEL[framework]}`,
+                    values: series(results, 'bare', figure),
+                  },
+                  subject: { name: subjectName, values: series(results, variant, figure) },
+                  ...(framework === 'fastify' && variant === 'memory' && figure === 'rps'
+                    ? { target: atLeast(0.9, 'middleware/bare') }
+                    : {}),
+                }),
+              );
+            }
+          }
+        } finally {
+          await Promise.all([...pools.values()].map((pool) => pool.close()));
+        }
+      }
+    } finally {
+      await child.close();
+    }
+
+    env.log('server: counting Redis commands');
+    const counting = await countingRedis(redis);
+    notes.push(counting.note);
+    const windows = Math.max(2, env.settings.rounds);
+    try {
+      for (const framework of FRAMEWORKS) {
+        const connection = counting.connect();
+        const store = redisStore(connection, { prefix: `${counting.prefix}count-${framework}:` });
+        const app = await startApp(framework, store);
+        const pool = new Pool(`http://127.0.0.1:${app.port}`, { connections: 1 });
+        let windowsSeen: { first: CommandWindow[]; replay: CommandWindow[] };
+        try {
+          windowsSeen = await redisCommandsPerRequest({
+            admin: counting.admin,
+            connection,
+            windows,
+            requests: s.countRequests,
+            send: async (key) => {
+              const res = await pool.request({
+                path: '/charges',
+                method: 'POST',
+                headers: { 'content-type': 'application/json', 'idempotency-key': `"${key}"` },
+                body: BODY,
+              });
+              await res.body.text();
+              if (res.statusCode !== 201) throw new Error(`counting: status ${res.statusCode}`);
+              return res.headers['idempotent-replayed'] === 'true';
+            },
+            keyPrefix: `${runId}-count-${framework}`,
+          });
+        } finally {
+          await pool.close();
+          await app.close();
+        }
+        for (const [kind, list, target] of [
+          ['first request (new key)', windowsSeen.first, atMost(2, 'round trips')],
+          ['replay (completed key)', windowsSeen.replay, exactly(1, 'round trips')],
+        ] as const) {
+          measures.push(
+            single({
+              suite: 'server',
+              scenario: `${LABEL[framework]}, Redis store, ${kind}`,
+              metric: 'Redis commands sent per request (INFO commandstats EVALSHA+EVAL)',
+              unit: 'commands',
+              subject: { name: 'middleware (Redis store)', values: list.map((w) => w.topLevel) },
+              target,
+            }),
+            single({
+              suite: 'server',
+              scenario: `${LABEL[framework]}, Redis store, ${kind}`,
+              metric:
+                'Redis commands executed per request, Lua inner calls included (INFO commandstats)',
+              unit: 'commands',
+              subject: { name: 'middleware (Redis store)', values: list.map((w) => w.all) },
+            }),
+          );
+          const last = list[list.length - 1];
+          if (last) {
+            notes.push(
+              `${LABEL[framework]} ${kind}: commandstats per request ${last.breakdown}; the store's own connection sent ${last.clientSent.toFixed(2)} commands per request.`,
+            );
+          }
+          if (list.some((w) => w.noisy)) {
+            notes.push(
+              `${LABEL[framework]} ${kind}: other clients ran scripts on this Redis during ${list.filter((w) => w.noisy).length} of ${list.length} windows, which can only raise those windows' counts; the figure is the median window.`,
+            );
+          }
+        }
+      }
+    } finally {
+      await counting.close();
+    }
+  } finally {
+    await redis.close();
+  }
+  notes.unshift(
+    'Each app runs in one child process (node --import tsx) and is driven from this process by an undici Pool with `connections` = c; every request is a POST with a JSON body and an `Idempotency-Key` (bare apps ignore it).',
+    'New key per request: a first request claims the key, runs the handler and stores the response. Replay: a fixed set of keys completed before the rounds, sent again and again; every answer is checked to carry `Idempotent-Replayed: true`.',
+    'The memory store runs with its default limits (10 000 records): new-key runs fill it after 10 000 requests, so most of a run is spent at its limit, evicting.',
+    'Commands are counted on a separate app in this process, sending one request at a time, from INFO commandstats deltas (EVALSHA+EVAL are the round trips of the Lua store; the inner count adds what the scripts call).',
+  );
+  return { measures, notes, redis: { source: redis.ctx.source, version: redis.version } };
+}
