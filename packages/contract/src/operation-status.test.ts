@@ -1,45 +1,32 @@
-import { describe, it, expect } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   OPERATION_STATES,
-  TERMINAL_OPERATION_STATES,
-  isTerminalOperationState,
   isOperationStatus,
+  isTerminalOperationState,
 } from './operation-status.js';
 
-const status = {
-  id: '0190f1d8-3b7a-7cc1-9f00-123456789abc',
-  type: 'charge-card',
-  state: 'pending',
-  attempts: 2,
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:05.000Z',
-  deadline: '2026-01-02T00:00:00.000Z',
-};
-
 describe('operation status', () => {
-  it('splits the states into live and terminal ones', () => {
-    expect(OPERATION_STATES).toEqual(['pending', 'running', 'completed', 'failed', 'dead']);
+  it('knows which states are terminal', () => {
     expect(OPERATION_STATES.filter(isTerminalOperationState)).toEqual([
       'completed',
       'failed',
       'dead',
     ]);
-    expect(TERMINAL_OPERATION_STATES.size).toBe(3);
   });
 
-  it('recognises a status body', () => {
+  it('recognises a status body and rejects look-alikes', () => {
+    const status = {
+      id: 'op.1',
+      type: 'charge',
+      state: 'pending',
+      attempts: 0,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
+      deadline: '2026-01-02T00:00:00.000Z',
+    };
     expect(isOperationStatus(status)).toBe(true);
-    expect(isOperationStatus(JSON.parse(JSON.stringify({ ...status, state: 'dead' })))).toBe(true);
-  });
-
-  it.each<[string, unknown]>([
-    ['null', null],
-    ['a string', 'pending'],
-    ['an unknown state', { ...status, state: 'paused' }],
-    ['a numeric id', { ...status, id: 1 }],
-    ['a missing type', { ...status, type: undefined }],
-    ['attempts as text', { ...status, attempts: '2' }],
-  ])('rejects %s', (_label, value) => {
-    expect(isOperationStatus(value)).toBe(false);
+    expect(isOperationStatus({ ...status, state: 'queued' })).toBe(false);
+    expect(isOperationStatus({ ...status, attempts: '1' })).toBe(false);
+    expect(isOperationStatus(null)).toBe(false);
   });
 });

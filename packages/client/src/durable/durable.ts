@@ -351,7 +351,14 @@ export function createDurable(options: DurableOptions): Durable {
               });
             return outcomeOf(record, false);
           }
-          const result = await runLeased(env, t, record, owner, { syncUntil: now + waitMs });
+          let result: Awaited<ReturnType<typeof runLeased>>;
+          try {
+            result = await runLeased(env, t, record, owner, { syncUntil: now + waitMs });
+          } catch {
+            // The operation is persisted; a store failure while trying it here leaves it to the
+            // workers once this lease expires, so the truthful answer is `accepted`.
+            return { status: 'accepted', id: record.id, state: 'running', existing: false };
+          }
           if (result.kind === 'lost') {
             const current = await store.get(record.id).catch(() => undefined);
             return current
