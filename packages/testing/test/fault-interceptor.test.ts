@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, MockAgent, request } from 'undici';
+import { Agent, MockAgent, fetch, interceptors, request } from 'undici';
 import { faultInterceptor, faults, injectedFaultOf, plans, type FaultPlan } from '@unfazed/testing';
 import { abortWhen, observe } from './observe.js';
 
@@ -171,6 +171,47 @@ describe('faultInterceptor in front of a real server: caller view vs. server vie
     });
     expect(await post(dispatcher)).toMatchObject({ status: 500 });
     expect(interceptor.calls.map((c) => c.route)).toEqual([undefined, undefined, 'POST /charges']);
+  });
+});
+
+describe('faultInterceptor with undici APIs other than request()', () => {
+  it("composes under undici's retry interceptor: each retry is a new attempt", async () => {
+    const chaos = faultInterceptor({
+      routes: { 'GET /items': plans.sequence([faults.status(503), faults.reset()]) },
+    });
+    const agent = new Agent({ keepAliveTimeout: 10 });
+    agents.push(agent);
+    const dispatcher = agent.compose(
+      chaos,
+      interceptors.retry({ maxRetries: 3, minTimeout: 1, timeoutFactor: 1, statusCodes: [503] }),
+    );
+    const res = await request(`${base}/items`, { dispatcher });
+    expect(res.statusCode).toBe(201);
+    expect(await res.body.text()).toBe(BODY);
+    expect(chaos.calls.map((c) => [c.attempt, c.fault?.kind ?? 'pass', c.forwarded])).toEqual([
+      [1, 'status', false],
+      [2, 'reset', false],
+      [3, 'pass', true],
+    ]);
+    expect(handled).toHaveLength(1);
+  });
+
+  it('works with fetch(): statuses are responses, resets are "fetch failed" with the socket error as cause', async () => {
+    const chaos = faultInterceptor({
+      plan: plans.sequence([faults.status(429, { retryAfterMs: 1000 }), faults.reset()]),
+    });
+    const agent = new Agent({ keepAliveTimeout: 10 });
+    agents.push(agent);
+    const dispatcher = agent.compose(chaos);
+    const first = await fetch(`${base}/x`, { dispatcher });
+    expect(first.status).toBe(429);
+    expect(first.headers.get('retry-after')).toBe('1');
+    await first.text();
+    const second = await fetch(`${base}/x`, { dispatcher }).catch((e: unknown) => e);
+    expect(second).toMatchObject({ message: 'fetch failed', cause: { code: 'UND_ERR_SOCKET' } });
+    const third = await fetch(`${base}/x`, { dispatcher });
+    expect(await third.text()).toBe(BODY);
+    expect(handled).toHaveLength(1);
   });
 });
 

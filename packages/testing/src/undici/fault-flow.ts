@@ -36,17 +36,23 @@ export interface ForwardHooks {
 
 /**
  * One faulted call: stands between the caller's handler and the real dispatcher, and is the
- * controller the caller sees (abort, pause, resume). Delivers exactly one ending.
+ * controller the caller sees (abort, pause, resume). Synthesized events are delivered in order
+ * and wait while the caller has paused (undici's retry handler pauses to decide), and exactly
+ * one ending is delivered.
  * @internal
  */
 export class FaultFlow implements Dispatcher.DispatchController {
   readonly #handler: Dispatcher.DispatchHandler;
   #real: Dispatcher.DispatchController | undefined;
+  /** An ending (end or error) was queued: nothing else may be queued after it. */
+  #ending = false;
+  /** The ending was delivered. */
   #done = false;
   #aborted = false;
   #reason: Error | null = null;
   #paused = false;
-  #onResume: (() => void) | undefined;
+  readonly #queue: (() => void)[] = [];
+  #draining = false;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(handler: Dispatcher.DispatchHandler) {
@@ -66,12 +72,16 @@ export class FaultFlow implements Dispatcher.DispatchController {
   }
 
   abort(reason: Error): void {
-    if (this.#aborted) return;
+    if (this.#aborted || this.#done) return;
     this.#aborted = true;
     this.#reason = reason;
     this.#clearTimers();
     this.#real?.abort(reason);
-    this.fail(reason);
+    // An abort overtakes whatever was queued.
+    this.#queue.length = 0;
+    this.#ending = true;
+    this.#done = true;
+    this.#handler.onResponseError?.(this, reason);
   }
 
   pause(): void {
@@ -82,9 +92,7 @@ export class FaultFlow implements Dispatcher.DispatchController {
   resume(): void {
     this.#paused = false;
     this.#real?.resume();
-    const next = this.#onResume;
-    this.#onResume = undefined;
-    next?.();
+    this.#drain();
   }
 
   /** Tells the caller the request started; the caller may abort at once. */
@@ -92,17 +100,17 @@ export class FaultFlow implements Dispatcher.DispatchController {
     this.#handler.onRequestStart?.(this, {});
   }
 
-  /** True when the flow already ended (answered, failed or aborted). */
+  /** True once an ending was queued or delivered. */
   get done(): boolean {
-    return this.#done;
+    return this.#ending;
   }
 
   /** Runs `fn` after `ms` (jest fake timers apply), unless the flow ends first. */
   later(ms: number, fn: () => void): void {
-    if (this.#done) return;
+    if (this.#ending) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (!this.#done) fn();
+      if (!this.#ending) fn();
     }, ms);
     this.#timers.add(timer);
   }
@@ -110,41 +118,76 @@ export class FaultFlow implements Dispatcher.DispatchController {
   /** Runs `fn` on the next turn of the promise queue (real, not faked, for zero delays). */
   soon(fn: () => void): void {
     void Promise.resolve().then(() => {
-      if (!this.#done) fn();
+      if (!this.#ending) fn();
     });
+  }
+
+  #enqueue(event: () => void, ending = false): void {
+    if (this.#ending) return;
+    if (ending) this.#ending = true;
+    this.#queue.push(event);
+    this.#drain();
+  }
+
+  #drain(): void {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      while (!this.#paused && !this.#done && this.#queue.length > 0) {
+        const event = this.#queue.shift() as () => void;
+        try {
+          event();
+        } catch (error) {
+          // As undici does when a handler callback throws: the request fails with that error
+          // (undici's retry handler relies on this to retry a status).
+          if (this.#done) throw error;
+          this.#queue.length = 0;
+          this.#ending = true;
+          this.#done = true;
+          this.#clearTimers();
+          this.#handler.onResponseError?.(this, error as Error);
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
 
   /** Ends the call with an error. */
   fail(error: Error): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#clearTimers();
-    this.#handler.onResponseError?.(this, error);
+    this.#enqueue(() => {
+      this.#done = true;
+      this.#clearTimers();
+      this.#handler.onResponseError?.(this, error);
+    }, true);
   }
 
   /** Sends headers only; the body follows with {@link FaultFlow.data}. */
   head(status: number, headers: IncomingHttpHeaders, statusText?: string): void {
-    if (this.#done) return;
-    this.#handler.onResponseStart?.(
-      this,
-      status,
-      headers,
-      statusText ?? STATUS_CODES[status] ?? '',
+    this.#enqueue(() =>
+      this.#handler.onResponseStart?.(
+        this,
+        status,
+        headers,
+        statusText ?? STATUS_CODES[status] ?? '',
+      ),
     );
   }
 
   /** Sends a body chunk. */
   data(chunk: Buffer): void {
-    if (this.#done || chunk.length === 0) return;
-    this.#handler.onResponseData?.(this, chunk);
+    if (chunk.length === 0) return;
+    this.#enqueue(() => this.#handler.onResponseData?.(this, chunk));
   }
 
   /** Ends the answer successfully. */
   end(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#clearTimers();
-    this.#handler.onResponseEnd?.(this, {});
+    this.#enqueue(() => {
+      this.#clearTimers();
+      // Marked done only after the call: if it throws, the drain turns that into an error.
+      this.#handler.onResponseEnd?.(this, {});
+      this.#done = true;
+    }, true);
   }
 
   /** A complete synthesized answer. */
@@ -170,11 +213,6 @@ export class FaultFlow implements Dispatcher.DispatchController {
     }
     let offset = 0;
     const step = (): void => {
-      if (this.#done) return;
-      if (this.#paused) {
-        this.#onResume = step;
-        return;
-      }
       this.data(body.subarray(offset, offset + chunkSize));
       offset += chunkSize;
       if (offset >= body.length) this.end();
@@ -189,7 +227,7 @@ export class FaultFlow implements Dispatcher.DispatchController {
     opts: Dispatcher.DispatchOptions,
     hooks: ForwardHooks,
   ): void {
-    if (this.#done) return;
+    if (this.#ending) return;
     const buffered: Buffered = { status: 0, headers: {}, statusText: undefined, chunks: [] };
     const inner: Dispatcher.DispatchHandler = {
       onRequestStart: (controller) => {
