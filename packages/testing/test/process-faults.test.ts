@@ -59,7 +59,7 @@ describe('runChild', () => {
   it('kills at the n-th time a checkpoint is reached', async () => {
     const run = track(await runChild(ticker, { kill: { atCheckpoint: 'tick', occurrence: 3 } }));
     const exit = await run.exited;
-    expect(exit.checkpoints.map((c) => `${c.name}#${c.occurrence}`)).toEqual([
+    expect(exit.checkpoints.map((c) => `${c.name}#${c.occurrence}`).slice(1)).toEqual([
       'tick#1',
       'tick#2',
       'tick#3',
@@ -133,5 +133,18 @@ describe('runChild', () => {
 
   it('checkpoint() is a no-op outside runChild()', async () => {
     await expect(checkpoint('anything')).resolves.toBeUndefined();
+  });
+});
+
+describe('delays counted from a checkpoint', () => {
+  it('starts the kill delay when the child reaches `after`', async () => {
+    const run = track(await runChild(ticker, { kill: { afterMs: 150, after: 'started' } }));
+    const exit = await run.exited;
+    const started = exit.checkpoints.find((c) => c.name === 'started');
+    expect(exit.killedBy).toBe('delay');
+    expect(started).toBeDefined();
+    expect(exit.durationMs - (started?.atMs ?? 0)).toBeGreaterThanOrEqual(150);
+    expect(exit.stdout).toContain('tick 1');
+    expect(exit.summary).toContain('150 ms after checkpoint "started"');
   });
 });

@@ -18,12 +18,16 @@ export type KillPlan =
       occurrence?: number;
     }
   | {
-      /** Kill this many milliseconds after the process was spawned (boot time included). */
+      /** Kill this many milliseconds after spawn (boot time included) or after `after`. */
       afterMs: number;
+      /** Start the delay when the child first reaches this checkpoint instead of at spawn. */
+      after?: string;
     }
   | {
-      /** Kill after a delay drawn from a seeded generator, in `[min, max]` ms after spawn. */
+      /** Kill after a delay drawn from a seeded generator, in `[min, max]` ms after spawn or `after`. */
       randomDelayMs: { min: number; max: number };
+      /** Start the delay when the child first reaches this checkpoint instead of at spawn. */
+      after?: string;
       /** Seed of the draw. Default: `UNFAZED_SEED`, else one random seed per test file. */
       seed?: number;
     };
@@ -277,6 +281,7 @@ async function start(modulePath: string, options: RunChildOptions, run: number):
     counts.set(message.name, occurrence);
     checkpoints.push({ name: message.name, occurrence, atMs: Date.now() - startedAt });
     notify();
+    if (message.name === delayAfter) armDelay();
     if (
       kill &&
       'atCheckpoint' in kill &&
@@ -293,8 +298,14 @@ async function start(modulePath: string, options: RunChildOptions, run: number):
     sendContinue(message.seq);
   });
 
-  const delayTimer =
-    killDelayMs === undefined ? undefined : setTimeout(() => killNow('delay', signal), killDelayMs);
+  let delayTimer: NodeJS.Timeout | undefined;
+  const armDelay = (): void => {
+    if (killDelayMs !== undefined && delayTimer === undefined) {
+      delayTimer = setTimeout(() => killNow('delay', signal), killDelayMs);
+    }
+  };
+  const delayAfter = kill && !('atCheckpoint' in kill) ? kill.after : undefined;
+  if (delayAfter === undefined) armDelay();
   const timeoutTimer = setTimeout(() => killNow('timeout', 'SIGKILL'), options.timeoutMs ?? 30_000);
 
   const exited = new Promise<ChildExit>((resolve) => {
@@ -307,7 +318,7 @@ async function start(modulePath: string, options: RunChildOptions, run: number):
       const how =
         sig !== null
           ? `killed by ${sig}` +
-            (killedBy ? ` (${describeKill(killedBy, killedAt, killDelayMs)})` : '')
+            (killedBy ? ` (${describeKill(killedBy, killedAt, killDelayMs, delayAfter)})` : '')
           : `exited with code ${code}`;
       const reached = checkpoints.length ? checkpoints.map((c) => c.name).join(' → ') : 'none';
       exit = {
@@ -433,12 +444,13 @@ function describeKill(
   by: NonNullable<ChildExit['killedBy']>,
   at: string | undefined,
   delayMs: number | undefined,
+  after: string | undefined,
 ): string {
   switch (by) {
     case 'checkpoint':
       return `at checkpoint "${at}"`;
     case 'delay':
-      return `after a planned delay of ${delayMs} ms`;
+      return `a planned delay of ${delayMs} ms after ${after === undefined ? 'spawn' : `checkpoint "${after}"`}`;
     case 'timeout':
       return 'timed out';
     case 'manual':

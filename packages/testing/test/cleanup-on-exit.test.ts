@@ -1,0 +1,71 @@
+import { describe, it, expect, afterEach } from '@jest/globals';
+import { join } from 'node:path';
+import { runChild, type ChildRun } from '@unfazed/testing';
+import { redisCommand } from '../src/redis/resp.js';
+
+const owner = join(__dirname, 'fixtures', 'forgetful-redis-owner.ts');
+const runs: ChildRun[] = [];
+
+afterEach(async () => {
+  await Promise.all(runs.splice(0).map((run) => run.kill()));
+});
+
+async function answers(port: number): Promise<boolean> {
+  try {
+    return (await redisCommand({ host: '127.0.0.1', port }, ['PING'], 300)) === 'PONG';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until no port answers; the SIGKILL lands a moment after the owner exits. */
+async function expectAllGone(ports: number[]): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const alive = await Promise.all(ports.map(answers));
+    if (!alive.includes(true)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`redis-server still answering on some of ${ports.join(', ')}`);
+}
+
+async function start(
+  what: 'server' | 'cluster',
+  how: string,
+): Promise<{ run: ChildRun; ports: number[] }> {
+  const run = await runChild(owner, { args: [what, how] });
+  runs.push(run);
+  const output = await run.waitForOutput(/\{"ports".*\}/, { timeoutMs: 20_000 });
+  const ports = (JSON.parse(/\{"ports".*\}/.exec(output)?.[0] ?? '{}') as { ports: number[] })
+    .ports;
+  expect(ports.length).toBeGreaterThan(0);
+  return { run, ports };
+}
+
+describe('spawned redis-servers do not outlive their owner', () => {
+  it('are killed when the owner ends on its own without closing them', async () => {
+    const { run, ports } = await start('server', 'natural');
+    expect((await run.exited).code).toBe(0);
+    await expectAllGone(ports);
+  });
+
+  it('are killed when the owner calls process.exit()', async () => {
+    const { run, ports } = await start('server', 'exit');
+    expect((await run.exited).code).toBe(0);
+    await expectAllGone(ports);
+  });
+
+  it('are killed when the owner gets SIGTERM, and the owner still dies of it', async () => {
+    const { run, ports } = await start('server', 'wait');
+    expect(await answers(ports[0] ?? 0)).toBe(true);
+    const exit = await run.kill('SIGTERM');
+    expect(exit.signal).toBe('SIGTERM');
+    await expectAllGone(ports);
+  });
+
+  it('kills every node of a forgotten cluster', async () => {
+    const { run, ports } = await start('cluster', 'natural');
+    expect(ports).toHaveLength(3);
+    expect((await run.exited).code).toBe(0);
+    await expectAllGone(ports);
+  });
+});
