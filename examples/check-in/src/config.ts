@@ -1,0 +1,39 @@
+/** Where the services listen: every one on 127.0.0.1, on a port the OS chose. */
+export interface ServiceUrls {
+  readonly barcode: string;
+  readonly output: string;
+  readonly card: string;
+  readonly payment: string;
+}
+
+/** The timing knobs every process of one run shares (ms). */
+export interface Timing {
+  /** Wait budget of the check-in and payment services before they answer 202. */
+  readonly wait: number;
+  /** Deadline of a card charge; past it the payment is compensated. */
+  readonly paymentDeadline: number;
+  /** Lease of a durable operation: how soon another worker takes over from a dead one. */
+  readonly leaseMs: number;
+}
+
+/** What a worker process needs to join a run (passed as JSON in its environment). */
+export interface WorkerConfig {
+  readonly name: string;
+  readonly urls: ServiceUrls;
+  readonly timing: Timing;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly seed: number;
+}
+
+/** Environment variable carrying a {@link WorkerConfig}. */
+export const WORKER_CONFIG_ENV = 'UNFAZED_DEMO_WORKER';
+
+/** Key prefixes of each store under the run's Redis prefix. */
+export const PREFIXES = {
+  checkInQueue: 'check-in:durable:',
+  paymentQueue: 'payment:durable:',
+  outputKeys: 'output:idem:',
+  cardKeys: 'card:idem:',
+  paymentKeys: 'payment:idem:',
+} as const;

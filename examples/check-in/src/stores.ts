@@ -1,0 +1,98 @@
+import { Redis } from 'ioredis';
+import {
+  memoryStore as durableMemoryStore,
+  redisStore as durableRedisStore,
+  type DurableStore,
+} from '@unfazed/client';
+import {
+  memoryStore as idempotencyMemoryStore,
+  redisStore as idempotencyRedisStore,
+  type IdempotencyStore,
+} from '@unfazed/server';
+import { PREFIXES } from './config.js';
+
+/** Schedule partitions of the durable Redis stores: every process of one run must agree. */
+export const PARTITIONS = 2;
+
+/** Every store of one run: in memory, or in Redis under one prefix. */
+export interface Stores {
+  readonly kind: 'memory' | 'redis';
+  readonly checkInQueue: DurableStore;
+  readonly paymentQueue: DurableStore;
+  readonly outputKeys: IdempotencyStore;
+  readonly cardKeys: IdempotencyStore;
+  readonly paymentKeys: IdempotencyStore;
+  /** Redis only: the keys the run wrote. */
+  keys(): Promise<string[]>;
+  /** Deletes every key the run wrote (Redis) and closes the connections. */
+  close(): Promise<void>;
+}
+
+/** The in-memory stores: one process, nothing survives it. */
+export function memoryStores(): Stores {
+  return {
+    kind: 'memory',
+    checkInQueue: durableMemoryStore(),
+    paymentQueue: durableMemoryStore(),
+    outputKeys: idempotencyMemoryStore(),
+    cardKeys: idempotencyMemoryStore(),
+    paymentKeys: idempotencyMemoryStore(),
+    keys: () => Promise.resolve([]),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** A durable-queue connection as the client README asks for it (no retry limit, no auto-pipelining). */
+export function queueConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: true });
+}
+
+/** The Redis stores, every key under `prefix`. Fails with a clear message when Redis does not answer. */
+export async function redisStores(url: string, prefix: string): Promise<Stores> {
+  const queue = queueConnection(url);
+  const keys = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await Promise.race([
+      Promise.all([queue.connect(), keys.connect()]),
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('no answer within 3 s')), 3_000).unref(),
+      ),
+    ]);
+  } catch (error) {
+    queue.disconnect();
+    keys.disconnect();
+    throw new Error(
+      `cannot reach Redis at ${url} (REDIS_URL): ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const listKeys = async (): Promise<string[]> => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await keys.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      found.push(...batch);
+    } while (cursor !== '0');
+    return found;
+  };
+  return {
+    kind: 'redis',
+    checkInQueue: durableRedisStore(queue, {
+      prefix: `${prefix}${PREFIXES.checkInQueue}`,
+      partitions: PARTITIONS,
+    }),
+    paymentQueue: durableRedisStore(queue, {
+      prefix: `${prefix}${PREFIXES.paymentQueue}`,
+      partitions: PARTITIONS,
+    }),
+    outputKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.outputKeys}` }),
+    cardKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.cardKeys}` }),
+    paymentKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.paymentKeys}` }),
+    keys: listKeys,
+    async close() {
+      const found = await listKeys();
+      for (let i = 0; i < found.length; i += 500) await keys.unlink(...found.slice(i, i + 500));
+      await Promise.allSettled([queue.quit(), keys.quit()]);
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import type { Ledger } from '@unfazed/testing';
+import type { UiOutcome } from './driver.js';
+import type { Timeline } from './timeline.js';
+
+/** The demo's result, computed from what the services recorded. Printed as a table or JSON. */
+export interface Summary {
+  readonly mode: 'memory' | 'redis';
+  readonly seed: number;
+  /** Worker processes (Redis mode) and those killed with SIGKILL. */
+  readonly workers: { readonly started: number; readonly killed: number };
+  readonly passengers: number;
+  /** First answers of the check-in service. */
+  readonly answered: {
+    readonly ok200: number;
+    readonly accepted202: number;
+    readonly other: number;
+  };
+  readonly boardingPasses: {
+    /** Passes output management really sent. */
+    readonly sent: number;
+    /** Retries answered from the idempotency store instead of sending again. */
+    readonly duplicatesPrevented: number;
+    /** Responses lost on purpose after a pass was sent. */
+    readonly lostResponses: number;
+  };
+  readonly payments: {
+    readonly total: number;
+    readonly completed: number;
+    readonly compensated: number;
+    /** Late card charges refunded by the compensation. */
+    readonly refunded: number;
+  };
+  /** Calls that repeated an earlier call with the same key, per downstream. */
+  readonly retries: {
+    readonly barcodeGenerator: number;
+    readonly outputManagement: number;
+    readonly cardService: number;
+    readonly total: number;
+  };
+  readonly breaker: { readonly opened: number; readonly callsNotMade: number };
+  /** Ms from the first passenger until the last side effect (pass, charge, refund, credit). */
+  readonly lastOperationMs: number;
+  /** Ms the whole run took. */
+  readonly durationMs: number;
+  /** The story without Unfazed, when it ran. */
+  readonly withoutUnfazed?: { readonly errorsShown: number; readonly boardingPasses: number };
+  readonly invariants: { readonly ok: boolean; readonly violations: readonly string[] };
+}
+
+/** Everything the summary is computed from. */
+export interface SummaryInput {
+  readonly mode: 'memory' | 'redis';
+  readonly seed: number;
+  readonly workers: { started: number; killed: number };
+  readonly passengerIds: readonly string[];
+  readonly paymentIds: readonly string[];
+  readonly checkInAnswers: ReadonlyMap<string, number>;
+  readonly ui: {
+    checkIns: ReadonlyMap<string, UiOutcome>;
+    payments: ReadonlyMap<string, UiOutcome>;
+  };
+  readonly passes: Ledger;
+  readonly credit: Ledger;
+  readonly card: Ledger;
+  readonly balances: ReadonlyMap<string, number>;
+  readonly initialCredit: number;
+  readonly output: { retries: number; replayed: number; conflicts: number; lostResponses: number };
+  readonly barcodeRetries: number;
+  readonly cardRetries: number;
+  readonly breaker: { opened: number; callsNotMade: number };
+  readonly storyStart: number;
+  readonly runStart: number;
+  readonly naive?: { errorsShown: number; boardingPasses: number };
+}
+
+const kinds = (ledger: Ledger, key: string, kind: string): number =>
+  ledger.effects(key).filter((e) => (e.effect as { kind?: string } | null)?.kind === kind).length;
+
+/** Checks the invariants and counts what happened. */
+export function summarize(input: SummaryInput): Summary {
+  const violations: string[] = [];
+  let ok200 = 0;
+  let accepted202 = 0;
+  let other = 0;
+  for (const id of input.passengerIds) {
+    const answer = input.checkInAnswers.get(id);
+    if (answer === 200) ok200++;
+    else if (answer === 202) accepted202++;
+    else other++;
+    const passes = input.passes.count(id);
+    if (passes === 0) violations.push(`lost check-in: ${id} got no boarding pass`);
+    if (passes > 1) violations.push(`duplicate boarding pass: ${id} got ${passes}`);
+    const ui = input.ui.checkIns.get(id);
+    if (ui?.state !== 'done')
+      violations.push(
+        `check-in of ${id} not shown as done to the passenger (${ui?.state ?? 'no answer'})`,
+      );
+  }
+  let completed = 0;
+  let compensated = 0;
+  let refunded = 0;
+  const kept = new Map<string, number>();
+  for (const id of input.paymentIds) {
+    const deducted = input.credit
+      .effects(id)
+      .filter((e) => (e.effect as { kind: string }).kind === 'deduct');
+    const restored = kinds(input.credit, id, 'restore');
+    const charged = kinds(input.card, id, 'charge');
+    const refunds = kinds(input.card, id, 'refund');
+    refunded += refunds;
+    const ui = input.ui.payments.get(id);
+    const counts = `credit taken ${deducted.length}×, restored ${restored}×, card charged ${charged}×, refunded ${refunds}×`;
+    if (charged > 1) violations.push(`duplicate charge: ${id} (${counts})`);
+    if (deducted.length === 1 && restored === 0 && charged === 1 && refunds === 0) {
+      completed++;
+      if (ui?.state !== 'paid')
+        violations.push(`${id} completed but the UI shows ${ui?.state ?? 'nothing'}`);
+    } else if (deducted.length === 1 && restored === 1 && charged === refunds) {
+      compensated++;
+      if (ui?.state !== 'compensated')
+        violations.push(`${id} compensated but the UI shows ${ui?.state ?? 'nothing'}`);
+    } else {
+      violations.push(
+        `payment ${id} neither completed nor compensated (${counts}; UI shows ${ui?.state ?? 'nothing'})`,
+      );
+    }
+    const customer = (deducted[0]?.effect as { customer?: string } | undefined)?.customer;
+    if (customer !== undefined && restored === 0) {
+      kept.set(
+        customer,
+        (kept.get(customer) ?? 0) + ((deducted[0]?.effect as { amount: number }).amount ?? 0),
+      );
+    }
+  }
+  for (const [customer, balance] of input.balances) {
+    const expected = input.initialCredit - (kept.get(customer) ?? 0);
+    if (balance !== expected)
+      violations.push(`credit of ${customer} is ${balance}, expected ${expected}`);
+  }
+  const last = Math.max(
+    input.storyStart,
+    ...[input.passes, input.credit, input.card].flatMap((l) => l.effects().map((e) => e.at)),
+  );
+  const retries = {
+    barcodeGenerator: input.barcodeRetries,
+    outputManagement: input.output.retries,
+    cardService: input.cardRetries,
+    total: input.barcodeRetries + input.output.retries + input.cardRetries,
+  };
+  return {
+    mode: input.mode,
+    seed: input.seed,
+    workers: input.workers,
+    passengers: input.passengerIds.length,
+    answered: { ok200, accepted202, other },
+    boardingPasses: {
+      sent: input.passes.effects().length,
+      duplicatesPrevented: input.output.replayed + input.output.conflicts,
+      lostResponses: input.output.lostResponses,
+    },
+    payments: { total: input.paymentIds.length, completed, compensated, refunded },
+    retries,
+    breaker: input.breaker,
+    lastOperationMs: Math.round(last - input.storyStart),
+    durationMs: Date.now() - input.runStart,
+    ...(input.naive ? { withoutUnfazed: input.naive } : {}),
+    invariants: { ok: violations.length === 0, violations },
+  };
+}
+
+/** Prints the summary table. */
+export function printSummary(
+  s: Summary,
+  out: NodeJS.WritableStream,
+  paint: Timeline['paint'],
+): void {
+  const rows: [string, string][] = [];
+  rows.push([
+    'stores',
+    s.mode === 'memory'
+      ? 'in memory, workers in this process'
+      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killed} killed with SIGKILL mid-way)` : ''}`,
+  ]);
+  if (s.withoutUnfazed)
+    rows.push([
+      'without Unfazed',
+      `${s.withoutUnfazed.errorsShown} errors shown to 1 passenger, ${s.withoutUnfazed.boardingPasses} boarding passes sent to them`,
+    ]);
+  rows.push(['passengers', String(s.passengers)]);
+  rows.push([
+    'check-in answered',
+    `200: ${s.answered.ok200}   202: ${s.answered.accepted202}${s.answered.other ? `   other: ${s.answered.other}` : ''}`,
+  ]);
+  rows.push([
+    'boarding passes sent',
+    `${s.boardingPasses.sent} (${s.boardingPasses.lostResponses} responses lost, ${s.boardingPasses.duplicatesPrevented} duplicates prevented)`,
+  ]);
+  rows.push([
+    'payments',
+    `${s.payments.total}: ${s.payments.completed} completed, ${s.payments.compensated} compensated (credit restored${s.payments.refunded ? `, ${s.payments.refunded} late charge refunded` : ''})`,
+  ]);
+  rows.push([
+    'retries made',
+    `${s.retries.total} (barcode generator ${s.retries.barcodeGenerator}, output management ${s.retries.outputManagement}, card service ${s.retries.cardService})`,
+  ]);
+  rows.push([
+    'circuit breaker',
+    `opened ${s.breaker.opened}×, ${s.breaker.callsNotMade} calls not made while open`,
+  ]);
+  rows.push([
+    'last operation done',
+    `${(s.lastOperationMs / 1000).toFixed(1)} s after the first passenger (run: ${(s.durationMs / 1000).toFixed(1)} s)`,
+  ]);
+  rows.push([
+    'invariants',
+    s.invariants.ok
+      ? paint('hold: one boarding pass per passenger, every payment completed or compensated', 'ok')
+      : paint(`BROKEN (${s.invariants.violations.length})`, 'bad'),
+  ]);
+  const lines = [
+    '',
+    paint('── summary, from what the services recorded ─────────────────────────────────', 'head'),
+  ];
+  for (const [k, v] of rows) lines.push(`  ${k.padEnd(22)} ${v}`);
+  for (const v of s.invariants.violations) lines.push(paint(`  ✗ ${v}`, 'bad'));
+  out.write(`${lines.join('\n')}\n`);
+}

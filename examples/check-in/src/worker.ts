@@ -1,0 +1,78 @@
+/**
+ * A durable worker process (Redis mode): works the check-in and payment queues of a run until
+ * its parent says stop — or until it is killed, which is the point of `--crash`.
+ */
+import { redisStore } from '@unfazed/client';
+import { PREFIXES, WORKER_CONFIG_ENV, type WorkerConfig } from './config.js';
+import { observe, type DemoEvent } from './events.js';
+import { checkInQueue, paymentQueue } from './operations.js';
+import { PARTITIONS, queueConnection } from './stores.js';
+import { targetNames } from './targets.js';
+
+/** Messages a worker sends its parent. */
+export type WorkerMessage =
+  { readonly type: 'ready' } | { readonly type: 'event'; readonly event: DemoEvent };
+
+const raw = process.env[WORKER_CONFIG_ENV];
+if (raw === undefined || process.send === undefined) {
+  console.error(
+    `worker.ts is started by main.ts (it needs ${WORKER_CONFIG_ENV} and an IPC channel)`,
+  );
+  process.exit(2);
+}
+const config = JSON.parse(raw) as WorkerConfig;
+const send = (message: WorkerMessage): void => {
+  if (process.connected) process.send?.(message);
+};
+const redis = queueConnection(config.redisUrl);
+const checkIn = checkInQueue(
+  redisStore(redis, {
+    prefix: `${config.redisPrefix}${PREFIXES.checkInQueue}`,
+    partitions: PARTITIONS,
+  }),
+  config.urls,
+  config.timing,
+);
+const payment = paymentQueue(
+  redisStore(redis, {
+    prefix: `${config.redisPrefix}${PREFIXES.paymentQueue}`,
+    partitions: PARTITIONS,
+  }),
+  config.urls,
+  config.timing,
+);
+const targets = targetNames(config.urls);
+const report = (event: DemoEvent): void => send({ type: 'event', event });
+observe(checkIn.durable, checkIn.client, config.name, targets, report);
+observe(payment.durable, payment.client, config.name, targets, report);
+
+const workers = [
+  checkIn.durable.startWorker({ concurrency: 8, pollInterval: 50, name: config.name }),
+  payment.durable.startWorker({ concurrency: 8, pollInterval: 50, name: config.name }),
+];
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(workers.map((w) => w.stop({ timeout: 2_000 })));
+  await Promise.allSettled([
+    checkIn.client.close(),
+    payment.client.close(),
+    payment.compensationClient.close(),
+  ]);
+  await redis.quit().catch(() => undefined);
+  process.exit(0);
+}
+process.on('message', (message: { type?: string }) => {
+  if (message.type === 'stop') void stop();
+});
+// The parent is gone (it crashed or was killed): do not linger.
+process.on('disconnect', () => void stop());
+redis.connect().then(
+  () => send({ type: 'ready' }),
+  (error: unknown) => {
+    console.error(`worker ${config.name}: cannot reach Redis: ${String(error)}`);
+    process.exit(1);
+  },
+);
