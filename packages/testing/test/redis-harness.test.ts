@@ -191,6 +191,20 @@ describe('startRedisServer', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
+  it("pause(ms, 'WRITE') holds writes while reads go on", async () => {
+    const redis = own.connect();
+    const reader = own.connect();
+    await Promise.all([redis.ping(), reader.ping()]);
+    await own.pause(400, 'WRITE');
+    let written = false;
+    const write = redis.set('paused-write', '1').then(() => (written = true));
+    // Another connection: one connection's commands run in order, behind the held write.
+    expect(await reader.get('paused-write')).toBeNull();
+    expect(written).toBe(false);
+    await write;
+    expect(await redis.get('paused-write')).toBe('1');
+  });
+
   it('killClients() cuts the named connections only', async () => {
     const victim = own.connect({ connectionName: 'victim' });
     const bystander = own.connect({ connectionName: 'bystander' });
