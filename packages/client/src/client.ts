@@ -8,8 +8,8 @@ import {
   timeout,
   type IBackoff,
   type RetryPolicy,
-  type TimeoutPolicy,
 } from 'cockatiel';
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import {
@@ -151,6 +151,7 @@ export function createClient(options: ClientOptions = {}): Client {
 const TIMEOUT_OPTIONS = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false } as const;
 const PROBLEM_STATUSES: ReadonlySet<number> = new Set([409, 422, 503]);
 const MAX_PROBLEM_BYTES = 64 * 1024;
+const NEVER_ABORTED = new AbortController().signal;
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 type Outcome =
@@ -211,15 +212,11 @@ class ResilientClient implements Client {
   private readonly pools = new Map<string, Pool>();
   private readonly circuits: CircuitRegistry | undefined;
   private readonly retryPolicies = new Map<number, RetryPolicy>();
-  private readonly totalPolicy: TimeoutPolicy;
-  private readonly attemptPolicy: TimeoutPolicy;
   private readonly backoffFactory: ExponentialBackoff<unknown>;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
     this.circuits = options.breaker ? new CircuitRegistry(options.breaker, this.events) : undefined;
-    this.totalPolicy = timeout(options.timeout.total, TIMEOUT_OPTIONS);
-    this.attemptPolicy = timeout(options.timeout.attempt, TIMEOUT_OPTIONS);
     this.backoffFactory = new ExponentialBackoff({
       generator: decorrelatedJitterGenerator,
       initialDelay: options.retry.backoff.initialMs,
@@ -239,13 +236,16 @@ class ResilientClient implements Client {
   async request(req: RequestOptions): Promise<UnfazedResponse> {
     if (this.closed) throw new ClientClosedError();
     const call = this.prepare(req);
-    const total =
-      call.totalMs === this.options.timeout.total
-        ? this.totalPolicy
-        : timeout(call.totalMs, TIMEOUT_OPTIONS);
-    return total.execute(async ({ signal }) => {
+    // The first attempt needs no total-deadline signal: its timeout is already clamped to the
+    // deadline and nothing waits before it. cockatiel's total-deadline and retry policies are
+    // entered only when a retry is due, which spares the common call an AbortController.
+    const outside = call.callerSignal ?? NEVER_ABORTED;
+    const first = await this.step(call, 0, outside);
+    if (!first.retry || first.stop !== undefined) return this.finish(call, first, outside);
+    const left = Math.max(1, Math.ceil(call.deadline - performance.now()));
+    return timeout(left, TIMEOUT_OPTIONS).execute(async ({ signal }) => {
       const step = await this.retryPolicy(call.maxRetries).execute(
-        ({ attempt }) => this.step(call, attempt, signal),
+        ({ attempt }) => (attempt === 0 ? first : this.step(call, attempt, signal)),
         signal,
       );
       return this.finish(call, step, signal);
@@ -472,16 +472,25 @@ class ResilientClient implements Client {
     if (totalSignal.aborted) throw this.abortError(call, undefined);
     const n = attemptIndex + 1;
     const started = performance.now();
-    const attempt = (): Promise<Outcome> =>
-      call.attemptMs === this.options.timeout.attempt
-        ? this.attemptPolicy.execute(
-            ({ signal }) => this.attempt(call, n, signal, totalSignal),
-            totalSignal,
-          )
-        : timeout(call.attemptMs, TIMEOUT_OPTIONS).execute(
-            ({ signal }) => this.attempt(call, n, signal, totalSignal),
-            totalSignal,
-          );
+    // AbortSignals are costly in Node 20 (each one, and each listener on one, costs more than
+    // the rest of the client's work), so the attempt is not linked to the total policy's
+    // signal: its timeout is clamped to what is left of the deadline, which ends it at the same
+    // moment. undici gets a plain EventEmitter as its signal, fired from cockatiel's
+    // `onTimeout` (which also fires when the caller's signal aborts).
+    const attempt = (): Promise<Outcome> => {
+      const left = call.deadline - performance.now();
+      const clamped = left < call.attemptMs;
+      const policy = timeout(
+        clamped ? Math.max(1, Math.ceil(left)) : call.attemptMs,
+        TIMEOUT_OPTIONS,
+      );
+      const wire = new EventEmitter();
+      policy.onTimeout(() => wire.emit('abort'));
+      return policy.execute(
+        ({ signal }) => this.attempt(call, n, signal, wire, totalSignal, clamped),
+        call.callerSignal,
+      );
+    };
     let outcome: Outcome;
     if (call.breakerKey === undefined || !this.circuits) {
       outcome = await attempt();
@@ -578,7 +587,9 @@ class ResilientClient implements Client {
     call: Call,
     n: number,
     attemptSignal: AbortSignal,
+    wire: EventEmitter,
     totalSignal: AbortSignal,
+    clampedToDeadline: boolean,
   ): Promise<Outcome> {
     const started = performance.now();
     if (this.events.has('attempt-start'))
@@ -593,7 +604,7 @@ class ResilientClient implements Client {
         method: call.method,
         headers: call.headers,
         body,
-        signal: attemptSignal,
+        signal: wire,
       });
       const status = res.statusCode;
       let payload: Readable | Buffer = res.body;
@@ -621,7 +632,11 @@ class ResilientClient implements Client {
             : undefined,
       };
     } catch (error) {
-      if (totalSignal.aborted) {
+      if (
+        totalSignal.aborted ||
+        call.callerSignal?.aborted === true ||
+        (clampedToDeadline && attemptSignal.aborted)
+      ) {
         // An aborted probe proves nothing: count it as a failure so that cockatiel does not
         // close the circuit on it (it closes on any unhandled error while half-open).
         const probing =
@@ -684,7 +699,7 @@ class ResilientClient implements Client {
     if (outcome.kind === 'aborted') throw this.abortError(call, outcome.error);
     if (stop === 'max-retries' || (stop !== undefined && outcome.kind === 'error')) {
       const last =
-        outcome.kind === 'response' ? await lastResponse(outcome, totalSignal) : undefined;
+        outcome.kind === 'response' ? await lastResponse(outcome, call.deadline) : undefined;
       throw new RetriesExhaustedError(
         call.info,
         stop,
@@ -777,15 +792,14 @@ function isProblem(contentType: string | string[] | undefined): boolean {
 
 async function lastResponse(
   outcome: Extract<Outcome, { kind: 'response' }>,
-  signal: AbortSignal,
+  deadline: number,
 ): Promise<LastResponse> {
   let text = '';
   if (Buffer.isBuffer(outcome.body)) {
     text = outcome.body.toString('utf8');
   } else {
     const body = outcome.body;
-    const onAbort = (): void => void body.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => body.destroy(), Math.max(0, deadline - performance.now()));
     try {
       const read = await readBounded(body, MAX_PROBLEM_BYTES);
       text = read.head.subarray(0, MAX_PROBLEM_BYTES).toString('utf8');
@@ -793,7 +807,7 @@ async function lastResponse(
     } catch {
       // The body is only a diagnostic: a broken one must not hide the real error.
     } finally {
-      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
     }
   }
   return { status: outcome.status, headers: outcome.headers, body: text };
