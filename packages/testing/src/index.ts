@@ -41,6 +41,7 @@ export {
 export {
   plans,
   FaultPlan,
+  formatEvent,
   formatEvents,
   type FaultCall,
   type FaultCallInfo,

@@ -228,12 +228,13 @@ describe('faultInterceptor with no server (MockAgent)', () => {
         return { ok: true };
       })
       .persist();
-    const interceptor = faultInterceptor({ plan });
-    return { mock, replies, interceptor, dispatcher: mock.compose(interceptor) };
+    const logged: string[] = [];
+    const interceptor = faultInterceptor({ plan, onFault: (e) => logged.push(e.fault.kind) });
+    return { mock, replies, interceptor, logged, dispatcher: mock.compose(interceptor) };
   }
 
   it('injects beforeSend faults without touching the mock, afterSend ones after it answered', async () => {
-    const { mock, replies, interceptor, dispatcher } = mocked(
+    const { mock, replies, interceptor, logged, dispatcher } = mocked(
       plans.sequence([
         faults.status(429, { headers: { 'Retry-After': '3' } }),
         faults.reset(),
@@ -261,6 +262,7 @@ describe('faultInterceptor with no server (MockAgent)', () => {
       '2:reset:beforeSend',
       '3:lostResponse:afterSend',
     ]);
+    expect(logged).toEqual(['status', 'reset', 'lostResponse']);
     await mock.close();
   });
 

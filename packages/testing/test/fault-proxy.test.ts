@@ -234,11 +234,16 @@ describe('faultProxy plans (one call = one connection), labels vs. what the serv
   });
 
   it('lostResponse (afterSend): the server handled it, the caller gets a reset', async () => {
-    const p = await startHttp({ plan: plans.times(1, faults.lostResponse()) });
+    const logged: string[] = [];
+    const p = await startHttp({
+      plan: plans.times(1, faults.lostResponse()),
+      onFault: (event) => logged.push(`${event.transport} ${event.fault.kind} ${event.label}`),
+    });
     const seen = await observe(`${p.url()}/a`);
     expect(seen).toMatchObject({ kind: 'error' });
     expect(handled).toEqual(['GET /a']);
     expect(p.events.map((e) => [e.attempt, e.label])).toEqual([[1, 'afterSend']]);
+    expect(logged).toEqual(['proxy lostResponse afterSend']);
   });
 
   it('closeMidBody (midBody): status arrives, the body breaks; the server handled it', async () => {

@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request } from 'undici';
 import {
   faults,
+  formatEvent,
   faultyServer,
   isFaultsNotFiredError,
   plans,
@@ -288,6 +289,17 @@ describe('faultyServer: routes, attempts, verification', () => {
       status: 200,
       body: '{"ok":true}',
     });
+  });
+
+  it('reports each injected fault to onFault as it happens', async () => {
+    const lines: string[] = [];
+    server = await faultyServer({
+      plan: plans.times(1, faults.status(503)),
+      onFault: (event) => lines.push(formatEvent(event)),
+    });
+    await observe(`${server.url}/x`);
+    await observe(`${server.url}/x`);
+    expect(lines).toEqual(['#1 server GET /x key=GET /x attempt 1: status 503 (beforeSend)']);
   });
 
   it('answers 500 when the handler throws, and records the error', async () => {

@@ -184,14 +184,16 @@ export class FaultPlan {
   }
 }
 
-/** Formats fault events one per line: `#1 server POST /charges key=k attempt 1: status 503 (beforeSend)`. */
+/** One fault event on one line: `#1 server POST /charges key=k attempt 1: status 503 (beforeSend)`. */
+export function formatEvent(event: FaultEvent): string {
+  const where = event.method ? `${event.method} ${event.path ?? ''}` : (event.route ?? '');
+  return `#${event.seq} ${event.transport} ${where} key=${event.key} attempt ${event.attempt}: ${describeFault(event.fault)}`;
+}
+
+/** Formats fault events one per line under a title, for failure messages. */
 export function formatEvents(events: readonly FaultEvent[], title = 'faults'): string {
   if (events.length === 0) return `${title}: no fault injected`;
-  const lines = events.map((event) => {
-    const where = event.method ? `${event.method} ${event.path ?? ''}` : (event.route ?? '');
-    return `  #${event.seq} ${event.transport} ${where} key=${event.key} attempt ${event.attempt}: ${describeFault(event.fault)}`;
-  });
-  return `${title}:\n${lines.join('\n')}`;
+  return `${title}:\n${events.map((event) => `  ${formatEvent(event)}`).join('\n')}`;
 }
 
 function checkFault(option: string, value: unknown): Fault {

@@ -41,14 +41,20 @@ export class FaultRouter<S extends RouteSpec> {
   readonly #keyOf: (request: RouteRequest) => string;
   readonly #attempts = new Map<string, number>();
   readonly #transport: FaultTransport;
+  readonly #onFault: ((event: FaultEvent) => void) | undefined;
 
   constructor(
     transport: FaultTransport,
     routes: RoutesOption<S> | undefined,
     defaultPlan: FaultPlan | undefined,
     keyOf: ((request: RouteRequest) => string) | undefined,
+    onFault?: (event: FaultEvent) => void,
   ) {
     this.#transport = transport;
+    if (onFault !== undefined && typeof onFault !== 'function') {
+      throw new InvalidOptionError('onFault', 'must be a function of the fault event', onFault);
+    }
+    this.#onFault = onFault;
     if (defaultPlan !== undefined && !(defaultPlan instanceof FaultPlan)) {
       throw new InvalidOptionError('plan', 'must be a plan built with plans.*()', defaultPlan);
     }
@@ -120,6 +126,8 @@ export class FaultRouter<S extends RouteSpec> {
       path: request.path,
       headers: request.headers,
     });
+    if (fault !== undefined && plan !== undefined)
+      this.#onFault?.(plan.events.at(-1) as FaultEvent);
     return { route: found?.name, spec: found?.spec, key, attempt, fault };
   }
 

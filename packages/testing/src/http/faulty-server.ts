@@ -61,6 +61,8 @@ export interface FaultyServerOptions {
   key?: (request: RouteRequest) => string;
   /** Port to listen on (default 0: a free one). The host is always 127.0.0.1. */
   port?: number;
+  /** Called with each injected fault as it happens, e.g. `(e) => console.log(formatEvent(e))`. */
+  onFault?: (event: FaultEvent) => void;
 }
 
 /** How a recorded request ended, as the server saw it. */
@@ -162,7 +164,13 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
   if (options.handler !== undefined && typeof options.handler !== 'function') {
     throw new InvalidOptionError('handler', 'must be a function', options.handler);
   }
-  const router = new FaultRouter<FaultyRoute>('server', options.routes, options.plan, options.key);
+  const router = new FaultRouter<FaultyRoute>(
+    'server',
+    options.routes,
+    options.plan,
+    options.key,
+    options.onFault,
+  );
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<ReturnType<typeof setTimeout>>();

@@ -19,6 +19,8 @@ export interface FaultProxyOptions {
   toxics?: ToxicSpec[];
   /** Seed for jitter, slicing and toxicity; default `UNFAZED_SEED` or one per test file. */
   seed?: number;
+  /** Called with each fault the plan injects, as it happens. */
+  onFault?: (event: FaultEvent) => void;
 }
 
 /** A running TCP fault proxy. */
@@ -450,6 +452,13 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   }
   const upstream = parseUpstream(options.upstream);
   const plan = options.plan;
+  if (options.onFault !== undefined && typeof options.onFault !== 'function') {
+    throw new InvalidOptionError(
+      'onFault',
+      'must be a function of the fault event',
+      options.onFault,
+    );
+  }
   if (plan !== undefined && !(plan instanceof FaultPlan)) {
     throw new InvalidOptionError('plan', 'must be a plan built with plans.*()', plan);
   }
@@ -489,6 +498,8 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
     }
     accepted++;
     let fault = plan?.next({ transport: 'proxy', key, attempt: accepted });
+    if (fault !== undefined && plan !== undefined)
+      options.onFault?.(plan.events.at(-1) as FaultEvent);
     if (fault?.kind === 'status') fault = undefined;
     // One generator per connection, derived in accept order: jitter on one connection does not
     // shift the draws of the next.

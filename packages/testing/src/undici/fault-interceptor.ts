@@ -14,6 +14,8 @@ export interface FaultInterceptorOptions {
   plan?: FaultPlan;
   /** How attempts are grouped; default the `Idempotency-Key` header, else `METHOD /path`. */
   key?: (request: RouteRequest) => string;
+  /** Called with each injected fault as it happens, e.g. `(e) => console.log(formatEvent(e))`. */
+  onFault?: (event: FaultEvent) => void;
 }
 
 /** One request that went through the interceptor. */
@@ -170,6 +172,7 @@ export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultIn
     options.routes,
     options.plan,
     options.key,
+    options.onFault,
   );
   const calls: InterceptedCall[] = [];
 
