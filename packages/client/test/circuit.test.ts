@@ -133,6 +133,21 @@ describe('circuit breaker', () => {
     ]);
   });
 
+  it('refuses a waiting follower, unsent, when the probe fails', async () => {
+    const { server, client } = await setup({ breaker: { ...BREAKER, halfOpenProbes: 2 } });
+    await failMany(client, 4);
+    const open = client.circuit(server.url);
+    await sleep((open.nextProbeAt ?? 0) - Date.now() + 5);
+    const before = server.requests.length;
+    const probe = client.request({ path: '/probe', retry: { maxRetries: 0 } });
+    const follower = client.request({ path: '/follower', retry: { maxRetries: 0 } });
+    await expect(probe).rejects.toMatchObject({ code: 'UNFAZED_ERR_RETRIES_EXHAUSTED' });
+    const error = await follower.catch((e: unknown) => e);
+    expect(isCircuitOpenError(error)).toBe(true);
+    expect(server.requests.slice(before).map((r) => r.url)).toEqual(['/probe']);
+    expect(client.circuit(server.url).state).toBe('open');
+  });
+
   it('stays open longer after a failed probe, up to maxOpenMs', async () => {
     const { server, client } = await setup();
     await failMany(client, 4);

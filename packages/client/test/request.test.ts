@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseIdempotencyKey, problem, PROBLEM_CONTENT_TYPE } from '@unfazed/contract';
 import { faults, faultyServer, plans, type FaultyServer } from '@unfazed/testing';
@@ -326,5 +327,44 @@ describe('retries and idempotency', () => {
     const again = await client.request({ path: '/x' });
     await again.dump();
     expect(seen.filter((s) => s.startsWith('end'))).toHaveLength(2);
+  });
+});
+
+describe('dispatchers and body lifetime', () => {
+  it('sends through a user-supplied undici Dispatcher and leaves it open', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const pool = agent.get('http://payments.internal');
+    pool.intercept({ path: '/charges', method: 'POST' }).reply(503, 'busy').times(1);
+    pool.intercept({ path: '/charges', method: 'POST' }).reply(201, { id: 'ch_1' });
+    const client = createClient({
+      baseUrl: 'http://payments.internal',
+      dispatcher: agent,
+      retry: FAST,
+    });
+    expect(client.describe().dispatcher).toBe('custom');
+    const res = await client.request({ method: 'POST', path: '/charges', json: { amount: 3 } });
+    expect(res.status).toBe(201);
+    expect(res.attempts).toBe(2);
+    expect(await res.json()).toEqual({ id: 'ch_1' });
+    await client.close();
+    agent.assertNoPendingInterceptors();
+    await agent.close();
+  });
+
+  it('a caller abort after request() returned stops the body being read', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first;');
+      // The rest never comes: only the caller's abort can end the read.
+    });
+    const client = createClient({ baseUrl: server.url });
+    const controller = new AbortController();
+    const res = await client.request({ path: '/slow', signal: controller.signal });
+    const reading = res.text();
+    setTimeout(() => controller.abort(), 30);
+    await expect(reading).rejects.toMatchObject({ code: 'UNFAZED_ERR_ABORTED' });
+    await client.close();
+    await server.close();
   });
 });
