@@ -1,0 +1,150 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { MODES } from '../src/modes.js';
+import { repoRoot } from '../src/repo-root.js';
+import { SUITE_NAMES, type BenchResults, type Measure, type Spread } from '../src/results.js';
+import { runBench } from '../src/run-bench.js';
+
+/** Modification time of a committed results file, or undefined when there is none. */
+async function mtimeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function expectPositiveSpread(s: Spread, what: string): void {
+  for (const [name, value] of Object.entries(s)) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new Error(`${what}: ${name} is ${value}, not a finite positive number`);
+    }
+  }
+  expect(s.min).toBeLessThanOrEqual(s.median);
+  expect(s.median).toBeLessThanOrEqual(s.max);
+}
+
+const label = (m: Measure): string => `${m.suite} / ${m.scenario} / ${m.metric}`;
+
+describe('pnpm bench --test: every suite, smallest settings', () => {
+  let out: string;
+  let results: BenchResults;
+  const committed = join(repoRoot(), 'bench');
+  const before: Record<string, number | undefined> = {};
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'unfazed-bench-'));
+    for (const file of ['results.md', 'results.json']) {
+      before[file] = await mtimeOf(join(committed, file));
+    }
+    results = await runBench({
+      mode: 'test',
+      suites: SUITE_NAMES,
+      outDir: out,
+      log: (line) => lines.push(line),
+    });
+  }, 150_000);
+
+  afterAll(async () => {
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('runs every suite in order and logs progress', () => {
+    expect(results.mode).toBe('test');
+    expect(results.suites.map((s) => s.name)).toEqual([...SUITE_NAMES]);
+    for (const suite of results.suites) {
+      expect(suite.measures.length).toBeGreaterThan(0);
+      expect(suite.notes.length).toBeGreaterThan(0);
+      expect(suite.durationMs).toBeGreaterThan(0);
+    }
+    expect(lines.some((l) => l.includes('Client overhead'))).toBe(true);
+    expect(results.environment.redis.version).toMatch(/^\d+\.\d+/);
+  });
+
+  it('gives finite positive figures, a spread over every round, and per-round ratios', () => {
+    const rounds = MODES.test.rounds;
+    for (const m of results.suites.flatMap((s) => s.measures)) {
+      expectPositiveSpread(m.subject.value, `${label(m)} (subject)`);
+      if (m.baseline) {
+        expectPositiveSpread(m.baseline.value, `${label(m)} (baseline)`);
+        expect(m.ratio).toBeDefined();
+        expectPositiveSpread(m.ratio as Spread, `${label(m)} (ratio)`);
+        expect(m.ratio?.n).toBe(m.baseline.value.n);
+      }
+      if (m.suite !== 'memory')
+        expect(m.subject.value.n).toBeGreaterThanOrEqual(Math.min(2, rounds));
+    }
+  });
+
+  it('measures what issue 8 asks for, with its targets', () => {
+    const all = results.suites.flatMap((s) => s.measures);
+    const find = (suite: string, scenario: RegExp, metric: RegExp): Measure => {
+      const m = all.find(
+        (x) => x.suite === suite && scenario.test(x.scenario) && metric.test(x.metric),
+      );
+      if (!m) throw new Error(`no ${suite} row matching ${scenario} / ${metric}`);
+      return m;
+    };
+    for (const c of [1, 64]) {
+      for (const metric of [/requests\/s/, /p50/, /p99/]) {
+        expect(find('client', new RegExp(`c=${c}$`), metric).ratio).toBeDefined();
+      }
+    }
+    expect(find('client', /c=64$/, /requests\/s/).target?.text).toContain('0.95');
+    for (const fw of ['Fastify', 'Express']) {
+      for (const scenario of [
+        'memory store, new key',
+        'Redis store, new key',
+        'memory store, replay',
+        'Redis store, replay',
+      ]) {
+        expect(
+          find('server', new RegExp(`^${fw}, ${scenario}`), /requests\/s/).ratio,
+        ).toBeDefined();
+      }
+      const first = find(
+        'server',
+        new RegExp(`^${fw}, Redis store, first request`),
+        /sent per request/,
+      );
+      const replay = find(
+        'server',
+        new RegExp(`^${fw}, Redis store, replay \\(`),
+        /sent per request/,
+      );
+      // Whole commands per request: a Lua store makes integral round trips.
+      expect(Number.isInteger(first.subject.value.median)).toBe(true);
+      expect(Number.isInteger(replay.subject.value.median)).toBe(true);
+    }
+    expect(find('server', /^Fastify, memory store, new key/, /requests\/s/).target?.text).toContain(
+      '0.9',
+    );
+    for (const c of [1, 32]) {
+      for (const metric of [/^started/, /^completed/, /p50 lateness/, /p99 lateness/]) {
+        const m = find('queue', new RegExp(`concurrency ${c}$`), metric);
+        expect(m.baseline?.name).toBe('BullMQ');
+      }
+    }
+    expect(find('queue', /concurrency 32$/, /^completed/).target).toBeDefined();
+    expect(find('memory', /after .* records vs after/, /bounded/).ratio).toBeDefined();
+    expect(find('memory', /Redis store/, /MEMORY USAGE/).subject.value.median).toBeGreaterThan(
+      1024,
+    );
+  });
+
+  it('writes results.md and results.json to the given folder, not over bench/results.*', async () => {
+    const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as BenchResults;
+    expect(json).toEqual(JSON.parse(JSON.stringify(results)));
+    const md = await readFile(join(out, 'results.md'), 'utf8');
+    expect(md).toContain('| suite | scenario | metric |');
+    expect(md.split('\n').filter((l) => l.startsWith('| ')).length).toBe(
+      results.suites.flatMap((s) => s.measures).length + 1,
+    );
+    for (const file of ['results.md', 'results.json']) {
+      expect(await mtimeOf(join(committed, file))).toBe(before[file]);
+    }
+  });
+});
