@@ -14,4 +14,13 @@ declare module 'expect' {
   interface Matchers<R extends void | Promise<void>, T = unknown> extends ExactlyOnceMatchers<R> {}
 }
 
+// For suites that use jest's global `expect` with @types/jest instead of @jest/globals.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace jest {
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unused-vars
+    interface Matchers<R, T = {}> extends ExactlyOnceMatchers<R> {}
+  }
+}
+
 export { registerMatchers, type ExactlyOnceMatchers } from './exactly-once/matchers.js';
