@@ -5,7 +5,9 @@
  *   npx tsx --conditions=@unfazed/source packages/client/test/durable-throughput.bench.ts
  *
  * REDIS_URL (default redis://127.0.0.1:6379), BENCH_SECONDS (default 5) per measurement.
- * Modes: `queued` = start({ wait: 0 }) persists, a worker in the same process completes it;
+ * Modes: `queued` = start({ wait: 0 }) persists, a worker on another connection and durable
+ * instance (as in another process) finds it by polling every BENCH_POLL ms (default 5) and
+ * completes it; `local` = the same with the worker in the starting instance (woken at once);
  * `inline` = start({ wait: 2000 }) persists and completes it in the caller (the 200 path).
  */
 import { createServer } from 'node:http';
@@ -47,22 +49,30 @@ async function main(): Promise<void> {
     );
     await client.close();
   }
-  for (const mode of ['queued', 'inline'] as const) {
+  for (const mode of ['queued', 'local', 'inline'] as const) {
     for (const concurrency of [1, 32]) {
       const prefix = `bench:durable:${process.pid}:${mode}:${concurrency}:`;
       const starterRedis = new Redis(url);
       const workerRedis = new Redis(url, { maxRetriesPerRequest: null });
       const client = createClient({ baseUrl, breaker: false });
       const starter = createDurable({ client, store: redisStore(starterRedis, { prefix }) });
-      const workerSide = createDurable({ client, store: redisStore(workerRedis, { prefix }) });
+      const workerSide =
+        mode === 'local'
+          ? starter
+          : createDurable({ client, store: redisStore(workerRedis, { prefix }) });
       const define = (d: typeof starter) =>
         d.operation<{ n: number }>('noop', {
           request: (input) => ({ method: 'POST', path: '/noop', json: input }),
         });
       const op = define(starter);
-      define(workerSide);
+      if (workerSide !== starter) define(workerSide);
       const worker =
-        mode === 'queued' ? workerSide.startWorker({ concurrency, pollInterval: 5 }) : undefined;
+        mode !== 'inline'
+          ? workerSide.startWorker({
+              concurrency,
+              pollInterval: Number(process.env['BENCH_POLL'] ?? 5),
+            })
+          : undefined;
       let completed = 0;
       workerSide.events.on('succeeded', () => completed++);
       let started = 0;
@@ -79,7 +89,7 @@ async function main(): Promise<void> {
             if (outcome.status === 'completed') inlineCompleted++;
             // Queued mode: keep the backlog bounded so that we measure start+complete, not start alone.
             while (
-              mode === 'queued' &&
+              mode !== 'inline' &&
               started - completed > concurrency * 4 &&
               Date.now() < end + 5_000
             ) {
@@ -88,13 +98,13 @@ async function main(): Promise<void> {
           }
         }),
       );
-      if (mode === 'queued') {
+      if (mode !== 'inline') {
         const drainEnd = Date.now() + 10_000;
         while (completed < started && Date.now() < drainEnd)
           await new Promise((r) => setTimeout(r, 5));
       }
       const elapsed = (Date.now() - t0) / 1000;
-      const done = mode === 'queued' ? completed : inlineCompleted;
+      const done = mode !== 'inline' ? completed : inlineCompleted;
       results.push(
         `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s)`,
       );

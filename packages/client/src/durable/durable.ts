@@ -179,6 +179,10 @@ export function createDurable(options: DurableOptions): Durable {
     probeJitterMs: options.probeJitter ?? 1_000,
   };
   const types = new Map<string, ResolvedType>();
+  const wakers = new Set<() => void>();
+  const wakeWorkers = (): void => {
+    for (const wake of wakers) wake();
+  };
   const processId = randomUUID();
 
   const withTimeout = async <T>(what: string, p: Promise<T>): Promise<T> => {
@@ -341,6 +345,7 @@ export function createDurable(options: DurableOptions): Durable {
             ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
           });
           if (!sync) {
+            if (dueAt <= now) wakeWorkers();
             if (dueAt > now)
               events.emit('scheduled', {
                 id: record.id,
@@ -370,7 +375,7 @@ export function createDurable(options: DurableOptions): Durable {
       };
     },
     startWorker(workerOptions?: WorkerOptions) {
-      return startWorker(env, types, workerOptions);
+      return startWorker(env, types, workerOptions, wakers);
     },
     async status(id) {
       const rec = await store.get(id);

@@ -110,6 +110,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): DurableStore {
         return { record: copy(op), takeover };
       });
     },
+    async claimAny(_start, now, limit, owner, leaseMs) {
+      return store.claim(0, now, limit, owner, leaseMs);
+    },
     async renew(id, owner, leaseUntil) {
       const op = ops.get(id);
       if (!op || !leased(op, owner)) return false;

@@ -11,6 +11,7 @@ import {
 } from './dead-letter-query.js';
 import { DurabilityNotConfirmedError } from './errors.js';
 import { hashSlot, partitionTags } from './hash-slot.js';
+import { CLAIM_ACROSS_PARTITIONS_2N } from './lua/claim-across-partitions-2n.js';
 import { CLAIM_OPERATIONS_2 } from './lua/claim-operations-2.js';
 import { CREATE_OPERATION_5 } from './lua/create-operation-5.js';
 import { DISCARD_OPERATION_5 } from './lua/discard-operation-5.js';
@@ -60,6 +61,7 @@ export interface RedisStoreOptions {
 interface DurableCommands {
   unfazedDurableCreate(...args: string[]): Promise<unknown[]>;
   unfazedDurableClaim(...args: string[]): Promise<unknown[][]>;
+  unfazedDurableClaimAny(numberOfKeys: number, ...args: string[]): Promise<unknown[][]>;
   unfazedDurableRenew(...args: string[]): Promise<number>;
   unfazedDurableSettle(...args: string[]): Promise<number>;
   unfazedDurableRedrive(...args: string[]): Promise<number>;
@@ -67,7 +69,8 @@ interface DurableCommands {
   unfazedDurableGauges(...args: string[]): Promise<[string, string]>;
 }
 
-const SCRIPTS: [keyof DurableCommands, number, string][] = [
+const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
+  ['unfazedDurableClaimAny', undefined, CLAIM_ACROSS_PARTITIONS_2N],
   ['unfazedDurableCreate', 5, CREATE_OPERATION_5],
   ['unfazedDurableClaim', 2, CLAIM_OPERATIONS_2],
   ['unfazedDurableRenew', 2, RENEW_LEASE_2],
@@ -99,7 +102,7 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
 
   for (const [name, numberOfKeys, lua] of SCRIPTS) {
     if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') {
-      redis.defineCommand(name, { numberOfKeys, lua });
+      redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
     }
   }
   const r = redis as unknown as DurableCommands & (Redis | Cluster);
@@ -219,6 +222,40 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
         record: parseRecord(fields.slice(1) as string[]),
       }));
     },
+    ...(isCluster
+      ? {}
+      : {
+          async claimAny(
+            startPartition: number,
+            now: number,
+            limit: number,
+            owner: string,
+            leaseMs: number,
+          ) {
+            const keys: string[] = [];
+            const bases: string[] = [];
+            for (let i = 0; i < partitions; i++) {
+              const b = base((startPartition + i) % partitions);
+              keys.push(`${b}schedule`, `${b}counts`);
+              bases.push(b);
+            }
+            const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
+            const reply = await r.unfazedDurableClaimAny(
+              keys.length,
+              ...keys,
+              String(now),
+              String(limit),
+              owner,
+              String(now + leaseMs),
+              entry,
+              ...bases,
+            );
+            return reply.map((fields) => ({
+              takeover: Number(fields[0]) === 1,
+              record: parseRecord(fields.slice(1) as string[]),
+            }));
+          },
+        }),
     async renew(id, owner, leaseUntil) {
       const k = keysOf(id);
       if (!k) return false;

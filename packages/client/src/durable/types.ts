@@ -181,6 +181,18 @@ export interface DurableStore {
     owner: string,
     leaseMs: number,
   ): Promise<{ record: OperationRecord; takeover: boolean }[]>;
+  /**
+   * Optional: leases up to `limit` due operations from all partitions in one round trip, trying
+   * them from `startPartition` on. Stores that can (memory, standalone Redis) implement it;
+   * workers then poll with one call instead of one per partition.
+   */
+  claimAny?(
+    startPartition: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ record: OperationRecord; takeover: boolean }[]>;
   /** Extends a lease; false when the caller no longer owns it. */
   renew(id: string, owner: string, leaseUntil: number): Promise<boolean>;
   /** Applies a settlement if `owner` still holds the lease; false otherwise. */

@@ -37,6 +37,7 @@ export function startWorker(
   env: RunEnv,
   types: ReadonlyMap<string, ResolvedType>,
   options: WorkerOptions = {},
+  wakers?: Set<() => void>,
 ): DurableWorker {
   const concurrency = options.concurrency ?? 8;
   const pollInterval = options.pollInterval ?? 250;
@@ -54,6 +55,11 @@ export function startWorker(
   const stopController = new AbortController();
   const wake = { controller: new AbortController() };
   let stopping = false;
+  let wakeRequested = false;
+  const wakeUp = (): void => {
+    wakeRequested = true;
+    wake.controller.abort();
+  };
   let partition = Math.floor(env.random() * env.store.partitions);
 
   const admit = (target: string): (() => void) | undefined => {
@@ -91,7 +97,7 @@ export function startWorker(
       .catch((error: unknown) => env.events.emit('worker-error', { worker: id, error }))
       .finally(() => {
         active.delete(p);
-        wake.controller.abort();
+        wakeUp();
       });
     active.add(p);
   };
@@ -101,26 +107,45 @@ export function startWorker(
       let claimed = 0;
       try {
         const partitions = env.store.partitions;
-        for (let i = 0; i < partitions && !stopping; i++) {
+        const store = env.store;
+        if (store.claimAny) {
           const free = concurrency - active.size;
-          if (free <= 0) break;
-          const p = partition;
-          partition = (partition + 1) % partitions;
-          const got = await env.store.claim(p, env.now(), free, id, env.leaseMs);
-          for (const { record } of got) spawn(record);
-          claimed += got.length;
+          if (free > 0) {
+            const got = await store.claimAny(partition, env.now(), free, id, env.leaseMs);
+            partition = (partition + 1) % partitions;
+            for (const { record } of got) spawn(record);
+            claimed += got.length;
+          }
+        } else {
+          for (let i = 0; i < partitions && !stopping; i++) {
+            const free = concurrency - active.size;
+            if (free <= 0) break;
+            const p = partition;
+            partition = (partition + 1) % partitions;
+            const got = await store.claim(p, env.now(), free, id, env.leaseMs);
+            for (const { record } of got) spawn(record);
+            claimed += got.length;
+          }
         }
       } catch (error) {
         env.events.emit('worker-error', { worker: id, error });
       }
       if (stopping) break;
       if (active.size >= concurrency || claimed === 0) {
+        if (wakeRequested) {
+          // Something finished or was started while we were claiming: look again at once.
+          wakeRequested = false;
+          if (active.size < concurrency) continue;
+        }
         wake.controller = new AbortController();
         // A finished operation wakes the loop at once when it was full; otherwise poll.
         await sleep(claimed === 0 ? pollInterval : 60_000, wake.controller.signal);
       }
     }
   };
+  // Operations started in this process wake the loop at once instead of at the next poll.
+  const waker = wakeUp;
+  wakers?.add(waker);
   const running = loop();
 
   return {
@@ -130,6 +155,7 @@ export function startWorker(
     },
     async stop(stopOptions = {}) {
       stopping = true;
+      wakers?.delete(waker);
       wake.controller.abort();
       await running;
       const timeout = stopOptions.timeout ?? 30_000;
