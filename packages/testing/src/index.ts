@@ -74,6 +74,7 @@ export {
   type RecordedRequest,
   type RequestOutcome,
 } from './http/faulty-server.js';
+export { forwardTo, type ForwardToOptions } from './http/forward-to.js';
 export { checkpoint, childRun } from './process/checkpoint.js';
 export {
   runChild,

@@ -1,10 +1,12 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { request as httpRequest } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import {
   faults,
   formatEvent,
   faultyServer,
+  forwardTo,
   isFaultsNotFiredError,
   plans,
   type FaultyServer,
@@ -343,5 +345,54 @@ describe('faultyServer: routes, attempts, verification', () => {
     );
     await expect(faultyServer({ plan: {} as never })).rejects.toThrow(/Invalid option "plan"/);
     await expect(faultyServer({ port: -1 })).rejects.toThrow(/Invalid option "port"/);
+  });
+});
+
+describe('faultyServer in front of an existing app (forwardTo)', () => {
+  let app: Server;
+  let appUrl: string;
+  const appSaw: string[] = [];
+  beforeEach(async () => {
+    appSaw.length = 0;
+    app = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        appSaw.push(`${req.method} ${req.url} ${String(req.headers['idempotency-key'])} ${body}`);
+        res.writeHead(202, { 'content-type': 'application/json', 'x-app': 'yes' });
+        res.end(JSON.stringify({ accepted: body }));
+      });
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    app.closeAllConnections();
+    await new Promise((r) => app.close(r));
+  });
+
+  it("the app handles the lost-response attempt; the retry gets the app's answer", async () => {
+    server = await faultyServer({
+      plan: plans.times(1, faults.lostResponse()),
+      handler: forwardTo(appUrl),
+    });
+    const headers = { 'idempotency-key': '"k-9"' };
+    const lost = await observe(`${server.url}/orders?x=1`, { method: 'POST', body: 'b', headers });
+    expect(lost).toMatchObject({ kind: 'error' });
+    const retry = await observe(`${server.url}/orders?x=1`, { method: 'POST', body: 'b', headers });
+    expect(retry).toMatchObject({
+      kind: 'answer',
+      status: 202,
+      headers: { 'x-app': 'yes' },
+      body: '{"accepted":"b"}',
+    });
+    expect(appSaw).toEqual(['POST /orders?x=1 "k-9" b', 'POST /orders?x=1 "k-9" b']);
+    expect(server.attempts('k-9').map((r) => r.attempt)).toEqual([1, 2]);
+  });
+
+  it('answers 502 when the app is down, and rejects a bad URL', async () => {
+    server = await faultyServer({ handler: forwardTo('http://127.0.0.1:1') });
+    expect(await observe(`${server.url}/x`)).toMatchObject({ kind: 'answer', status: 502 });
+    expect(() => forwardTo('ftp://x')).toThrow(/Invalid option "baseUrl"/);
   });
 });
