@@ -392,7 +392,10 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
           closeMidBody(res, req, record, await handle(), fault.afterBytes);
           return;
       }
-    })();
+    })().catch(() => {
+      // A write racing a socket the caller already closed: nothing left to answer.
+      req.socket.destroy();
+    });
   });
   server.on('connection', (socket: Socket) => {
     if (closing) {
