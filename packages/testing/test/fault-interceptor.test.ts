@@ -307,6 +307,32 @@ describe('faultInterceptor with no server (MockAgent)', () => {
     await mock.close();
   });
 
+  it('per-request headersTimeout / bodyTimeout still fire, as against a real server', async () => {
+    const { mock, dispatcher } = mocked(
+      plans.sequence([
+        faults.hang(),
+        faults.delay(1000),
+        faults.slowBody({ chunkSize: 2, intervalMs: 1000 }),
+      ]),
+    );
+    const url = 'http://svc.test/charges';
+    const hang = await request(url, { method: 'POST', dispatcher, headersTimeout: 50 }).catch(
+      (e: unknown) => e,
+    );
+    expect(hang).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(injectedFaultOf(hang)?.kind).toBe('hang');
+    const delayed = await request(url, { method: 'POST', dispatcher, headersTimeout: 50 }).catch(
+      (e: unknown) => e,
+    );
+    expect(delayed).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    const slow = await request(url, { method: 'POST', dispatcher, bodyTimeout: 50 });
+    expect(slow.statusCode).toBe(200);
+    expect(await slow.body.text().catch((e: unknown) => e)).toMatchObject({
+      code: 'UND_ERR_BODY_TIMEOUT',
+    });
+    await mock.close();
+  });
+
   it('a rate plan is reproducible from its seed', async () => {
     const run = async (seed: number) => {
       const { mock, dispatcher } = mocked(

@@ -12,7 +12,18 @@ export function injectedFaultOf(error: unknown): Fault | undefined {
 
 /** An undici `SocketError` (`UND_ERR_SOCKET`), as a real closed socket gives, tagged with its fault. */
 export function injectedSocketError(fault: Fault, message: string): Error {
-  const error = new errors.SocketError(message);
+  return tag(new errors.SocketError(message), fault);
+}
+
+/** undici's `HeadersTimeoutError` / `BodyTimeoutError`, as the client's own timers give, tagged. */
+export function injectedTimeoutError(fault: Fault, which: 'headers' | 'body'): Error {
+  return tag(
+    which === 'headers' ? new errors.HeadersTimeoutError() : new errors.BodyTimeoutError(),
+    fault,
+  );
+}
+
+function tag(error: Error, fault: Fault): Error {
   Object.defineProperty(error, kInjectedFault, { value: fault });
   return error;
 }
@@ -54,6 +65,8 @@ export class FaultFlow implements Dispatcher.DispatchController {
   readonly #queue: (() => void)[] = [];
   #draining = false;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** True once response headers were queued for the caller. */
+  headSent = false;
 
   constructor(handler: Dispatcher.DispatchHandler) {
     this.#handler = handler;
@@ -153,6 +166,13 @@ export class FaultFlow implements Dispatcher.DispatchController {
     }
   }
 
+  /** Ends the call with an error and cancels the real request, if one is in flight (a client timeout). */
+  cancel(error: Error): void {
+    this.#real?.abort(error);
+    this.#real = undefined;
+    this.fail(error);
+  }
+
   /** Ends the call with an error. */
   fail(error: Error): void {
     this.#enqueue(() => {
@@ -164,6 +184,7 @@ export class FaultFlow implements Dispatcher.DispatchController {
 
   /** Sends headers only; the body follows with {@link FaultFlow.data}. */
   head(status: number, headers: IncomingHttpHeaders, statusText?: string): void {
+    if (!this.#ending) this.headSent = true;
     this.#enqueue(() =>
       this.#handler.onResponseStart?.(
         this,
@@ -203,7 +224,7 @@ export class FaultFlow implements Dispatcher.DispatchController {
   }
 
   /** Replays a buffered real answer, optionally in slow chunks. */
-  replay(answer: Buffered, chunkSize = Infinity, intervalMs = 0): void {
+  replay(answer: Buffered, chunkSize = Infinity, intervalMs = 0, onStall?: () => void): void {
     this.head(answer.status, answer.headers, answer.statusText);
     const body = Buffer.concat(answer.chunks);
     if (chunkSize === Infinity || body.length <= chunkSize) {
@@ -216,6 +237,7 @@ export class FaultFlow implements Dispatcher.DispatchController {
       this.data(body.subarray(offset, offset + chunkSize));
       offset += chunkSize;
       if (offset >= body.length) this.end();
+      else if (onStall) onStall();
       else this.later(intervalMs, step);
     };
     step();

@@ -4,7 +4,7 @@ import type { Fault, FaultLabel } from '../faults/fault.js';
 import type { FaultEvent, FaultPlan } from '../faults/plan.js';
 import type { RouteRequest } from '../faults/route.js';
 import { FaultRouter, type RouteSpec, type RoutesOption } from '../faults/router.js';
-import { FaultFlow, injectedSocketError } from './fault-flow.js';
+import { FaultFlow, injectedSocketError, injectedTimeoutError } from './fault-flow.js';
 
 /** Options of {@link faultInterceptor}. */
 export interface FaultInterceptorOptions {
@@ -78,6 +78,10 @@ function normalizeHeaders(
   return out;
 }
 
+function positive(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
 function runFault(
   fault: Fault,
   flow: FaultFlow,
@@ -85,6 +89,15 @@ function runFault(
   opts: Dispatcher.DispatchOptions,
 ): void {
   flow.start();
+  // A real client's own timers still run: per-request headersTimeout / bodyTimeout end a hang,
+  // a long delay or a crawling body as they would against a real server.
+  const headersTimeout = positive(opts.headersTimeout);
+  const bodyTimeout = positive(opts.bodyTimeout);
+  if (headersTimeout !== undefined && (fault.kind === 'hang' || fault.kind === 'delay')) {
+    flow.later(headersTimeout, () => {
+      if (!flow.headSent) flow.cancel(injectedTimeoutError(fault, 'headers'));
+    });
+  }
   switch (fault.kind) {
     case 'status':
       if (fault.label === 'beforeSend') {
@@ -105,7 +118,7 @@ function runFault(
       }
       return;
     case 'hang':
-      // Only the caller's abort (signal, timeout) ends a hang.
+      // Only the caller's abort (signal) or its headersTimeout ends a hang.
       if (fault.label === 'afterSend')
         flow.forward(dispatch, opts, { onEnd: () => undefined, onError: () => undefined });
       return;
@@ -132,7 +145,16 @@ function runFault(
       return;
     case 'slowBody':
       flow.forward(dispatch, opts, {
-        onEnd: (answer) => flow.replay(answer, fault.chunkSize, fault.intervalMs),
+        onEnd: (answer) =>
+          flow.replay(
+            answer,
+            fault.chunkSize,
+            fault.intervalMs,
+            bodyTimeout !== undefined && bodyTimeout <= fault.intervalMs
+              ? () =>
+                  flow.later(bodyTimeout, () => flow.cancel(injectedTimeoutError(fault, 'body')))
+              : undefined,
+          ),
       });
       return;
     case 'closeMidBody':
