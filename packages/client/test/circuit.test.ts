@@ -76,7 +76,7 @@ describe('circuit breaker', () => {
     const requests = server.requests.length;
     const started = performance.now();
     const error = await client.request({ path: '/x' }).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(20);
+    expect(performance.now() - started).toBeLessThan(100); // a wait would be >= 150 ms
     expect(isCircuitOpenError(error)).toBe(true);
     if (!isCircuitOpenError(error)) return;
     expect(error.code).toBe('UNFAZED_ERR_CIRCUIT_OPEN');
@@ -121,7 +121,7 @@ describe('circuit breaker', () => {
     const follower = client.request({ path: '/follower' });
     const started = performance.now();
     const rejected = await client.request({ path: '/third' }).catch((e: unknown) => e);
-    expect(performance.now() - started).toBeLessThan(20);
+    expect(performance.now() - started).toBeLessThan(100); // a wait would be >= 150 ms
     expect(isCircuitOpenError(rejected)).toBe(true);
     if (isCircuitOpenError(rejected)) expect(rejected.circuitState).toBe('half-open');
     // The follower waited for the probe's verdict, then ran: both succeed.
@@ -153,14 +153,14 @@ describe('circuit breaker', () => {
     await failMany(client, 4);
     const first = client.circuit(server.url);
     const firstOpenFor = (first.nextProbeAt ?? 0) - Date.now();
-    expect(firstOpenFor).toBeGreaterThan(150);
+    expect(firstOpenFor).toBeGreaterThan(100);
     expect(firstOpenFor).toBeLessThanOrEqual(200);
     await sleep(firstOpenFor + 5);
     await failMany(client, 1); // the probe fails
     const second = client.circuit(server.url);
     expect(second.state).toBe('open');
     const secondOpenFor = (second.nextProbeAt ?? 0) - Date.now();
-    expect(secondOpenFor).toBeGreaterThan(350);
+    expect(secondOpenFor).toBeGreaterThan(250); // without growth it would be <= 200
     expect(secondOpenFor).toBeLessThanOrEqual(400);
   });
 

@@ -95,7 +95,7 @@ describe('Retry-After', () => {
     expect(isRetriesExhaustedError(first)).toBe(true);
     const status = client.circuit(server.url);
     expect(status.state).toBe('open');
-    expect(status.nextProbeAt).toBeGreaterThan(Date.now() + 800);
+    expect(status.nextProbeAt).toBeGreaterThan(Date.now() + 600);
     expect(status.nextProbeAt).toBeLessThanOrEqual(Date.now() + 1000);
 
     const second = await client.request({ path: '/other' }).catch((e: unknown) => e);
