@@ -34,5 +34,5 @@ durable.operation<{ n: number }>('crash-op', {
     appendFileSync(hookFile, `${ctx.id}\n`);
   },
 });
-durable.startWorker({ concurrency: 4, pollInterval: 20, name: `child-${process.pid}` });
+durable.startWorker({ concurrency: 2, pollInterval: 20, name: `child-${process.pid}` });
 console.log('worker ready');
