@@ -62,7 +62,10 @@ export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
   // One breaker per downstream origin: while the barcode generator is down, calls to it fail
   // fast and the durable queue parks its operations until the next probe.
   const client = createClient({
-    timeout: { attempt: 300, total: 10_000 },
+    // Above every operation's attemptTimeout, so that the queue's per-attempt deadline is what
+    // fires: a client attempt timeout under `maxRetries: 0` surfaces as RetriesExhaustedError,
+    // which the queue (as of this writing) takes for a permanent failure.
+    timeout: { attempt: 700, total: 10_000 },
     breaker: {
       failureRatio: 0.5,
       minimumCalls: 4,
@@ -110,7 +113,7 @@ export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
 /** Defines the payment operation (charge the card; compensate by voiding it and restoring credit). */
 export function paymentQueue(store: DurableStore, urls: ServiceUrls, timing: Timing): PaymentQueue {
   const client = createClient({
-    timeout: { attempt: 400, total: 10_000 },
+    timeout: { attempt: 600, total: 10_000 },
     breaker: {
       failureRatio: 0.6,
       minimumCalls: 10,

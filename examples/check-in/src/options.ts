@@ -28,6 +28,8 @@ export interface DemoOptions {
   readonly workers: number;
   /** Skip the short "without Unfazed" prelude. */
   readonly skipNaive: boolean;
+  /** Run output management without the idempotency middleware, to watch the invariant break. */
+  readonly withoutIdempotency: boolean;
 }
 
 /** A bad command line: the message says which flag and why. */
@@ -45,6 +47,8 @@ export const USAGE = `Usage: pnpm demo [options]
   --workers <n>           worker processes in Redis mode (default 2)
   --redis-prefix <p>      prefix of the demo's Redis keys, all deleted at the end
   --no-naive              skip the "without Unfazed" prelude
+  --without-idempotency   take the idempotency middleware off output management: retries
+                          after a lost response send a second boarding pass, and the demo fails
   --quiet                 print the summary only
   --json                  print the summary as JSON on stdout
   --help                  this text
@@ -86,6 +90,7 @@ export function parseOptions(
         'redis-prefix': { type: 'string' },
         crash: { type: 'boolean' },
         'no-naive': { type: 'boolean' },
+        'without-idempotency': { type: 'boolean' },
         quiet: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -119,6 +124,7 @@ export function parseOptions(
     redisUrl,
     crash: v.crash === true,
     skipNaive: v['no-naive'] === true,
+    withoutIdempotency: v['without-idempotency'] === true,
     quiet: v.quiet === true,
     json: v.json === true,
   };

@@ -69,7 +69,7 @@ process.on('message', (message: { type?: string }) => {
 });
 // The parent is gone (it crashed or was killed): do not linger.
 process.on('disconnect', () => void stop());
-redis.connect().then(
+redis.ping().then(
   () => send({ type: 'ready' }),
   (error: unknown) => {
     console.error(`worker ${config.name}: cannot reach Redis: ${String(error)}`);

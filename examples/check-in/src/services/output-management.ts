@@ -1,5 +1,10 @@
 import { createServer } from 'node:http';
-import express, { type RequestHandler } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import type { IdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import { createLedger, faults, plans, type FaultPlan, type Ledger } from '@unfazed/testing';
@@ -30,6 +35,8 @@ export interface OutputManagementOptions {
   readonly seed: number;
   /** Chance that the answer to a first attempt is lost after the pass was sent. */
   readonly lostResponseRate: number;
+  /** False: no idempotency middleware (what goes wrong without it). */
+  readonly dedupe: boolean;
   readonly say: (text: string, tone?: Tone) => void;
 }
 
@@ -97,24 +104,28 @@ export async function startOutputManagement(
       counts.lostResponses++;
       options.say(`pass sent to ${who(key)}, then the response was lost (fault)`, 'warn');
     }),
-    idempotency({
-      store: options.store,
-      on: {
-        replayed: (e) => {
-          counts.replayed++;
-          options.say(
-            `retry for ${who(e.key)} answered from the idempotency store: no second pass`,
-            'ok',
-          );
-        },
-        conflict: () => {
-          counts.conflicts++;
-        },
-      },
-    }),
+    options.dedupe
+      ? idempotency({
+          store: options.store,
+          on: {
+            replayed: (e) => {
+              counts.replayed++;
+              options.say(
+                `retry for ${who(e.key)} answered from the idempotency store: no second pass`,
+                'ok',
+              );
+            },
+            conflict: () => {
+              counts.conflicts++;
+            },
+          },
+        })
+      : (_req: Request, _res: Response, next: NextFunction) => next(),
     express.json(),
     (req, res) => {
-      const pass = req.body as { passengerId: string; name: string; barcode: string };
+      const pass = req.body as { passengerId: string; name: string; barcode: string } | undefined;
+      // The caller gave up while the key was being claimed and its body was never parsed.
+      if (pass?.passengerId === undefined) return void res.status(400).json({ error: 'no body' });
       passengerOfKey.set(keyOf(req.headers['idempotency-key']), pass.passengerId);
       const n = ledger.record(pass.passengerId, {
         barcode: pass.barcode,

@@ -1,0 +1,293 @@
+/**
+ * One run of the demo: starts the services (and the worker processes with Redis), plays the
+ * stories, prints the timeline and the summary. Loaded by main.ts once the flags are valid.
+ */
+import type { DurableWorker } from '@unfazed/client';
+import type { Timing, WorkerConfig } from './config.js';
+import { passenger, runDriver } from './driver.js';
+import { observe, type DemoEvent } from './events.js';
+import { runNaive } from './naive.js';
+import { checkInQueue, paymentQueue } from './operations.js';
+import type { DemoOptions } from './options.js';
+import { startBarcodeGenerator } from './services/barcode-generator.js';
+import { startCardService } from './services/card-service.js';
+import { startCheckInService } from './services/check-in-service.js';
+import { startOutputManagement } from './services/output-management.js';
+import { startPaymentService } from './services/payment-service.js';
+import { memoryStores, redisStores, type Stores } from './stores.js';
+import { printSummary, summarize } from './summary.js';
+import { targetNames } from './targets.js';
+import { createTimeline, wantsColor, type Timeline } from './timeline.js';
+import { startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './worker-processes.js';
+
+const INITIAL_CREDIT = 100;
+
+/** Runs the demo; resolves with the exit code (0: every invariant held). */
+export async function run(options: DemoOptions, runStart: number): Promise<number> {
+  const out = options.json ? process.stderr : process.stdout;
+  const timeline = createTimeline({
+    out,
+    color: wantsColor(out, process.env),
+    enabled: !options.quiet,
+    start: runStart,
+  });
+  const timing: Timing = {
+    wait: options.wait,
+    paymentDeadline: options.paymentDeadline,
+    leaseMs: 1_500,
+  };
+  const closers: (() => Promise<unknown>)[] = [];
+  const stores: Stores = options.redisUrl
+    ? await redisStores(options.redisUrl, options.redisPrefix)
+    : memoryStores();
+  closers.push(() => stores.close());
+  try {
+    const say = (actor: string) => (text: string, tone?: Parameters<Timeline['line']>[2]) =>
+      timeline.line(actor, text, tone);
+    const barcode = await startBarcodeGenerator({
+      seed: options.seed,
+      faultRate: 0.15,
+    });
+    closers.push(() => barcode.close());
+    const output = await startOutputManagement({
+      store: stores.outputKeys,
+      seed: options.seed,
+      lostResponseRate: 0.3,
+      dedupe: !options.withoutIdempotency,
+      say: say('output management'),
+    });
+    closers.push(() => output.close());
+    const card = await startCardService({
+      store: stores.cardKeys,
+      seed: options.seed,
+      say: say('card service'),
+    });
+    closers.push(() => card.close());
+    let payQueue: ReturnType<typeof paymentQueue> | undefined;
+    const payment = await startPaymentService({
+      store: stores.paymentKeys,
+      wait: options.wait,
+      initialCredit: INITIAL_CREDIT,
+      say: say('payment service'),
+      queue: (url) => {
+        payQueue = paymentQueue(
+          stores.paymentQueue,
+          { barcode: barcode.url, output: output.url, card: card.url, payment: url },
+          timing,
+        );
+        return payQueue;
+      },
+    });
+    closers.push(() => payment.close());
+    if (!payQueue) throw new Error('the payment service did not define its queue');
+    const urls = { barcode: barcode.url, output: output.url, card: card.url, payment: payment.url };
+    const checkIn = checkInQueue(stores.checkInQueue, urls, timing);
+    const checkInService = await startCheckInService({
+      queue: checkIn,
+      barcodeUrl: barcode.url,
+      outputUrl: output.url,
+      wait: options.wait,
+      say: say('check-in service'),
+    });
+    closers.push(() => checkInService.close());
+    closers.push(() => checkIn.client.close());
+    const pq = payQueue;
+    closers.push(() => Promise.all([pq.client.close(), pq.compensationClient.close()]));
+
+    // What the timeline shows of the queues and breakers, in this process and the workers.
+    const breaker = { opened: 0, callsNotMade: 0 };
+    const attemptsBy = new Map<string, number>();
+    let onAttempt: (process: string, n: number) => void = () => undefined;
+    const onEvent = (e: DemoEvent): void => {
+      switch (e.kind) {
+        case 'circuit':
+          if (e.to === 'open') {
+            breaker.opened++;
+            timeline.line(
+              e.process,
+              `circuit to the ${e.target} OPEN: no calls for ${((e.openForMs ?? 0) / 1000).toFixed(1)} s`,
+              'warn',
+            );
+          } else if (e.to === 'half-open')
+            timeline.line(e.process, `circuit to the ${e.target} half-open: one probe call`, 'dim');
+          else timeline.line(e.process, `circuit to the ${e.target} closed again`, 'ok');
+          break;
+        case 'circuit-skip':
+          breaker.callsNotMade++;
+          break;
+        case 'attempt-start': {
+          const n = (attemptsBy.get(e.process) ?? 0) + 1;
+          attemptsBy.set(e.process, n);
+          onAttempt(e.process, n);
+          break;
+        }
+        case 'attempt-failed':
+          timeline.line(
+            e.process,
+            `${e.op} for ${e.subject}: attempt ${e.attempt} failed (${e.error})`,
+            'dim',
+          );
+          break;
+        case 'succeeded':
+          if (e.attempts > 1)
+            timeline.line(
+              e.process,
+              `${e.op} for ${e.subject} done after ${e.attempts} attempts`,
+              'ok',
+            );
+          break;
+        case 'gave-up':
+          timeline.line(
+            e.process,
+            `${e.op} for ${e.subject} gave up (${e.reason}): compensation ran`,
+            'warn',
+          );
+          break;
+      }
+    };
+    const targets = targetNames(urls);
+    observe(checkIn.durable, checkIn.client, 'check-in service', targets, onEvent);
+    observe(pq.durable, pq.client, 'payment service', targets, onEvent);
+
+    // Without Unfazed.
+    let naive: { errorsShown: number; boardingPasses: number } | undefined;
+    if (!options.skipNaive) {
+      timeline.section('without Unfazed: plain calls, the error goes to the passenger');
+      const r = await runNaive(checkInService.url, timeline);
+      naive = { errorsShown: r.errorsShown, boardingPasses: output.naiveLedger.count('P00') };
+      timeline.note(
+        `${r.errorsShown} error messages, and ${naive.boardingPasses} boarding passes for one passenger.`,
+        'bad',
+      );
+    }
+
+    // With Unfazed: workers here (memory) or in their own processes (Redis).
+    const workerStats = { started: 0, killed: 0 };
+    const inProcess: DurableWorker[] = [];
+    const processes: WorkerProcess[] = [];
+    const workerConfig = (name: string): WorkerConfig => ({
+      name,
+      urls,
+      timing,
+      redisUrl: options.redisUrl ?? '',
+      redisPrefix: options.redisPrefix,
+      seed: options.seed,
+    });
+    if (stores.kind === 'memory') {
+      inProcess.push(
+        checkIn.durable.startWorker({ pollInterval: 50, name: 'check-in worker' }),
+        pq.durable.startWorker({ pollInterval: 50, name: 'payment worker' }),
+      );
+    } else {
+      const started = await Promise.all(
+        Array.from({ length: options.workers }, (_, i) =>
+          startWorkerProcess(workerConfig(`worker-${i + 1}`), onEvent),
+        ),
+      );
+      processes.push(...started);
+      workerStats.started = started.length;
+    }
+    closers.push(() => Promise.all(inProcess.map((w) => w.stop({ timeout: 2_000 }))));
+    closers.push(() => Promise.all(processes.map((w) => stopWorkerProcess(w))));
+
+    timeline.section(
+      `with Unfazed: ${options.passengers} passengers, ${options.payments} payments, ${stores.kind === 'memory' ? 'in-memory stores' : `Redis, ${processes.length} worker processes`}`,
+    );
+    if (options.withoutIdempotency)
+      timeline.note(
+        'output management runs WITHOUT the idempotency middleware (--without-idempotency)',
+        'bad',
+      );
+    if (processes.length > 0)
+      timeline.note(`workers: ${processes.map((w) => `${w.name} (pid ${w.pid})`).join(', ')}`);
+
+    let crash: Promise<void> | undefined;
+    let crashNow: ((why: string) => void) | undefined;
+    if (options.crash) {
+      const victim = processes[0];
+      let fired = false;
+      const kill = (why: string): void => {
+        if (fired || !victim) return;
+        fired = true;
+        crash = (async () => {
+          victim.child.kill('SIGKILL');
+          const how = await victim.exited;
+          workerStats.killed++;
+          timeline.line('demo', `killed ${victim.name} (pid ${victim.pid}, ${how}) ${why}`, 'bad');
+          const next = await startWorkerProcess(
+            workerConfig(`worker-${processes.length + 1}`),
+            onEvent,
+          );
+          processes.push(next);
+          workerStats.started++;
+          timeline.line(
+            'demo',
+            `started ${next.name} (pid ${next.pid}); expired leases hand it the dead worker's operations`,
+            'info',
+          );
+        })();
+      };
+      crashNow = kill;
+      onAttempt = (proc, n) => {
+        if (proc === victim?.name && n >= 2) kill('in the middle of its calls');
+      };
+    }
+
+    const storyStart = Date.now();
+    const crashTimer = options.crash
+      ? setTimeout(() => crashNow?.('(1.5 s in, before it had made 2 calls)'), 1_500)
+      : undefined;
+    barcode.goDown(1_000);
+    timeline.line(
+      'barcode generator',
+      'down for the next second, then flaky (seeded 500s, hangs, 503 + Retry-After)',
+      'dim',
+    );
+    const ui = await runDriver({
+      checkInUrl: checkInService.url,
+      paymentUrl: payment.url,
+      passengers: options.passengers,
+      payments: options.payments,
+      seed: options.seed,
+      giveUpAt: storyStart + options.timeout,
+      start: runStart,
+      say: (actor, text, tone) => timeline.line(actor, text, tone),
+    });
+    clearTimeout(crashTimer);
+    if (crash) await crash;
+
+    const summary = summarize({
+      mode: stores.kind,
+      seed: options.seed,
+      workers: workerStats,
+      passengerIds: Array.from(
+        { length: options.passengers },
+        (_, i) => passenger(i + 1).passengerId,
+      ),
+      paymentIds: Array.from({ length: options.payments }, (_, j) => `PAY-${j + 1}`),
+      checkInAnswers: checkInService.answers(),
+      ui,
+      passes: output.ledger,
+      credit: payment.ledger,
+      card: card.ledger,
+      balances: payment.balances,
+      initialCredit: INITIAL_CREDIT,
+      output: output.stats(),
+      barcodeRetries: barcode.stats().retries,
+      cardRetries: card.stats().retries,
+      breaker,
+      storyStart,
+      runStart,
+      ...(naive ? { naive } : {}),
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else printSummary(summary, process.stdout, timeline.paint);
+    return summary.invariants.ok ? 0 : 1;
+  } finally {
+    for (const close of closers.reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch((error: unknown) => process.stderr.write(`demo: while closing: ${String(error)}\n`));
+    }
+  }
+}
