@@ -6,7 +6,6 @@ import {
   handleWhenResult,
   retry,
   timeout,
-  type IBackoff,
   type RetryPolicy,
 } from 'cockatiel';
 import { EventEmitter } from 'node:events';
@@ -17,20 +16,20 @@ import {
   IDEMPOTENT_METHODS,
   InvalidOptionError,
   KEYED_METHODS,
-  PROBLEM_CONTENT_TYPE,
   classifyError,
   classifyStatus,
   errorCodeOf,
-  formatIdempotencyKey,
-  generateIdempotencyKey,
-  isIdempotentMethod,
-  parseIdempotencyKey,
   parseRetryAfter,
   problemCodeOf,
-  validateIdempotencyKey,
-  type Classification,
 } from '@unfazed/contract';
 import { abortableSleep } from './abortable-sleep.js';
+import {
+  joinPath,
+  prepareCall,
+  type Call,
+  type MutableRecord,
+  type RequestOptions,
+} from './call.js';
 import { CircuitRefusal, CircuitRegistry, type CircuitStatus } from './circuit-breaker.js';
 import {
   AbortedError,
@@ -40,56 +39,22 @@ import {
   RetriesExhaustedError,
   RetryAfterBeyondDeadlineError,
   TotalTimeoutError,
-  type AttemptRecord,
-  type CallInfo,
   type DelayReason,
-  type LastResponse,
-  type StopReason,
 } from './errors.js';
 import { Events, type ClientEventName, type ClientListener } from './events.js';
+import { resolveOptions, type ClientOptions, type ResolvedOptions } from './options.js';
 import {
-  resolveMaxRetries,
-  resolveOptions,
-  resolveTimeouts,
-  type ClientOptions,
-  type ResolvedOptions,
-  type TimeoutOptions,
-} from './options.js';
+  MAX_PROBLEM_BYTES,
+  PROBLEM_STATUSES,
+  isProblem,
+  lastResponse,
+  type Outcome,
+  type Step,
+} from './outcome.js';
 import { readBounded } from './read-bounded.js';
-import { bodySource, type BodySource, type RequestBody } from './request-body.js';
-import { UnfazedResponse, discardBody, type ResponseHeaders } from './response.js';
+import { UnfazedResponse, discardBody } from './response.js';
 
-/** A query-string value. */
-export type QueryValue = string | number | boolean;
-
-/** One call. */
-export interface RequestOptions {
-  /** HTTP method. Default `GET`. */
-  method?: string;
-  /** Path appended to the client's `baseUrl` (may carry a query string). */
-  path?: string;
-  /** Absolute URL, instead of `path`. */
-  url?: string | URL;
-  /** Query parameters appended to the URL; arrays repeat the name, `undefined` is skipped. */
-  query?: Record<string, QueryValue | readonly QueryValue[] | undefined>;
-  /** Request headers (merged over the client's). */
-  headers?: Record<string, string | string[] | undefined>;
-  /** A value sent as JSON (`content-type: application/json` unless given). */
-  json?: unknown;
-  /** A body: string or bytes, a factory called per attempt, or a one-shot stream (never retried). */
-  body?: RequestBody;
-  /**
-   * The Idempotency-Key of this logical operation, sent (as an sf-string) on every attempt.
-   * Default: a new UUIDv7 for POST and PATCH (unless `idempotency.autoKey` is off). `false`: none.
-   */
-  idempotencyKey?: string | false;
-  /** Cancels the call: the running attempt and any backoff wait. */
-  signal?: AbortSignal;
-  /** Per-call timeouts. */
-  timeout?: TimeoutOptions;
-  /** Per-call retry budget. */
-  retry?: { maxRetries?: number };
-}
+export type { RequestOptions, QueryValue } from './call.js';
 
 /** The effective policy of a client, from {@link Client.describe}. */
 export interface ClientDescription {
@@ -149,63 +114,7 @@ export function createClient(options: ClientOptions = {}): Client {
 }
 
 const TIMEOUT_OPTIONS = { strategy: TimeoutStrategy.Cooperative, abortOnReturn: false } as const;
-const PROBLEM_STATUSES: ReadonlySet<number> = new Set([409, 422, 503]);
-const MAX_PROBLEM_BYTES = 64 * 1024;
 const NEVER_ABORTED = new AbortController().signal;
-const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-type Outcome =
-  | {
-      readonly kind: 'response';
-      readonly status: number;
-      readonly headers: ResponseHeaders;
-      readonly body: Readable | Buffer;
-      readonly cls: Classification;
-      readonly retryAfterMs: number | undefined;
-      readonly breakerFailure: boolean;
-      readonly forceOpenMs: number | undefined;
-    }
-  | {
-      readonly kind: 'error';
-      readonly error: unknown;
-      readonly cls: Classification;
-      readonly breakerFailure: boolean;
-      readonly forceOpenMs: undefined;
-    }
-  | {
-      readonly kind: 'aborted';
-      readonly error: unknown;
-      readonly breakerFailure: boolean;
-      readonly forceOpenMs: undefined;
-    };
-
-interface Step {
-  readonly outcome: Outcome;
-  /** Read by cockatiel's retry filter. */
-  readonly retry: boolean;
-  readonly stop: StopReason | undefined;
-}
-
-type MutableRecord = { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] };
-
-interface Call {
-  readonly info: CallInfo;
-  readonly origin: string;
-  readonly path: string;
-  readonly method: Dispatcher.HttpMethod;
-  readonly headers: Record<string, string | string[]>;
-  readonly body: BodySource;
-  readonly safeToResend: boolean;
-  readonly totalMs: number;
-  readonly attemptMs: number;
-  readonly maxRetries: number;
-  readonly breakerKey: string | undefined;
-  readonly callerSignal: AbortSignal | undefined;
-  readonly deadline: number;
-  readonly records: MutableRecord[];
-  backoff: IBackoff<unknown> | undefined;
-  pendingDelay: number;
-}
 
 class ResilientClient implements Client {
   private readonly events = new Events();
@@ -235,7 +144,7 @@ class ResilientClient implements Client {
 
   async request(req: RequestOptions): Promise<UnfazedResponse> {
     if (this.closed) throw new ClientClosedError();
-    const call = this.prepare(req);
+    const call = prepareCall(req, this.options, this.circuits?.keyOf.bind(this.circuits));
     // The first attempt needs no total-deadline signal: its timeout is already clamped to the
     // deadline and nothing waits before it. cockatiel's total-deadline and retry policies are
     // entered only when a retry is due, which spares the common call an AbortController.
@@ -317,147 +226,6 @@ class ResilientClient implements Client {
       this.retryPolicies.set(maxRetries, policy);
     }
     return policy;
-  }
-
-  private prepare(req: RequestOptions): Call {
-    if (typeof req !== 'object' || req === null) {
-      throw new InvalidOptionError('request', 'must be an object', req);
-    }
-    const method = (req.method ?? 'GET').toUpperCase();
-    if (
-      typeof req.method !== 'undefined' &&
-      (typeof req.method !== 'string' || !METHOD.test(method))
-    ) {
-      throw new InvalidOptionError('method', 'must be an HTTP method token', req.method);
-    }
-    const url = this.urlOf(req);
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(this.options.headers))
-      headers[name.toLowerCase()] = value;
-    if (req.headers !== undefined) {
-      if (typeof req.headers !== 'object' || req.headers === null) {
-        throw new InvalidOptionError('headers', 'must be an object', req.headers);
-      }
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers[name.toLowerCase()] = value;
-      }
-    }
-    if (req.json !== undefined && req.body !== undefined) {
-      throw new InvalidOptionError('json', 'cannot be combined with body', req.json);
-    }
-    let body: BodySource;
-    if (req.json !== undefined) {
-      const text = JSON.stringify(req.json);
-      body = bodySource(text);
-      headers['content-type'] ??= 'application/json';
-    } else {
-      try {
-        body = bodySource(req.body);
-      } catch (error) {
-        throw new InvalidOptionError('body', (error as Error).message, req.body);
-      }
-    }
-
-    const idempotencyKey = this.keyOf(req, method, headers);
-    const t =
-      req.timeout === undefined
-        ? this.options.timeout
-        : resolveTimeouts('timeout', req.timeout, this.options.timeout);
-    const maxRetries =
-      req.retry?.maxRetries === undefined
-        ? this.options.retry.maxRetries
-        : resolveMaxRetries('retry.maxRetries', req.retry.maxRetries);
-    const signal = req.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new InvalidOptionError('signal', 'must be an AbortSignal', signal);
-    }
-    return {
-      info: { method, url: url.href, idempotencyKey },
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: method as Dispatcher.HttpMethod,
-      headers,
-      body,
-      safeToResend: isIdempotentMethod(method) || headers[HEADERS.idempotencyKey] !== undefined,
-      totalMs: t.total,
-      attemptMs: t.attempt,
-      maxRetries,
-      breakerKey: this.circuits?.keyOf(url, method),
-      callerSignal: signal,
-      deadline: performance.now() + t.total,
-      records: [],
-      backoff: undefined,
-      pendingDelay: 0,
-    };
-  }
-
-  private urlOf(req: RequestOptions): URL {
-    if (req.url !== undefined && req.path !== undefined) {
-      throw new InvalidOptionError('url', 'cannot be combined with path', req.url);
-    }
-    let url: URL;
-    if (req.url !== undefined) {
-      try {
-        url = new URL(req.url);
-      } catch {
-        throw new InvalidOptionError('url', 'must be an absolute http(s) URL', req.url);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new InvalidOptionError('url', 'must use http: or https:', req.url);
-      }
-    } else if (req.path !== undefined) {
-      if (typeof req.path !== 'string')
-        throw new InvalidOptionError('path', 'must be a string', req.path);
-      if (!this.options.baseUrl) {
-        throw new InvalidOptionError(
-          'path',
-          'needs the client option baseUrl (or pass url)',
-          req.path,
-        );
-      }
-      url = joinPath(this.options.baseUrl, req.path);
-    } else {
-      throw new InvalidOptionError('path', 'a request needs path or url', undefined);
-    }
-    if (req.query !== undefined) {
-      for (const [name, value] of Object.entries(req.query)) {
-        if (value === undefined) continue;
-        for (const v of Array.isArray(value) ? value : [value])
-          url.searchParams.append(name, String(v));
-      }
-    }
-    return url;
-  }
-
-  private keyOf(
-    req: RequestOptions,
-    method: string,
-    headers: Record<string, string | string[]>,
-  ): string | undefined {
-    const given = req.idempotencyKey;
-    if (given === false) return undefined;
-    if (typeof given === 'string') {
-      try {
-        headers[HEADERS.idempotencyKey] = formatIdempotencyKey(validateIdempotencyKey(given));
-      } catch (error) {
-        throw new InvalidOptionError('idempotencyKey', (error as Error).message, given);
-      }
-      return given;
-    }
-    if (given !== undefined) {
-      throw new InvalidOptionError('idempotencyKey', 'must be a string or false', given);
-    }
-    const header = headers[HEADERS.idempotencyKey];
-    if (header !== undefined) {
-      const parsed = parseIdempotencyKey(header);
-      if (!parsed.ok)
-        throw new InvalidOptionError('headers.idempotency-key', parsed.message, header);
-      return parsed.key;
-    }
-    if (!this.options.idempotency.autoKey || !KEYED_METHODS.includes(method)) return undefined;
-    const key = generateIdempotencyKey();
-    headers[HEADERS.idempotencyKey] = formatIdempotencyKey(key);
-    return key;
   }
 
   /** One pass of the retry loop: the abortable backoff wait, then one attempt through the breaker. */
@@ -776,41 +544,6 @@ class ResilientClient implements Client {
     }
     return pool;
   }
-}
-
-function joinPath(base: URL, path: string): URL {
-  const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
-  return new URL(`${base.origin}${prefix}${path.startsWith('/') ? path : `/${path}`}`);
-}
-
-function isProblem(contentType: string | string[] | undefined): boolean {
-  const value = Array.isArray(contentType) ? contentType[0] : contentType;
-  if (value === undefined) return false;
-  const type = value.split(';')[0]?.trim().toLowerCase();
-  return type === PROBLEM_CONTENT_TYPE || type === 'application/json';
-}
-
-async function lastResponse(
-  outcome: Extract<Outcome, { kind: 'response' }>,
-  deadline: number,
-): Promise<LastResponse> {
-  let text = '';
-  if (Buffer.isBuffer(outcome.body)) {
-    text = outcome.body.toString('utf8');
-  } else {
-    const body = outcome.body;
-    const timer = setTimeout(() => body.destroy(), Math.max(0, deadline - performance.now()));
-    try {
-      const read = await readBounded(body, MAX_PROBLEM_BYTES);
-      text = read.head.subarray(0, MAX_PROBLEM_BYTES).toString('utf8');
-      if (read.overflow) read.overflow.destroy();
-    } catch {
-      // The body is only a diagnostic: a broken one must not hide the real error.
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  return { status: outcome.status, headers: outcome.headers, body: text };
 }
 
 /** A caller's abort after `request()` returned still stops a body being read, as with fetch. */

@@ -2,13 +2,8 @@
  * @unfazed/client — resilient HTTP calls (undici + cockatiel) that speak the Unfazed contract.
  * @packageDocumentation
  */
-export {
-  createClient,
-  type Client,
-  type ClientDescription,
-  type RequestOptions,
-  type QueryValue,
-} from './client.js';
+export { createClient, type Client, type ClientDescription } from './client.js';
+export type { RequestOptions, QueryValue } from './call.js';
 export {
   DEFAULTS,
   type ClientOptions,
