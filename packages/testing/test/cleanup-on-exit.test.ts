@@ -1,4 +1,5 @@
 import { describe, it, expect, afterEach } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChild, type ChildRun } from '@unfazed/testing';
 import { redisCommand } from '../src/redis/resp.js';
@@ -67,5 +68,35 @@ describe('spawned redis-servers do not outlive their owner', () => {
     expect(ports).toHaveLength(3);
     expect((await run.exited).code).toBe(0);
     await expectAllGone(ports);
+  });
+});
+
+/** Gone, or a zombie nobody reaps (PID 1 in a container may not). */
+function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return true;
+  }
+}
+
+describe('when the owner is SIGKILLed (no exit handler can run)', () => {
+  it('its redis-servers and runChild() children still end', async () => {
+    const run = await runChild(join(__dirname, 'fixtures', 'grandparent.ts'));
+    runs.push(run);
+    const output = await run.waitForOutput(/\{"grandchild".*\}/, { timeoutMs: 20_000 });
+    const { grandchild, port } = JSON.parse(/\{"grandchild".*\}/.exec(output)?.[0] ?? '{}') as {
+      grandchild: number;
+      port: number;
+    };
+    expect(processGone(grandchild)).toBe(false);
+    expect(await answers(port)).toBe(true);
+    expect((await run.kill('SIGKILL')).signal).toBe('SIGKILL');
+    await expectAllGone([port]);
+    for (let i = 0; i < 50 && !processGone(grandchild); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(processGone(grandchild)).toBe(true);
   });
 });

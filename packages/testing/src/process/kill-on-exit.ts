@@ -1,4 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
+/** Anything that can be killed: a `ChildProcess`, or a wrapper that signals a process group. */
+export interface Killable {
+  kill(signal: NodeJS.Signals): unknown;
+}
 
 /**
  * Children that must not outlive this process. The set is kept on the real `process` object
@@ -6,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
  * shares one set and one group of listeners.
  */
 interface ExitRegistry {
-  children: Set<ChildProcess>;
+  children: Set<Killable>;
   installed: boolean;
   onExit: () => void;
   onSignal: (signal: NodeJS.Signals) => void;
@@ -19,7 +22,7 @@ function registry(): ExitRegistry {
   const holder = process as unknown as Record<symbol, ExitRegistry | undefined>;
   let reg = holder[kRegistry];
   if (!reg) {
-    const children = new Set<ChildProcess>();
+    const children = new Set<Killable>();
     const killAll = (): void => {
       for (const child of children) {
         try {
@@ -59,8 +62,12 @@ function uninstall(reg: ExitRegistry): void {
  * Makes sure `child` is SIGKILLed when this process exits (normally or on SIGINT, SIGTERM,
  * SIGHUP). Returns a function that forgets the child again; call it once the child has been
  * stopped. Listeners are installed only while at least one child is registered.
+ *
+ * Inside jest this is not enough: a test file's `process` is a copy whose `exit` event never
+ * fires. Children therefore also watch their parent themselves (see `guardedSpawn` and the
+ * orphan guard of `runChild`), which covers a parent killed by SIGKILL as well.
  */
-export function killOnExit(child: ChildProcess): () => void {
+export function killOnExit(child: Killable): () => void {
   const reg = registry();
   reg.children.add(child);
   if (!reg.installed) {

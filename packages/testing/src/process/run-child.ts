@@ -7,6 +7,7 @@ import { seededRandom } from '../faults/prng.js';
 import { defaultSeed, parseSeed, replayHint } from '../faults/seed.js';
 import { ChildWaitError } from './errors.js';
 import { killOnExit } from './kill-on-exit.js';
+import { orphanGuardFile } from './orphan-guard.js';
 import { CHILD_ENV, CHILD_RUN_ENV, isCheckpointMessage, type ContinueMessage } from './protocol.js';
 
 /** When to kill a child started by {@link runChild}. */
@@ -54,6 +55,7 @@ export interface RunChildOptions {
   /**
    * Node flags. Default: none for JavaScript; for `.ts`/`.mts`/`.cts` modules
    * `--import tsx --conditions=@unfazed/source` (tsx resolved from the current directory).
+   * A `--require` of the orphan guard (the child exits when its parent is gone) always comes first.
    */
   execArgv?: readonly string[];
 }
@@ -223,7 +225,11 @@ async function start(modulePath: string, options: RunChildOptions, run: number):
   env[CHILD_ENV] = '1';
   env[CHILD_RUN_ENV] = String(run);
 
-  const execArgv = options.execArgv ?? defaultExecArgv(modulePath);
+  const execArgv = [
+    '--require',
+    orphanGuardFile(),
+    ...(options.execArgv ?? defaultExecArgv(modulePath)),
+  ];
   const child: ChildProcess = spawn(
     process.execPath,
     [...execArgv, modulePath, ...(options.args ?? [])],

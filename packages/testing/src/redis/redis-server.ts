@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { InvalidOptionError } from '@unfazed/contract';
 import { killOnExit } from '../process/kill-on-exit.js';
 import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
 import { freePort } from './free-port.js';
+import { guardedSpawn, isExecutable } from './guarded-spawn.js';
 import { redisCommand, type RedisAddress } from './resp.js';
 
 const HOST = '127.0.0.1';
@@ -72,8 +72,12 @@ export interface RedisServerHandle {
 
 /** Internal: one spawned redis-server process that answered PING. */
 export interface SpawnedRedis {
-  child: ChildProcess;
+  /** The redis-server's own PID. */
+  pid: number | undefined;
+  /** Signals the redis-server itself. */
+  signal: (signal: NodeJS.Signals) => void;
   exited: Promise<void>;
+  isRunning: () => boolean;
   output: () => string;
   forget: () => void;
 }
@@ -106,43 +110,37 @@ export async function spawnRedisServer(options: {
     'no',
     ...options.args,
   ];
-  const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const forget = killOnExit(child);
+  if (!isExecutable(options.binary)) {
+    throw new RedisUnavailableError(
+      `Cannot start Redis: "${options.binary}" was not found on the PATH. ${HOW_TO_GET_REDIS}`,
+    );
+  }
   let tail = '';
-  const keep = (chunk: Buffer): void => {
-    tail = (tail + chunk.toString('utf8')).slice(-4_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const guarded = guardedSpawn(options.binary, args, (text) => {
+    tail = (tail + text).slice(-4_000);
+  });
+  const child = guarded.wrapper;
+  const forget = killOnExit({ kill: (signal) => guarded.signal(signal) });
   let exitedEarly = false;
-  let spawnError: NodeJS.ErrnoException | undefined;
+  let spawnError: Error | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       exitedEarly = true;
       forget();
       resolve();
     });
-    child.once('error', (error: NodeJS.ErrnoException) => {
+    child.once('error', (error) => {
       spawnError = error;
       exitedEarly = true;
       forget();
       resolve();
     });
   });
-  // A forgotten server must not keep the test process alive; killOnExit still stops it.
-  child.unref();
-  unrefStream(child.stdout);
-  unrefStream(child.stderr);
+  const pid = await guarded.pid;
 
   const deadline = Date.now() + options.startTimeoutMs;
   for (;;) {
     if (exitedEarly) {
-      if (spawnError?.code === 'ENOENT') {
-        throw new RedisUnavailableError(
-          `Cannot start Redis: "${options.binary}" was not found on the PATH. ${HOW_TO_GET_REDIS}`,
-          { cause: spawnError },
-        );
-      }
       throw new RedisStartError(
         `redis-server on port ${options.port} exited before it was ready` +
           (spawnError ? ` (${spawnError.message})` : '') +
@@ -156,7 +154,7 @@ export async function spawnRedisServer(options: {
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      guarded.signal('SIGKILL');
       await exited;
       throw new RedisStartError(
         `redis-server on port ${options.port} did not answer PING within ${options.startTimeoutMs} ms. Its output:\n${tail}`,
@@ -164,7 +162,20 @@ export async function spawnRedisServer(options: {
     }
     await sleep(20);
   }
-  return { child, exited, output: () => tail, forget };
+  // Once it is up, a forgotten server must not keep the test process alive; the watchdog
+  // still stops it when this process ends.
+  child.unref();
+  unrefStream(child.stdin);
+  unrefStream(child.stdout);
+  unrefStream(child.stderr);
+  return {
+    pid,
+    signal: (signal) => guarded.signal(signal),
+    exited,
+    isRunning: () => !exitedEarly,
+    output: () => tail,
+    forget,
+  };
 }
 
 function unrefStream(stream: unknown): void {
@@ -182,9 +193,9 @@ export async function terminate(
   signal: NodeJS.Signals,
   graceMs = 5_000,
 ): Promise<void> {
-  if (spawned.child.exitCode !== null || spawned.child.signalCode !== null) return;
-  spawned.child.kill(signal);
-  const timer = setTimeout(() => spawned.child.kill('SIGKILL'), graceMs);
+  if (!spawned.isRunning()) return;
+  spawned.signal(signal);
+  const timer = setTimeout(() => spawned.signal('SIGKILL'), graceMs);
   await spawned.exited;
   clearTimeout(timer);
 }
@@ -286,7 +297,7 @@ export async function startRedisServer(
       return current !== undefined;
     },
     get pid() {
-      return current?.child.pid;
+      return current?.pid;
     },
     connect(clientOptions: RedisOptions = {}) {
       if (closed) throw new Error('startRedisServer: connect() after close()');

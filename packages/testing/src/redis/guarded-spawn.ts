@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+
+/**
+ * Runs the command in the background, prints its PID, and SIGKILLs it as soon as stdin — a
+ * pipe from the test process — reaches EOF, i.e. when the test process is gone for any reason
+ * (jest worker ended, SIGKILL, crash). The shell itself exits with the command's status once
+ * the command ends.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" 3<&- &',
+  'child=$!',
+  'echo "unfazed-pid $child"',
+  '( while read -r _; do :; done; kill -9 "$child" 2>/dev/null ) <&3 &',
+  'watcher=$!',
+  'exec 3<&-',
+  `trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP`,
+  'wait "$child"; status=$?',
+  'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
+/** A command started by {@link guardedSpawn}. @internal */
+export interface GuardedProcess {
+  /** The watchdog shell; its `exit` is the command's exit. */
+  readonly wrapper: ChildProcess;
+  /** Resolves with the command's own PID (undefined if it never started). */
+  readonly pid: Promise<number | undefined>;
+  /** Sends `signal` to the command itself (not to the shell). */
+  signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Spawns `command args` under a `/bin/sh` watchdog so that it dies with the test process even
+ * when no exit handler can run. stdout carries the command's output after the PID line.
+ * @internal
+ */
+export function guardedSpawn(
+  command: string,
+  args: readonly string[],
+  onOutput: (text: string) => void,
+): GuardedProcess {
+  const wrapper = spawn('/bin/sh', ['-c', WATCHDOG, 'unfazed-watchdog', command, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let commandPid: number | undefined;
+  let buffered = '';
+  let resolvePid: (pid: number | undefined) => void = () => {};
+  const pid = new Promise<number | undefined>((resolve) => (resolvePid = resolve));
+  wrapper.stdout?.on('data', (chunk: Buffer) => {
+    if (commandPid !== undefined) return onOutput(chunk.toString('utf8'));
+    buffered += chunk.toString('utf8');
+    const match = /^unfazed-pid (\d+)\n/.exec(buffered);
+    if (!match) return;
+    commandPid = Number(match[1]);
+    resolvePid(commandPid);
+    const rest = buffered.slice(match[0].length);
+    if (rest) onOutput(rest);
+  });
+  wrapper.stderr?.on('data', (chunk: Buffer) => onOutput(chunk.toString('utf8')));
+  wrapper.once('exit', () => resolvePid(commandPid));
+  wrapper.once('error', () => resolvePid(undefined));
+  return {
+    wrapper,
+    pid,
+    signal(signal) {
+      if (commandPid !== undefined) {
+        try {
+          process.kill(commandPid, signal);
+          return;
+        } catch {
+          // already gone
+        }
+      }
+      if (signal === 'SIGKILL') wrapper.kill('SIGKILL');
+    },
+  };
+}
+
+/** True when `command` names an executable file, directly or through the PATH. @internal */
+export function isExecutable(command: string): boolean {
+  const candidates =
+    command.includes('/') || isAbsolute(command)
+      ? [command]
+      : (process.env['PATH'] ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((dir) => join(dir, command));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
