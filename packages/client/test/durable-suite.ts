@@ -262,6 +262,41 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect(r.downstream.requests[0]?.at).toBeGreaterThanOrEqual(nextProbeAt);
     });
 
+    it("the real client's breaker: once it opens, nothing is fired at the origin until its probe time", async () => {
+      const downstream = await startDownstream((req) =>
+        req.n <= 2 ? { status: 503 } : { status: 200 },
+      );
+      const client = createClient({
+        baseUrl: downstream.url,
+        retry: { maxRetries: 0 },
+        breaker: { minimumCalls: 2, failureRatio: 0.5, openMs: 800 },
+      });
+      const durable = createDurable({
+        client,
+        store: await makeStore(),
+        backoff: { initialDelay: 20, maxDelay: 40 },
+        probeJitter: 20,
+      });
+      rigs.push({ downstream, client, durable, workers: [] });
+      const op = durable.operation('probe', {
+        request: () => ({ method: 'POST', path: '/probe' }),
+      });
+      const outcome = await op.start({}, { wait: 0 });
+      const reasons: string[] = [];
+      durable.events.on('scheduled', (e) => reasons.push(e.reason));
+      rigs[rigs.length - 1]?.workers.push(durable.startWorker({ pollInterval: 10 }));
+      await until(
+        'completed',
+        async () => (await durable.status(outcome.id))?.state === 'completed',
+        5_000,
+      );
+      const [, second, third] = downstream.requests;
+      expect(downstream.requests).toHaveLength(3);
+      expect(client.circuit(downstream.url).state).not.toBe('open');
+      expect(reasons).toContain('circuit-open');
+      expect((third?.at ?? 0) - (second?.at ?? 0)).toBeGreaterThanOrEqual(700);
+    });
+
     it('Retry-After from the downstream wins over the backoff', async () => {
       const r = await rig((n) =>
         n === 1 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 },

@@ -26,6 +26,8 @@ export interface DurableClientResponse {
 export interface DurableClient {
   request(options: RequestOptions): Promise<DurableClientResponse>;
   circuit?(urlOrOrigin: string): CircuitStatus;
+  /** Used for the client's `baseUrl`: path-only requests target its origin. */
+  describe?(): { readonly baseUrl: string | undefined };
 }
 
 /** Response headers as a plain lower-case map, whatever shape the client returned. */

@@ -177,6 +177,7 @@ export function createDurable(options: DurableOptions): Durable {
     leaseMs,
     maxResponseBytes: positive('maxResponseBytes', options.maxResponseBytes, 65_536),
     probeJitterMs: options.probeJitter ?? 1_000,
+    baseOrigin: originOf(options.client),
   };
   const types = new Map<string, ResolvedType>();
   const wakers = new Set<() => void>();
@@ -300,7 +301,9 @@ export function createDurable(options: DurableOptions): Durable {
             // An open circuit: persist for its probe time and do not fire now.
             const circuit = (() => {
               try {
-                return options.client.circuit?.(targetOf(definition.request(input, { id: '' })));
+                return options.client.circuit?.(
+                  targetOf(definition.request(input, { id: '' }), env.baseOrigin),
+                );
               } catch {
                 return undefined;
               }
@@ -445,6 +448,15 @@ export function createDurable(options: DurableOptions): Durable {
   };
 
   return durable;
+}
+
+function originOf(client: DurableClient): string | undefined {
+  try {
+    const baseUrl = client.describe?.().baseUrl;
+    return baseUrl ? new URL(baseUrl).origin : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The public, contract-shaped state of an operation record. */

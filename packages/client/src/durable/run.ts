@@ -75,6 +75,8 @@ export interface RunEnv {
   readonly leaseMs: number;
   readonly maxResponseBytes: number;
   readonly probeJitterMs: number;
+  /** Origin of the client's `baseUrl`, the target of path-only requests. */
+  readonly baseOrigin: string | undefined;
 }
 
 /** @internal How a run ended, from the point of view of the lease holder. */
@@ -306,7 +308,7 @@ async function drive(
         message: error instanceof Error ? error.message : String(error),
       });
     }
-    const target = targetOf(request);
+    const target = targetOf(request, env.baseOrigin);
     const circuit = env.client.circuit?.(target);
     if (
       circuit?.state === 'open' &&
@@ -459,8 +461,11 @@ function deadlineFailure(rec: OperationRecord): OperationFailure {
   };
 }
 
-/** @internal The key the circuit and the per-target limit use: an absolute URL's origin, else the path. */
-export function targetOf(request: DurableRequest): string {
+/**
+ * @internal The key the circuit and the per-target limit use: the origin of an absolute URL,
+ * else the origin of the client's `baseUrl`, else the path.
+ */
+export function targetOf(request: DurableRequest, baseOrigin?: string): string {
   if (request.url !== undefined) {
     try {
       return new URL(request.url).origin;
@@ -468,7 +473,7 @@ export function targetOf(request: DurableRequest): string {
       return String(request.url);
     }
   }
-  return request.path ?? '/';
+  return baseOrigin ?? request.path ?? '/';
 }
 
 async function callOnce(
