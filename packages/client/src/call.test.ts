@@ -1,0 +1,84 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { parseIdempotencyKey } from '@unfazed/contract';
+import { prepareCall, type RequestOptions } from './call.js';
+import { resolveOptions, type ClientOptions } from './options.js';
+
+function prepare(req: RequestOptions, options: ClientOptions = { baseUrl: 'http://h:1/v1/' }) {
+  return prepareCall(req, resolveOptions(options), (url) => url.origin);
+}
+
+describe('prepareCall', () => {
+  it('joins the base path, appends the query and keeps the origin for pool and breaker', () => {
+    const call = prepare({ path: 'charges?x=1', query: { y: [1, 2], z: true } });
+    expect(call.info.url).toBe('http://h:1/v1/charges?x=1&y=1&y=2&z=true');
+    expect(call.origin).toBe('http://h:1');
+    expect(call.path).toBe('/v1/charges?x=1&y=1&y=2&z=true');
+    expect(call.breakerKey).toBe('http://h:1');
+  });
+
+  it('merges client and request headers, lower-cased, request winning', () => {
+    const call = prepare(
+      { path: '/', headers: { 'X-Trace': 'req', Accept: undefined } },
+      { baseUrl: 'http://h:1', headers: { 'x-trace': 'client', Accept: 'text/plain' } },
+    );
+    expect(call.headers).toEqual({ 'x-trace': 'req', accept: 'text/plain' });
+  });
+
+  it('keys POST and PATCH by default, not GET/PUT, and marks what is safe to resend', () => {
+    const post = prepare({ method: 'post', path: '/' });
+    expect(post.method).toBe('POST');
+    expect(post.info.idempotencyKey).toBeDefined();
+    expect(post.safeToResend).toBe(true);
+    const noKey = prepare({ method: 'PATCH', path: '/', idempotencyKey: false });
+    expect(noKey.safeToResend).toBe(false);
+    const off = prepareCall(
+      { method: 'POST', path: '/' },
+      resolveOptions({ baseUrl: 'http://h:1', idempotency: { autoKey: false } }),
+      undefined,
+    );
+    expect(off.info.idempotencyKey).toBeUndefined();
+    expect(prepare({ method: 'PUT', path: '/' }).info.idempotencyKey).toBeUndefined();
+    expect(prepare({ method: 'PUT', path: '/' }).safeToResend).toBe(true);
+  });
+
+  it('takes the key from an Idempotency-Key header the caller set', () => {
+    const call = prepare({ method: 'POST', path: '/', headers: { 'Idempotency-Key': '"abc"' } });
+    expect(call.info.idempotencyKey).toBe('abc');
+    expect(parseIdempotencyKey(call.headers['idempotency-key'])).toMatchObject({ key: 'abc' });
+  });
+
+  it('marks a stream body as one-shot and a factory as replayable', () => {
+    expect(prepare({ method: 'PUT', path: '/', body: Readable.from(['x']) }).body.replayable).toBe(
+      false,
+    );
+    expect(prepare({ method: 'PUT', path: '/', body: () => 'x' }).body.replayable).toBe(true);
+  });
+
+  it.each([
+    [{ path: '/', url: 'http://h:1/' }, 'url', /cannot be combined with path/],
+    [{}, 'path', /needs path or url/],
+    [{ url: 'nope' }, 'url', /absolute http\(s\) URL/],
+    [{ url: 'file:///etc/passwd' }, 'url', /http: or https:/],
+    [{ path: '/', method: 'GE T' }, 'method', /HTTP method token/],
+    [{ path: '/', json: {}, body: 'x' }, 'json', /cannot be combined with body/],
+    [{ path: '/', body: 42 }, 'body', /must be a string, a Uint8Array/],
+    [{ path: '/', idempotencyKey: '' }, 'idempotencyKey', /empty/],
+    [{ path: '/', idempotencyKey: 1 }, 'idempotencyKey', /string or false/],
+    [
+      { path: '/', headers: { 'idempotency-key': '"a' } },
+      'headers.idempotency-key',
+      /unterminated/,
+    ],
+    [{ path: '/', signal: {} }, 'signal', /AbortSignal/],
+    [{ path: '/', timeout: { attempt: 0 } }, 'timeout.attempt', /> 0/],
+  ])('rejects %j naming %s', (req, option, rule) => {
+    expect(() => prepare(req as RequestOptions)).toThrow(
+      expect.objectContaining({ option, message: expect.stringMatching(rule) }),
+    );
+  });
+
+  it('needs baseUrl for a path', () => {
+    expect(() => prepare({ path: '/' }, {})).toThrow(/needs the client option baseUrl/);
+  });
+});
