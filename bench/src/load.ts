@@ -14,12 +14,16 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Operations that finished inside the measured window. */
   readonly ops: number;
+  /** Operations that finished, warm-up included. */
+  readonly finished: number;
   /** Operations that threw (in the window or not). */
   readonly errors: number;
   /** The first error, for the report. */
   readonly firstError: unknown;
   readonly elapsedMs: number;
   readonly perSecond: number;
+  /** CPU time of this process (user + system) per operation over warm-up and window, µs. */
+  readonly cpuPerOp: number;
   /** Latency of the operations that finished inside the window, ms. */
   readonly p50: number;
   readonly p99: number;
@@ -41,6 +45,8 @@ export async function closedLoop(
   let errors = 0;
   let firstError: unknown;
   let n = 0;
+  let finished = 0;
+  const cpu0 = process.cpuUsage();
   const caller = async (): Promise<void> => {
     for (let t0 = performance.now(); t0 < end; t0 = performance.now()) {
       try {
@@ -50,6 +56,7 @@ export async function closedLoop(
         firstError ??= error;
         continue;
       }
+      finished++;
       const t1 = performance.now();
       if (t1 >= windowStart && t1 <= end) {
         ops++;
@@ -58,13 +65,16 @@ export async function closedLoop(
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, caller));
+  const cpu = process.cpuUsage(cpu0);
   const { p50, p99 } = percentiles(latencies);
   return {
     ops,
+    finished,
     errors,
     firstError,
     elapsedMs: options.durationMs,
     perSecond: (ops * 1000) / options.durationMs,
+    cpuPerOp: (cpu.user + cpu.system) / Math.max(1, finished),
     p50,
     p99,
   };

@@ -8,6 +8,8 @@ export function formatValue(value: number, unit: string): string {
     case 'ops/s':
     case 'B':
       return Math.round(value).toLocaleString('en-US');
+    case 'µs':
+      return value.toFixed(1);
     case 'ms':
       return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
     case 'commands':

@@ -40,7 +40,7 @@ export async function clientOverhead(env: SuiteEnv): Promise<SuiteOutput> {
               { concurrency, durationMs: s.durationMs, warmupMs: s.warmupMs },
             );
             assertNoErrors(`raw undici c=${concurrency}`, r);
-            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99, cpu: r.cpuPerOp };
           },
         };
         const unfazed: Variant = {
@@ -60,7 +60,7 @@ export async function clientOverhead(env: SuiteEnv): Promise<SuiteOutput> {
               { concurrency, durationMs: s.durationMs, warmupMs: s.warmupMs },
             );
             assertNoErrors(`client.request c=${concurrency}`, r);
-            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99, cpu: r.cpuPerOp };
           },
         };
         env.log(`client: c=${concurrency}, ${env.settings.rounds} rounds`);
@@ -81,6 +81,7 @@ export async function clientOverhead(env: SuiteEnv): Promise<SuiteOutput> {
           row('requests/s', 'req/s', 'rps', concurrency === 64),
           row('p50 latency', 'ms', 'p50'),
           row('p99 latency', 'ms', 'p99'),
+          row('CPU per request (calling process)', 'µs', 'cpu'),
         );
       } finally {
         await client.close();
@@ -95,7 +96,7 @@ export async function clientOverhead(env: SuiteEnv): Promise<SuiteOutput> {
     notes: [
       'Both sides send the same POST with a JSON body over one undici Pool per side with `connections` = concurrency; the client adds what it adds by default (an Idempotency-Key, timeouts, retry, breaker).',
       'The no-op server runs in its own process; the figures are the cost in the calling process.',
-      'Latency ratios are unfazed/raw too: above 1 means slower.',
+      'Latency ratios are unfazed/raw too: above 1 means slower. CPU per request is user + system time of this process over the whole load (warm-up included) per finished request: less sensitive to a busy machine than requests/s.',
     ],
   };
 }

@@ -5,6 +5,7 @@ import { startChild } from '../child.js';
 import { closedLoop } from '../load.js';
 import { redisCommandsPerRequest, type CommandWindow } from './redis-commands.js';
 import { countingRedis, openRedis } from '../redis-env.js';
+import { processCpuMicros } from '../process-cpu.js';
 import { repoRoot } from '../repo-root.js';
 import {
   alternate,
@@ -86,27 +87,33 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
         for (const app of ['memory-replay', 'redis']) {
           for (const key of replayKeys) await post(app, key, false);
         }
+        const serverCpu = (cpu0: number | undefined, finished: number): { cpu?: number } => {
+          const cpu1 = processCpuMicros(child.pid);
+          return cpu0 === undefined || cpu1 === undefined ? {} : { cpu: (cpu1 - cpu0) / finished };
+        };
         const newKeys = (app: string): Variant => ({
           name: app,
           async run(round) {
+            const cpu0 = processCpuMicros(child.pid);
             const r = await closedLoop((n) => post(app, `${runId}-${app}-${round}-${n}`, false), {
               concurrency: s.concurrency,
               durationMs: s.durationMs,
               warmupMs: s.warmupMs,
             });
             assertNoErrors(`${framework} ${app}`, r);
-            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99, ...serverCpu(cpu0, r.finished) };
           },
         });
         const replays = (name: string, app: string): Variant => ({
           name,
           async run() {
+            const cpu0 = processCpuMicros(child.pid);
             const r = await closedLoop(
               (n) => post(app, replayKeys[n % replayKeys.length] as string, true),
               { concurrency: s.concurrency, durationMs: s.durationMs, warmupMs: s.warmupMs },
             );
             assertNoErrors(`${framework} ${name}`, r);
-            return { rps: r.perSecond, p50: r.p50, p99: r.p99 };
+            return { rps: r.perSecond, p50: r.p50, p99: r.p99, ...serverCpu(cpu0, r.finished) };
           },
         });
         const variants = [
@@ -128,9 +135,11 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
             ['redis replay', 'Redis store, replay of a completed key', 'replay (Redis store)'],
           ];
           for (const [variant, scenario, subjectName] of subjects) {
+            const withCpu = (results.get('bare') ?? []).every((r) => r['cpu'] !== undefined);
             for (const [metric, unit, figure] of [
               ['requests/s', 'req/s', 'rps'],
               ['p99 latency', 'ms', 'p99'],
+              ...(withCpu ? [['server CPU per request', 'µs', 'cpu'] as const] : []),
             ] as const) {
               measures.push(
                 compare({
@@ -236,6 +245,7 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
   notes.unshift(
     'Each app runs in one child process (node --import tsx) and is driven from this process by an undici Pool with `connections` = c; every request is a POST with a JSON body and an `Idempotency-Key` (bare apps ignore it).',
     'New key per request: a first request claims the key, runs the handler and stores the response. Replay: a fixed set of keys completed before the rounds, sent again and again; every answer is checked to carry `Idempotent-Replayed: true`.',
+    'Server CPU per request: user + system time of the server process (from /proc, 10 ms ticks) over the whole load of a variant, warm-up included, per finished request; less sensitive to a busy machine than requests/s.',
     'The memory store runs with its default limits (10 000 records): new-key runs fill it after 10 000 requests, so most of a run is spent at its limit, evicting.',
     'Commands are counted on a separate app in this process, sending one request at a time, from INFO commandstats deltas (EVALSHA+EVAL are the round trips of the Lua store; the inner count adds what the scripts call).',
   );
