@@ -68,7 +68,7 @@ describe('prepareCall', () => {
     [
       { path: '/', headers: { 'idempotency-key': '"a' } },
       'headers.idempotency-key',
-      /unterminated/,
+      /Idempotency-Key/,
     ],
     [{ path: '/', signal: {} }, 'signal', /AbortSignal/],
     [{ path: '/', timeout: { attempt: 0 } }, 'timeout.attempt', /> 0/],
