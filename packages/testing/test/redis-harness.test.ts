@@ -182,6 +182,21 @@ describe('startRedisServer', () => {
     expect(await redis.set('after-crash', '1')).toBe('OK');
   });
 
+  it('notices a server killed from outside, and start() brings it back', async () => {
+    const redis = own.connect();
+    await redis.ping();
+    const pid = own.pid;
+    process.kill(pid as number, 'SIGKILL');
+    for (let i = 0; i < 100 && own.running; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(own.running).toBe(false);
+    expect(own.pid).toBeUndefined();
+    await own.start();
+    expect(own.running).toBe(true);
+    expect(await redis.ping()).toBe('PONG');
+  });
+
   it('pause() holds commands on the server for the given time', async () => {
     const redis = own.connect();
     await redis.ping();

@@ -25,14 +25,15 @@ export interface RedisServerOptions {
   dir?: string;
 }
 
-/** Which clients {@link RedisServerHandle.killClients} disconnects (`CLIENT KILL` filters). */
+/**
+ * Which clients {@link RedisServerHandle.killClients} disconnects (`CLIENT KILL` filters; both
+ * given: both must match). The harness's own connection is always spared.
+ */
 export interface KillClientsFilter {
   /** Clients whose name (`CLIENT SETNAME`, ioredis `connectionName`) equals this. */
   name?: string;
   /** `normal`, `pubsub`, `replica` or `master` (ioredis blocking connections are `normal`). */
   type?: 'normal' | 'pubsub' | 'replica' | 'master';
-  /** Spare the connection that sends the command (always true; present for clarity). */
-  skipMe?: true;
 }
 
 /** A redis-server owned by the test: stop it, start it again on the same port, kill it. */
@@ -294,10 +295,10 @@ export async function startRedisServer(
     host: HOST,
     port,
     get running() {
-      return current !== undefined;
+      return current?.isRunning() ?? false;
     },
     get pid() {
-      return current?.pid;
+      return current?.isRunning() ? current.pid : undefined;
     },
     connect(clientOptions: RedisOptions = {}) {
       if (closed) throw new Error('startRedisServer: connect() after close()');
@@ -314,7 +315,8 @@ export async function startRedisServer(
     },
     async start() {
       if (closed) throw new Error('startRedisServer: start() after close()');
-      if (current) return;
+      // Also restarts a server that died by other means (e.g. killed from outside).
+      if (current?.isRunning()) return;
       current = await spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs });
     },
     async kill() {
