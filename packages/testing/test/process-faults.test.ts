@@ -109,6 +109,16 @@ describe('runChild', () => {
     expect(exit.killedBy).toBe('manual');
   });
 
+  it('kill() can escalate from SIGTERM to SIGKILL', async () => {
+    const run = track(await runChild(join(fixtures, 'stubborn.ts')));
+    await run.waitForOutput('ready');
+    void run.kill('SIGTERM');
+    await run.waitForOutput('ignoring SIGTERM');
+    const exit = await run.kill('SIGKILL');
+    expect(exit.signal).toBe('SIGKILL');
+    expect(exit.killedBy).toBe('manual');
+  });
+
   it('waitForCheckpoint() rejects when the child exits before reaching it', async () => {
     const run = track(await runChild(chargeSteps, { args: [log] }));
     const error = await run.waitForCheckpoint('never').catch((e: unknown) => e);

@@ -267,9 +267,12 @@ async function start(modulePath: string, options: RunChildOptions, run: number):
     sig: NodeJS.Signals,
     at?: string,
   ): void => {
-    if (exit || killedBy) return;
-    killedBy = by;
-    killedAt = at;
+    if (exit) return;
+    // The first reason sticks; a later kill() may still escalate, e.g. SIGTERM then SIGKILL.
+    if (!killedBy) {
+      killedBy = by;
+      killedAt = at;
+    }
     child.kill(sig);
   };
 
