@@ -26,28 +26,31 @@ afterEach(async () => {
   await proxy.close();
 });
 
-function client(): Redis {
+/** A client through the proxy, connected before the test starts so that timeouts measure commands only. */
+async function client(): Promise<Redis> {
   const redis = new Redis(proxy.url('redis'), {
+    lazyConnect: true,
     maxRetriesPerRequest: 1,
-    commandTimeout: 300,
+    commandTimeout: 500,
     retryStrategy: () => 20,
-    connectTimeout: 500,
+    connectTimeout: 2000,
   });
   redis.on('error', () => undefined);
   clients.push(redis);
+  await redis.connect();
   return redis;
 }
 
 describe('faultProxy in front of Redis (ioredis)', () => {
   it('passes commands through', async () => {
-    const redis = client();
+    const redis = await client();
     await redis.set(`${ctx.prefix}a`, '1');
     expect(await redis.get(`${ctx.prefix}a`)).toBe('1');
     expect(await ctx.keys()).toEqual([`${ctx.prefix}a`]);
   });
 
   it('latency slows every reply', async () => {
-    const redis = client();
+    const redis = await client();
     await redis.ping();
     proxy.addToxic({ type: 'latency', latency: 120 });
     const started = Date.now();
@@ -56,7 +59,7 @@ describe('faultProxy in front of Redis (ioredis)', () => {
   });
 
   it('a black hole times commands out; cutting the connections recovers', async () => {
-    const redis = client();
+    const redis = await client();
     await redis.ping();
     proxy.addToxic({ type: 'timeout', timeout: 0 });
     await expect(redis.get(`${ctx.prefix}x`)).rejects.toThrow(/timed out/i);
@@ -67,7 +70,7 @@ describe('faultProxy in front of Redis (ioredis)', () => {
   });
 
   it('cut() drops the connection; ioredis reconnects and carries on', async () => {
-    const redis = client();
+    const redis = await client();
     await redis.set(`${ctx.prefix}b`, '2');
     const closed = new Promise((r) => redis.once('close', r));
     proxy.cut();
@@ -77,7 +80,7 @@ describe('faultProxy in front of Redis (ioredis)', () => {
   });
 
   it('disable() is an outage: commands fail until enable()', async () => {
-    const redis = client();
+    const redis = await client();
     await redis.ping();
     await proxy.disable();
     await expect(redis.ping()).rejects.toThrow();
