@@ -235,7 +235,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
 
     const storyStart = Date.now();
     const crashTimer = options.crash
-      ? setTimeout(() => crashNow?.('(1.5 s in, before it had made 2 calls)'), 1_500)
+      ? setTimeout(() => crashNow?.('(3 s in, before it had made 2 calls)'), 3_000)
       : undefined;
     barcode.goDown(1_000);
     timeline.line(
@@ -256,10 +256,22 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     clearTimeout(crashTimer);
     if (crash) await crash;
 
+    // Operations a worker took over after another's lease ran out (the killed one's).
+    let takeovers = 0;
+    if (workerStats.killed > 0) {
+      const ids = [...(await checkInService.operationIds()), ...payment.operationIds()];
+      for (const id of ids) {
+        const history = await stores.checkInQueue.history(id).catch(() => []);
+        const more =
+          history.length > 0 ? history : await stores.paymentQueue.history(id).catch(() => []);
+        takeovers += more.filter((h) => h.kind === 'lease-expired').length;
+      }
+    }
+
     const summary = summarize({
       mode: stores.kind,
       seed: options.seed,
-      workers: workerStats,
+      workers: { ...workerStats, takeovers },
       passengerIds: Array.from(
         { length: options.passengers },
         (_, i) => passenger(i + 1).passengerId,

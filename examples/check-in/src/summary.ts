@@ -6,8 +6,15 @@ import type { Timeline } from './timeline.js';
 export interface Summary {
   readonly mode: 'memory' | 'redis';
   readonly seed: number;
-  /** Worker processes (Redis mode) and those killed with SIGKILL. */
-  readonly workers: { readonly started: number; readonly killed: number };
+  /**
+   * Worker processes (Redis mode), those killed with SIGKILL, and operations another worker
+   * took over when a lease ran out.
+   */
+  readonly workers: {
+    readonly started: number;
+    readonly killed: number;
+    readonly takeovers: number;
+  };
   readonly passengers: number;
   /** First answers of the check-in service. */
   readonly answered: {
@@ -51,7 +58,7 @@ export interface Summary {
 export interface SummaryInput {
   readonly mode: 'memory' | 'redis';
   readonly seed: number;
-  readonly workers: { started: number; killed: number };
+  readonly workers: { started: number; killed: number; takeovers: number };
   readonly passengerIds: readonly string[];
   readonly paymentIds: readonly string[];
   readonly checkInAnswers: ReadonlyMap<string, number>;
@@ -179,7 +186,7 @@ export function printSummary(
     'stores',
     s.mode === 'memory'
       ? 'in memory, workers in this process'
-      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killed} killed with SIGKILL mid-way)` : ''}`,
+      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killed} killed with SIGKILL mid-way, ${s.workers.takeovers} of its operations taken over)` : ''}`,
   ]);
   if (s.withoutUnfazed)
     rows.push([

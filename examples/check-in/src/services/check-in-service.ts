@@ -19,6 +19,8 @@ export interface CheckInService {
   readonly url: string;
   /** The answers it gave to `POST /check-ins`, by passenger. */
   answers(): ReadonlyMap<string, number>;
+  /** Ids of every durable operation of the check-ins (barcodes and boarding passes). */
+  operationIds(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -129,8 +131,10 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
       if (!o.ok) throw new Error(`output management answered ${o.status}`);
       return { state: 'done' };
     } catch (error) {
+      const cause =
+        error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
       options.say(
-        `check-in of ${req.body.passengerId} failed: ${error instanceof Error ? error.message : String(error)}`,
+        `check-in of ${req.body.passengerId} failed: ${error instanceof Error ? error.message : String(error)}${cause}`,
         'bad',
       );
       return reply.code(500).send({ error: SORRY });
@@ -141,6 +145,19 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
   return {
     url,
     answers: () => answers,
+    async operationIds() {
+      const ids = [...barcodeOps.values()];
+      for (const [passengerId, id] of barcodeOps) {
+        const rec = await queue.durable.store.get(id);
+        if (rec?.state !== 'completed' || rec.response === undefined) continue;
+        const send = await queue.sendBoardingPass.start(
+          boardingPassInput(JSON.parse(rec.input) as CheckInInput, rec.response.body),
+          { key: passengerId, wait: 0 },
+        );
+        ids.push(send.id);
+      }
+      return ids;
+    },
     close: async () => {
       app.server.closeAllConnections();
       await app.close();

@@ -26,6 +26,8 @@ export interface PaymentService {
   readonly balances: ReadonlyMap<string, number>;
   /** Answers given to `POST /payments`, by status. */
   answers(): Record<number, number>;
+  /** Ids of the durable charge operations. */
+  operationIds(): string[];
   close(): Promise<void>;
 }
 
@@ -159,6 +161,7 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     ledger,
     balances,
     answers: () => ({ ...answers }),
+    operationIds: () => [...operations.values()],
     close: () => closeServer(server),
   };
 }
