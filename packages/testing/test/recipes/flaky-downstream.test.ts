@@ -12,7 +12,7 @@ async function getQuote(baseUrl: string, dispatcher: Agent, maxAttempts = 4): Pr
     try {
       const res = await request(`${baseUrl}/quote`, {
         dispatcher,
-        signal: AbortSignal.timeout(500),
+        signal: AbortSignal.timeout(2000),
       });
       if (res.statusCode === 200) return await res.body.json();
       await res.body.dump();
