@@ -1,5 +1,5 @@
 import { createClient, type Client } from '@unfazed/client';
-import { parseRetryAfter } from '@unfazed/contract';
+import { isTerminalOperationState, parseRetryAfter, type OperationState } from '@unfazed/contract';
 import { seededRandom } from '@unfazed/testing';
 import { sleep } from './http.js';
 import type { CardKind } from './services/card-service.js';
@@ -182,13 +182,20 @@ export async function runDriver(options: DriverOptions): Promise<{
       return;
     }
     options.say(`web UI ${paymentId}`, `${what}: 202 processing, polling ${body.location}`, 'warn');
+    // The status resource shows the durable operation: completed means paid; failed or dead
+    // mean the compensation ran.
     const final = await poll(
       client,
       `${options.paymentUrl}${body.location}`,
-      (b) => b.state !== 'processing',
+      (b) => isTerminalOperationState(b.state as OperationState),
       options.giveUpAt,
     );
-    outcome.state = final?.state ?? 'still processing';
+    outcome.state =
+      final === undefined
+        ? 'still processing'
+        : final.state === 'completed'
+          ? 'paid'
+          : 'compensated';
     if (final) outcome.finalAt = rel();
     options.say(
       `web UI ${paymentId}`,

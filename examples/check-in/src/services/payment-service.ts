@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
-import express, { type Response } from 'express';
-import { formatRetryAfter, isTerminalOperationState } from '@unfazed/contract';
+import express from 'express';
 import type { IdempotencyStore } from '@unfazed/server';
-import { idempotency } from '@unfazed/server/express';
+import { idempotency, operationStatusRoute, sendOutcome } from '@unfazed/server/express';
 import { createLedger, type Ledger } from '@unfazed/testing';
 import { closeServer, listen } from '../http.js';
 import type { PaymentQueue } from '../operations.js';
@@ -41,9 +40,6 @@ export interface PaymentServiceOptions {
   readonly say: (text: string, tone?: Tone) => void;
 }
 
-/** The state of a payment, as `GET /payments/:id` shows it. */
-export type PaymentState = 'processing' | 'paid' | 'compensated';
-
 /** Starts the payment service on a free port. */
 export async function startPaymentService(options: PaymentServiceOptions): Promise<PaymentService> {
   const ledger = createLedger();
@@ -54,16 +50,6 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
   const server = createServer(app);
   const url = await listen(server);
   const queue = options.queue(url);
-
-  const answer = (
-    res: Response,
-    status: number,
-    body: unknown,
-    headers: Record<string, string> = {},
-  ): void => {
-    answers[status] = (answers[status] ?? 0) + 1;
-    res.status(status).set(headers).json(body);
-  };
 
   app.post(
     '/payments',
@@ -94,23 +80,18 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
           { key: p.paymentId, wait: options.wait },
         );
         operations.set(p.paymentId, outcome.id);
-        const location = `/payments/${encodeURIComponent(p.paymentId)}`;
-        if (outcome.status === 'completed')
-          return answer(res, 200, { paymentId: p.paymentId, state: 'paid' });
-        if (outcome.status === 'failed') {
+        // 200 paid, 202 + Location of the operation's status resource, or 402 compensated.
+        sendOutcome(res, outcome, {
+          location: (id) => `/operations/${id}`,
+          minRetryAfter: 500,
+          completed: () => ({ body: { paymentId: p.paymentId, state: 'paid' } }),
           // The compensation already ran inside start(): the credit is back.
-          return answer(res, 402, {
-            paymentId: p.paymentId,
-            state: 'compensated',
-            reason: outcome.failure.code,
-          });
-        }
-        return answer(
-          res,
-          202,
-          { paymentId: p.paymentId, state: 'processing', location },
-          { location, 'retry-after': formatRetryAfter(500) },
-        );
+          failed: (failed) => ({
+            status: 402,
+            body: { paymentId: p.paymentId, state: 'compensated', reason: failed.failure.code },
+          }),
+        });
+        answers[res.statusCode] = (answers[res.statusCode] ?? 0) + 1;
       } catch (error) {
         next(error);
       }
@@ -133,28 +114,9 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     },
   );
 
-  app.get('/payments/:id', async (req, res, next) => {
-    try {
-      const opId = operations.get(req.params.id);
-      const status = opId === undefined ? undefined : await queue.durable.status(opId);
-      if (!status) return void res.status(404).json({ error: 'unknown payment' });
-      const state: PaymentState =
-        status.state === 'completed'
-          ? 'paid'
-          : isTerminalOperationState(status.state)
-            ? 'compensated'
-            : 'processing';
-      if (state === 'processing') res.set('retry-after', formatRetryAfter(500));
-      res.json({
-        paymentId: req.params.id,
-        state,
-        attempts: status.attempts,
-        lastError: status.lastError?.code,
-      });
-    } catch (error) {
-      next(error);
-    }
-  });
+  // The status link of a payment that is still processing: the durable operation's state
+  // (`completed`: paid; `failed` or `dead`: compensated, since onGiveUp ran before either).
+  app.get('/operations/:id', operationStatusRoute({ source: queue.durable, pollAfter: 500 }));
 
   return {
     url,
