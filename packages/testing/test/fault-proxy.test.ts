@@ -207,6 +207,14 @@ describe('faultProxy toxics', () => {
     expect(await observe(`${p.url()}/a`)).toMatchObject({ status: 200 });
   });
 
+  it('jitter, slicing and toxicity are seeded: the replay hint names the seed', async () => {
+    const p = await startTcp({ seed: 11, plan: plans.rate(0.5, faults.reset(), { seed: 12 }) });
+    expect(p.replayHint()).toBe('replay with seeds=11,12 (pass each plan its { seed })');
+    await expect(faultProxy({ upstream: `127.0.0.1:${tcpPort}`, seed: -1 })).rejects.toThrow(
+      /Invalid option "seed"/,
+    );
+  });
+
   it('rejects bad toxics and upstreams, naming the option', async () => {
     const p = await startTcp();
     expect(() => p.addToxic({ type: 'latency', latency: -1 })).toThrow(/Invalid option "latency"/);
