@@ -51,7 +51,7 @@ describe('durable 200/202 flow over HTTP', () => {
     healthy = false;
     const accepted = await fetch(`${base}/checkin`, {
       method: 'POST',
-      headers: { 'idempotency-key': `b-${base}` },
+      headers: { 'idempotency-key': `b-${base}`, 'x-wait': '100' },
     });
     expect(accepted.status).toBe(202);
     const where = accepted.headers.get('location') ?? '';
@@ -89,7 +89,8 @@ describe('durable 200/202 flow over HTTP', () => {
     const app = express();
     app.post('/checkin', async (req, res) => {
       const key = req.header('idempotency-key');
-      sendOutcome(res, await op.start({ booking: 'X1' }, { wait: 100, ...(key ? { key } : {}) }), {
+      const wait = Number(req.header('x-wait') ?? 5_000);
+      sendOutcome(res, await op.start({ booking: 'X1' }, { wait, ...(key ? { key } : {}) }), {
         location,
       });
     });
@@ -113,9 +114,10 @@ describe('durable 200/202 flow over HTTP', () => {
     await app.register(operationStatusRoutes, { source: durable });
     app.post('/checkin', async (request, reply) => {
       const key = request.headers['idempotency-key'];
+      const wait = Number(request.headers['x-wait'] ?? 5_000);
       const outcome = await op.start(
         { booking: 'X1' },
-        { wait: 100, ...(typeof key === 'string' ? { key } : {}) },
+        { wait, ...(typeof key === 'string' ? { key } : {}) },
       );
       return replyOutcome(reply, outcome, { location });
     });

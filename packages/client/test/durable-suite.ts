@@ -95,12 +95,12 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const successes: string[] = [];
       const op = r.durable.operation<{ amount: number }>('charge', {
         request: (input) => ({ method: 'POST', path: '/charges', json: input }),
-        backoff: { initialDelay: 400, maxDelay: 400, jitter: 'none' },
+        backoff: { initialDelay: 800, factor: 1, maxDelay: 800, jitter: 'none' },
         onSuccess: (res, ctx) => {
           successes.push(`${ctx.id}:${res.status}`);
         },
       });
-      const outcome = await op.start({ amount: 42 }, { wait: 300 });
+      const outcome = await op.start({ amount: 42 }, { wait: 800 });
       expect(outcome.status).toBe('accepted');
       expect(r.downstream.requests).toHaveLength(1);
       work(r);
@@ -124,7 +124,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const attempts = details?.history.filter((h) => h.kind === 'attempt') ?? [];
       expect(attempts.map((a) => a.status)).toEqual([503, 503, 503, 201]);
       expect(
-        attempts.slice(0, 3).every((a) => a.delayReason === 'backoff' && a.delayMs === 400),
+        attempts.slice(0, 3).every((a) => a.delayReason === 'backoff' && a.delayMs === 800),
       ).toBe(true);
     });
 
@@ -150,7 +150,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
           compensations.push(`${ctx.id}:${failure.code}`);
         },
       });
-      const outcome = await op.start({ card: 'x' }, { wait: 1_000 });
+      const outcome = await op.start({ card: 'x' }, { wait: 5_000 });
       expect(outcome).toMatchObject({
         status: 'failed',
         state: 'failed',
@@ -427,7 +427,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
           if (calls < 3) throw new Error('mail server down');
         },
       });
-      const outcome = await op.start({}, { wait: 500 });
+      const outcome = await op.start({}, { wait: 5_000 });
       expect(outcome.status).toBe('accepted');
       work(r);
       await until(
@@ -493,9 +493,9 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       });
       const failed: string[] = [];
       for (let i = 0; i < 5; i++)
-        failed.push((await a.start({ name: `alpha-${i}` }, { wait: 1_000 })).id);
+        failed.push((await a.start({ name: `alpha-${i}` }, { wait: 5_000 })).id);
       for (let i = 0; i < 3; i++)
-        failed.push((await b.start({ name: `beta-${i}` }, { wait: 1_000 })).id);
+        failed.push((await b.start({ name: `beta-${i}` }, { wait: 5_000 })).id);
       const counts = await r.durable.counts();
       expect(counts['alpha']).toMatchObject({ failed: 5, pending: 0, running: 0 });
       expect(counts['beta']).toMatchObject({ failed: 3 });
@@ -541,7 +541,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
     });
 
     it('gauges show due and in-flight operations per type', async () => {
-      const r = await rig(() => ({ status: 200, delay: 300 }));
+      const r = await rig(() => ({ status: 200, delay: 1_500 }));
       const op = r.durable.operation('g', { request: () => ({ method: 'POST', path: '/g' }) });
       await op.start({ i: 1 }, { wait: 0 });
       await op.start({ i: 2 }, { wait: 0 });
