@@ -64,10 +64,10 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
   },
   quick: {
     rounds: 3,
-    client: { durationMs: 500, warmupMs: 150, concurrency: [1, 64] },
+    client: { durationMs: 300, warmupMs: 100, concurrency: [1, 64] },
     server: {
-      durationMs: 500,
-      warmupMs: 150,
+      durationMs: 300,
+      warmupMs: 100,
       concurrency: 32,
       replayKeys: 300,
       countRequests: 100,
