@@ -37,6 +37,12 @@ async function main(): Promise<void> {
     stub.request({ path: '/x', method: 'GET' } as Dispatcher.RequestOptions),
   );
   await bench('client GET', () => client.request({ path: '/x' }));
+  const noBreaker = createClient({
+    baseUrl: 'http://127.0.0.1:1',
+    dispatcher: stub,
+    breaker: false,
+  });
+  await bench('client GET, breaker: false', () => noBreaker.request({ path: '/x' }));
   await bench('client POST json (auto key)', () =>
     client.request({ method: 'POST', path: '/x', json: { a: 1 } }),
   );
