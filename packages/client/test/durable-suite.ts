@@ -235,6 +235,27 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect((await r.durable.deadLetters.list()).items).toHaveLength(0);
     });
 
+    it('maxAttempts: the operation dies after that many attempts, with its compensation', async () => {
+      const r = await rig(() => ({ status: 503 }));
+      const given: string[] = [];
+      const op = r.durable.operation('capped', {
+        request: () => ({ method: 'POST', path: '/capped' }),
+        maxAttempts: 3,
+        onGiveUp: (failure) => {
+          given.push(failure.code);
+        },
+      });
+      const outcome = await op.start({}, { wait: 0 });
+      work(r);
+      await until('dead', async () => (await r.durable.status(outcome.id))?.state === 'dead');
+      expect(r.downstream.requests).toHaveLength(3);
+      expect(given).toEqual(['attempts-exhausted']);
+      expect(await r.durable.status(outcome.id)).toMatchObject({
+        attempts: 3,
+        lastError: { code: 'attempts-exhausted', status: 503 },
+      });
+    });
+
     it('an open circuit fires no attempt at the target until its probe time', async () => {
       let nextProbeAt = 0;
       const r = await rig(() => ({ status: 200 }), {
