@@ -24,6 +24,20 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   readonly redisPrefix: string;
   readonly seed: number;
+  /**
+   * `--crash`: after the first call that a downstream answered with success, stop right there —
+   * the downstream did the work, the worker has not recorded it — and tell the parent, which
+   * kills the worker with SIGKILL.
+   */
+  readonly freezeAfterFirstSuccess: boolean;
+}
+
+/** A worker stopped after a successful call and before recording it (`--crash`). */
+export interface FrozenMessage {
+  readonly type: 'frozen';
+  readonly id: string;
+  readonly opType: string;
+  readonly status: number;
 }
 
 /** Environment variable carrying a {@link WorkerConfig}. */

@@ -17,7 +17,6 @@ export type DemoEvent =
       readonly error: string;
       readonly process: string;
     }
-  | { readonly kind: 'attempt-start'; readonly process: string }
   | { readonly kind: 'circuit-skip'; readonly op: string; readonly process: string }
   | {
       readonly kind: 'succeeded';
@@ -75,7 +74,6 @@ export function observe(
         : {}),
     });
   });
-  client.on('attempt-start', () => report({ kind: 'attempt-start', process: processName }));
   durable.events.on('attempt', (e) => {
     if (e.error === undefined) return;
     void subjectOf(e.id).then((subject) =>

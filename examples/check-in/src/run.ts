@@ -3,7 +3,7 @@
  * stories, prints the timeline and the summary. Loaded by main.ts once the flags are valid.
  */
 import type { DurableWorker } from '@unfazed/client';
-import type { Timing, WorkerConfig } from './config.js';
+import type { FrozenMessage, Timing, WorkerConfig } from './config.js';
 import { passenger, runDriver } from './driver.js';
 import { observe, type DemoEvent } from './events.js';
 import { runNaive } from './naive.js';
@@ -21,6 +21,13 @@ import { createTimeline, wantsColor, type Timeline } from './timeline.js';
 import { startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './worker-processes.js';
 
 const INITIAL_CREDIT = 100;
+
+/** Who answers each operation type, for the timeline. */
+const DOWNSTREAM: Record<string, string> = {
+  'generate-barcode': 'the barcode generator',
+  'send-boarding-pass': 'output management',
+  'charge-card': 'the card service',
+};
 
 /** Runs the demo; resolves with the exit code (0: every invariant held). */
 export async function run(options: DemoOptions, runStart: number): Promise<number> {
@@ -96,8 +103,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
 
     // What the timeline shows of the queues and breakers, in this process and the workers.
     const breaker = { opened: 0, callsNotMade: 0 };
-    const attemptsBy = new Map<string, number>();
-    let onAttempt: (process: string, n: number) => void = () => undefined;
+    let onFrozen: (message: FrozenMessage) => void = () => undefined;
     const onEvent = (e: DemoEvent): void => {
       switch (e.kind) {
         case 'circuit':
@@ -115,12 +121,6 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
         case 'circuit-skip':
           breaker.callsNotMade++;
           break;
-        case 'attempt-start': {
-          const n = (attemptsBy.get(e.process) ?? 0) + 1;
-          attemptsBy.set(e.process, n);
-          onAttempt(e.process, n);
-          break;
-        }
         case 'attempt-failed':
           timeline.line(
             e.process,
@@ -165,13 +165,14 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     const workerStats = { started: 0, killed: 0 };
     const inProcess: DurableWorker[] = [];
     const processes: WorkerProcess[] = [];
-    const workerConfig = (name: string): WorkerConfig => ({
+    const workerConfig = (name: string, freeze = false): WorkerConfig => ({
       name,
       urls,
       timing,
       redisUrl: options.redisUrl ?? '',
       redisPrefix: options.redisPrefix,
       seed: options.seed,
+      freezeAfterFirstSuccess: freeze,
     });
     if (stores.kind === 'memory') {
       inProcess.push(
@@ -181,7 +182,11 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     } else {
       const started = await Promise.all(
         Array.from({ length: options.workers }, (_, i) =>
-          startWorkerProcess(workerConfig(`worker-${i + 1}`), onEvent),
+          startWorkerProcess(
+            workerConfig(`worker-${i + 1}`, options.crash && i === 0),
+            onEvent,
+            (m) => onFrozen(m),
+          ),
         ),
       );
       processes.push(...started);
@@ -228,14 +233,22 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
         })();
       };
       crashNow = kill;
-      onAttempt = (proc, n) => {
-        if (proc === victim?.name && n >= 2) kill('in the middle of its calls');
+      onFrozen = (m) => {
+        void Promise.all([stores.checkInQueue.get(m.id), stores.paymentQueue.get(m.id)]).then(
+          ([a, b]) => {
+            const subject = a?.key ?? b?.key ?? m.id;
+            kill(
+              `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
+            );
+          },
+          () => kill('after a successful call'),
+        );
       };
     }
 
     const storyStart = Date.now();
     const crashTimer = options.crash
-      ? setTimeout(() => crashNow?.('(3 s in, before it had made 2 calls)'), 3_000)
+      ? setTimeout(() => crashNow?.('(5 s in; it had not finished a call yet)'), 5_000)
       : undefined;
     barcode.goDown(1_000);
     timeline.line(

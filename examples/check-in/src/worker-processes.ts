@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { WORKER_CONFIG_ENV, type WorkerConfig } from './config.js';
+import { WORKER_CONFIG_ENV, type FrozenMessage, type WorkerConfig } from './config.js';
 import type { DemoEvent } from './events.js';
 import type { WorkerMessage } from './worker.js';
 
@@ -31,6 +31,7 @@ function workerScript(): string {
 export function startWorkerProcess(
   config: WorkerConfig,
   onEvent: (event: DemoEvent) => void,
+  onFrozen: (message: FrozenMessage) => void = () => undefined,
 ): Promise<WorkerProcess> {
   const script = workerScript();
   const tsx = pathToFileURL(createRequire(script).resolve('tsx')).href;
@@ -50,6 +51,7 @@ export function startWorkerProcess(
     }, 20_000);
     child.on('message', (message: WorkerMessage) => {
       if (message.type === 'event') onEvent(message.event);
+      else if (message.type === 'frozen') onFrozen(message);
       else if (message.type === 'ready') {
         clearTimeout(timer);
         resolve({ name: config.name, pid: child.pid ?? 0, child, exited });

@@ -3,7 +3,7 @@
  * its parent says stop — or until it is killed, which is the point of `--crash`.
  */
 import { redisStore } from '@unfazed/client';
-import { PREFIXES, WORKER_CONFIG_ENV, type WorkerConfig } from './config.js';
+import { PREFIXES, WORKER_CONFIG_ENV, type FrozenMessage, type WorkerConfig } from './config.js';
 import { observe, type DemoEvent } from './events.js';
 import { checkInQueue, paymentQueue } from './operations.js';
 import { PARTITIONS, queueConnection } from './stores.js';
@@ -11,7 +11,9 @@ import { targetNames } from './targets.js';
 
 /** Messages a worker sends its parent. */
 export type WorkerMessage =
-  { readonly type: 'ready' } | { readonly type: 'event'; readonly event: DemoEvent };
+  | { readonly type: 'ready' }
+  | { readonly type: 'event'; readonly event: DemoEvent }
+  | FrozenMessage;
 
 const raw = process.env[WORKER_CONFIG_ENV];
 if (raw === undefined || process.send === undefined) {
@@ -45,6 +47,19 @@ const targets = targetNames(config.urls);
 const report = (event: DemoEvent): void => send({ type: 'event', event });
 observe(checkIn.durable, checkIn.client, config.name, targets, report);
 observe(payment.durable, payment.client, config.name, targets, report);
+
+// `--crash`: the queue emits `attempt` after the call and before it records the outcome. Freezing
+// there (the message to the parent is written synchronously first) leaves the operation leased
+// by a worker that is about to be killed, with the downstream's work done: the worst moment.
+let armed = config.freezeAfterFirstSuccess;
+for (const durable of [checkIn.durable, payment.durable]) {
+  durable.events.on('attempt', (e) => {
+    if (!armed || e.status === undefined || e.status >= 300) return;
+    armed = false;
+    send({ type: 'frozen', id: e.id, opType: e.type, status: e.status });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
+  });
+}
 
 const workers = [
   checkIn.durable.startWorker({ concurrency: 8, pollInterval: 50, name: config.name }),
