@@ -72,7 +72,8 @@ export function renderMarkdown(results: BenchResults): string {
     '# Unfazed benchmark results',
     '',
     `Mode **${results.mode}**, ${results.startedAt} → ${results.finishedAt}; Node ${e.node}, ${e.platform}, ` +
-      `${e.cpus} × ${e.cpuModel}; Redis ${e.redis.version} (${e.redis.source}).`,
+      `${e.cpus} × ${e.cpuModel}; Redis ${e.redis.version} (${e.redis.source}); 1-minute load average ` +
+      `${e.loadAverage.start.toFixed(1)} at the start, ${e.loadAverage.end.toFixed(1)} at the end.`,
     '',
     'Every figure is the median over the rounds of this run, with the smallest and largest round ' +
       'in brackets. Variants ran in turn (A, B, A, B …) and each ratio is computed per round, ' +

@@ -76,6 +76,8 @@ export interface BenchResults {
     readonly cpus: number;
     readonly cpuModel: string;
     readonly redis: { readonly source: string; readonly version: string };
+    /** 1-minute load average when the run started and ended: how busy the machine was. */
+    readonly loadAverage: { readonly start: number; readonly end: number };
   };
   readonly suites: readonly SuiteResult[];
 }

@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, platform, release } from 'node:os';
+import { cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
 import { MODES } from './modes.js';
 import { renderMarkdown } from './report.js';
@@ -32,6 +32,7 @@ const SUITES: Record<SuiteName, { title: string; run: (env: SuiteEnv) => Promise
 export async function runBench(options: RunBenchOptions): Promise<BenchResults> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const startedAt = new Date().toISOString();
+  const loadAtStart = loadavg()[0] ?? 0;
   const env: SuiteEnv = { mode: options.mode, settings: MODES[options.mode], log };
   const suites: SuiteResult[] = [];
   let redis = { source: 'not used', version: '—' };
@@ -59,6 +60,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
       redis,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
     },
     suites,
   };
