@@ -71,6 +71,7 @@ describe('prepareCall', () => {
       /Idempotency-Key/,
     ],
     [{ path: '/', signal: {} }, 'signal', /AbortSignal/],
+    [{ path: '/', json: { n: 1n } }, 'json', /cannot be serialised/],
     [{ path: '/', timeout: { attempt: 0 } }, 'timeout.attempt', /> 0/],
   ])('rejects %j naming %s', (req, option, rule) => {
     expect(() => prepare(req as RequestOptions)).toThrow(

@@ -112,7 +112,16 @@ export function prepareCall(
   }
   let body: BodySource;
   if (req.json !== undefined) {
-    const text = JSON.stringify(req.json);
+    let text: string;
+    try {
+      text = JSON.stringify(req.json);
+    } catch (error) {
+      throw new InvalidOptionError(
+        'json',
+        `cannot be serialised: ${(error as Error).message}`,
+        req.json,
+      );
+    }
     body = bodySource(text);
     headers['content-type'] ??= 'application/json';
   } else {

@@ -72,6 +72,7 @@ describe('client options', () => {
     [{ baseUrl: 'http://x/?a=1' }, 'baseUrl', /query or a fragment/],
     [{ idempotency: { autoKey: 'yes' } }, 'idempotency.autoKey', /true or false/],
     [{ dispatcher: {} }, 'dispatcher', /undici Dispatcher/],
+    [{ timeout: { total: 1e10 } }, 'timeout.total', /at most 2147483647 ms/],
     [{ retries: 3 }, 'retries', /not a known option/],
     [
       { timeout: { deadline: 3 } },

@@ -342,10 +342,20 @@ function isFiniteNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
+/** Node fires a longer timer after 1 ms (with a warning): refuse such durations. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function positive(option: string, value: unknown, fallback: number): number {
   const n = value ?? fallback;
   if (!isFiniteNumber(n) || n <= 0) {
     throw new InvalidOptionError(option, 'must be a finite number of milliseconds > 0', value);
+  }
+  if (n > MAX_TIMER_MS) {
+    throw new InvalidOptionError(
+      option,
+      `must be at most ${MAX_TIMER_MS} ms (the longest Node timer)`,
+      value,
+    );
   }
   return n;
 }
