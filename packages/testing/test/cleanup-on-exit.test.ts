@@ -68,7 +68,7 @@ describe('spawned redis-servers do not outlive their owner', () => {
     expect(ports).toHaveLength(3);
     expect((await run.exited).code).toBe(0);
     await expectAllGone(ports);
-  });
+  }, 60_000);
 });
 
 /** Gone, or a zombie nobody reaps (PID 1 in a container may not). */

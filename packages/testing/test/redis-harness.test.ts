@@ -295,7 +295,7 @@ describe('startRedisCluster', () => {
   let cluster: RedisClusterHandle;
   beforeAll(async () => {
     cluster = await startRedisCluster({ masters: 3 });
-  });
+  }, 60_000);
   afterAll(async () => {
     await cluster?.close();
   });
@@ -333,5 +333,5 @@ describe('startRedisCluster', () => {
     await second.close();
     expect(client.status).toBe('end');
     for (const port of ports) expect(await answersPing(port)).toBe(false);
-  });
+  }, 60_000);
 });

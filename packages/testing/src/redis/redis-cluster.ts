@@ -111,13 +111,18 @@ export async function startRedisCluster(
 /**
  * Spawns one cluster node on a port P whose bus port P + 10000 is free too. (Redis 7 could
  * take any bus port with `cluster-port`, but Redis 6, still common in distributions, cannot.)
+ * Both ports lie below the usual ephemeral range (32768+), so client connections made
+ * meanwhile by the tests cannot take them between the check and the bind.
  */
 async function spawnClusterNode(
   binary: string,
   root: string,
 ): Promise<{ port: number; spawned: SpawnedRedis }> {
   for (let attempt = 1; ; attempt++) {
-    const port = randomInt(20_000, 55_000);
+    if (attempt > 50) {
+      throw new RedisStartError('No free port pair (P, P + 10000) for a cluster node was found');
+    }
+    const port = randomInt(12_000, 22_700);
     if (!(await portPairFree(port, port + 10_000))) continue;
     const dir = join(root, String(port));
     await mkdir(dir, { recursive: true });
@@ -138,9 +143,9 @@ async function spawnClusterNode(
       });
       return { port, spawned };
     } catch (error) {
-      // Someone took the port between the check and the bind: pick another.
-      const inUse = error instanceof RedisStartError && /in use/i.test(error.message);
-      if (!inUse || attempt >= 5) throw error;
+      // Someone took a port between the check and the bind: pick another pair.
+      const inUse = error instanceof RedisStartError && /in use|bind/i.test(error.message);
+      if (!inUse || attempt >= 50) throw error;
     }
   }
 }
