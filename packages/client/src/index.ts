@@ -56,6 +56,7 @@ export type {
   DurableClient,
   DurableRequest,
   DurableClientResponse,
+  ClientPolicy,
 } from './durable/client-port.js';
 export { DurableEvents, type DurableEventMap, type DurableEventName } from './durable/events.js';
 export { memoryStore, type MemoryStoreOptions } from './durable/memory-store.js';

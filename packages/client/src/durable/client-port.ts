@@ -26,8 +26,24 @@ export interface DurableClientResponse {
 export interface DurableClient {
   request(options: RequestOptions): Promise<DurableClientResponse>;
   circuit?(urlOrOrigin: string): CircuitStatus;
-  /** Used for the client's `baseUrl`: path-only requests target its origin. */
-  describe?(): { readonly baseUrl: string | undefined };
+  /**
+   * The client's policy: path-only requests target the origin of its `baseUrl`; its backoff and
+   * attempt timeout are the queue's defaults.
+   */
+  describe?(): ClientPolicy;
+}
+
+/** The part of `client.describe()` the queue reads. */
+export interface ClientPolicy {
+  readonly baseUrl: string | undefined;
+  readonly timeout?: { readonly attempt?: number };
+  readonly retry?: {
+    readonly backoff?: {
+      readonly initialMs: number;
+      readonly maxMs: number;
+      readonly exponent: number;
+    };
+  };
 }
 
 /** Response headers as a plain lower-case map, whatever shape the client returned. */

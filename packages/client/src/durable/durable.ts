@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidOptionError, type OperationStatus } from '@unfazed/contract';
 import { resolveBackoff, type DurableBackoffOptions } from './backoff.js';
-import type { DurableClient } from './client-port.js';
+import type { ClientPolicy, DurableClient } from './client-port.js';
 import {
   DurableKeyConflictError,
   DurableStoreUnavailableError,
@@ -38,11 +38,14 @@ export interface DurableOptions {
   readonly store?: DurableStore;
   /** Lease length, ms; renewed every third while an attempt or hook runs. Default 30 000. */
   readonly leaseMs?: number;
-  /** Default timeout of one attempt, ms. Default 10 000. */
+  /** Default timeout of one attempt, ms. Default: the client's attempt timeout, else 10 000. */
   readonly attemptTimeout?: number;
   /** Default deadline of an operation, ms. Default 86 400 000 (24 h). */
   readonly deadline?: number;
-  /** Default backoff of every operation type. */
+  /**
+   * Default backoff of every operation type. Default: the client's backoff (`initialMs`,
+   * `exponent`, `maxMs` as the cap), else 1 s × 2 capped at 5 min; `equal` jitter.
+   */
   readonly backoff?: DurableBackoffOptions;
   /** How long `start` waits for the store before failing with a clear error, ms. Default 5 000. */
   readonly storeTimeout?: number;
@@ -163,10 +166,25 @@ export function createDurable(options: DurableOptions): Durable {
   }
   const store = options.store ?? memoryStore();
   const leaseMs = positive('leaseMs', options.leaseMs, 30_000);
-  const attemptTimeout = positive('attemptTimeout', options.attemptTimeout, 10_000);
+  const policy = policyOf(options.client);
+  const attemptTimeout = positive(
+    'attemptTimeout',
+    options.attemptTimeout,
+    policy?.timeout?.attempt ?? 10_000,
+  );
   const deadline = positive('deadline', options.deadline, 86_400_000);
   const storeTimeout = positive('storeTimeout', options.storeTimeout, 5_000);
-  const backoff = resolveBackoff(options.backoff);
+  const clientBackoff = policy?.retry?.backoff;
+  const backoff = resolveBackoff({
+    ...(clientBackoff
+      ? {
+          initialDelay: clientBackoff.initialMs,
+          factor: clientBackoff.exponent,
+          maxDelay: clientBackoff.maxMs,
+        }
+      : {}),
+    ...options.backoff,
+  });
   const events = new DurableEvents();
   const env: RunEnv = {
     store,
@@ -177,7 +195,7 @@ export function createDurable(options: DurableOptions): Durable {
     leaseMs,
     maxResponseBytes: positive('maxResponseBytes', options.maxResponseBytes, 65_536),
     probeJitterMs: options.probeJitter ?? 1_000,
-    baseOrigin: originOf(options.client),
+    baseOrigin: originOf(policy),
   };
   const types = new Map<string, ResolvedType>();
   const wakers = new Set<() => void>();
@@ -450,10 +468,17 @@ export function createDurable(options: DurableOptions): Durable {
   return durable;
 }
 
-function originOf(client: DurableClient): string | undefined {
+function policyOf(client: DurableClient): ClientPolicy | undefined {
   try {
-    const baseUrl = client.describe?.().baseUrl;
-    return baseUrl ? new URL(baseUrl).origin : undefined;
+    return client.describe?.();
+  } catch {
+    return undefined;
+  }
+}
+
+function originOf(policy: ClientPolicy | undefined): string | undefined {
+  try {
+    return policy?.baseUrl ? new URL(policy.baseUrl).origin : undefined;
   } catch {
     return undefined;
   }

@@ -44,7 +44,7 @@ export interface OperationDefinition<I> {
   readonly maxAttempts?: number;
   /** Backoff between attempts (capped; `Retry-After` wins). */
   readonly backoff?: DurableBackoffOptions;
-  /** Timeout of one attempt, ms. Default from `createDurable` (10 000). */
+  /** Timeout of one attempt, ms. Default from `createDurable` (the client's attempt timeout). */
   readonly attemptTimeout?: number;
   /** Default `wait` of `start`, ms. Default 2 000. */
   readonly wait?: number;
