@@ -82,6 +82,12 @@ describe('redis store specifics', () => {
       );
       expect(Date.now() - t0).toBeLessThan(3_000);
       expect(downstream.requests).toHaveLength(0);
+      // A worker whose poll is stuck on the unreachable Redis still stops, bounded by its timeout.
+      const stuck = durable.startWorker({ pollInterval: 10 });
+      await new Promise((r) => setTimeout(r, 50));
+      const s0 = Date.now();
+      await stuck.stop({ timeout: 300 });
+      expect(Date.now() - s0).toBeLessThan(2_000);
       // After Redis comes back (empty: it has no persistence), starts and workers carry on.
       await own.start();
       const worker = durable.startWorker({ pollInterval: 10 });

@@ -27,7 +27,8 @@ export interface DurableWorker {
   /**
    * Stops claiming, waits up to `timeout` ms (default 30 000) for held operations to finish,
    * then aborts the rest and releases them (due at once, for another worker). Resolves when
-   * nothing is held.
+   * nothing is held — or, when the store cannot be reached to release them, after another
+   * `timeout`, leaving their leases to expire.
    */
   stop(options?: { timeout?: number }): Promise<void>;
 }
@@ -157,14 +158,37 @@ export function startWorker(
       stopping = true;
       wakers?.delete(waker);
       wake.controller.abort();
-      await running;
       const timeout = stopOptions.timeout ?? 30_000;
-      const timer = setTimeout(() => stopController.abort(), timeout);
+      const deadline = Date.now() + timeout;
+      // A poll stuck on an unreachable store must not hold stop() forever.
+      await within(running, timeout);
+      const timer = setTimeout(() => stopController.abort(), Math.max(0, deadline - Date.now()));
       try {
-        while (active.size > 0) await Promise.allSettled([...active]);
+        await within(settleAll(active), Math.max(0, deadline - Date.now()));
+        stopController.abort();
+        // Releasing needs the store; past another `timeout` the leases are left to expire.
+        await within(settleAll(active), timeout);
       } finally {
         clearTimeout(timer);
       }
     },
   };
+}
+
+async function settleAll(active: Set<Promise<void>>): Promise<void> {
+  while (active.size > 0) await Promise.allSettled([...active]);
+}
+
+/** Waits for `p`, or at most `ms`; never rejects. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
