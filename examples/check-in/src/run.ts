@@ -22,6 +22,8 @@ import { startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './wor
 
 const INITIAL_CREDIT = 100;
 
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 /** Who answers each operation type, for the timeline. */
 const DOWNSTREAM: Record<string, string> = {
   'generate-barcode': 'the barcode generator',
@@ -48,6 +50,23 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     ? await redisStores(options.redisUrl, options.redisPrefix)
     : memoryStores();
   closers.push(() => stores.close());
+  let closing: Promise<void> | undefined;
+  const closeAll = (): Promise<void> =>
+    (closing ??= (async () => {
+      for (const close of closers.reverse()) {
+        await Promise.resolve()
+          .then(close)
+          .catch((error: unknown) =>
+            process.stderr.write(`demo: while closing: ${String(error)}\n`),
+          );
+      }
+    })());
+  // Ctrl-C: stop the workers and delete the run's Redis keys before leaving.
+  const interrupted = (): void => {
+    process.stderr.write('\ndemo: interrupted, cleaning up…\n');
+    void closeAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
   try {
     const say = (actor: string) => (text: string, tone?: Parameters<Timeline['line']>[2]) =>
       timeline.line(actor, text, tone);
@@ -196,7 +215,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     closers.push(() => Promise.all(processes.map((w) => stopWorkerProcess(w))));
 
     timeline.section(
-      `with Unfazed: ${options.passengers} passengers, ${options.payments} payments, ${stores.kind === 'memory' ? 'in-memory stores' : `Redis, ${processes.length} worker processes`}`,
+      `with Unfazed: ${plural(options.passengers, 'passenger')}, ${plural(options.payments, 'payment')}, ${stores.kind === 'memory' ? 'in-memory stores' : `Redis, ${plural(processes.length, 'worker process', 'worker processes')}`}`,
     );
     if (options.withoutIdempotency)
       timeline.note(
@@ -309,10 +328,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     else printSummary(summary, process.stdout, timeline.paint);
     return summary.invariants.ok ? 0 : 1;
   } finally {
-    for (const close of closers.reverse()) {
-      await Promise.resolve()
-        .then(close)
-        .catch((error: unknown) => process.stderr.write(`demo: while closing: ${String(error)}\n`));
-    }
+    process.off('SIGINT', interrupted);
+    await closeAll();
   }
 }

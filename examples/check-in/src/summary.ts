@@ -80,6 +80,8 @@ export interface SummaryInput {
   readonly naive?: { errorsShown: number; boardingPasses: number };
 }
 
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 const kinds = (ledger: Ledger, key: string, kind: string): number =>
   ledger.effects(key).filter((e) => (e.effect as { kind?: string } | null)?.kind === kind).length;
 
@@ -191,7 +193,7 @@ export function printSummary(
   if (s.withoutUnfazed)
     rows.push([
       'without Unfazed',
-      `${s.withoutUnfazed.errorsShown} errors shown to 1 passenger, ${s.withoutUnfazed.boardingPasses} boarding passes sent to them`,
+      `${plural(s.withoutUnfazed.errorsShown, 'error')} shown to 1 passenger, ${plural(s.withoutUnfazed.boardingPasses, 'boarding pass', 'boarding passes')} sent to them`,
     ]);
   rows.push(['passengers', String(s.passengers)]);
   rows.push([
@@ -200,11 +202,11 @@ export function printSummary(
   ]);
   rows.push([
     'boarding passes sent',
-    `${s.boardingPasses.sent} (${s.boardingPasses.lostResponses} responses lost, ${s.boardingPasses.duplicatesPrevented} duplicates prevented)`,
+    `${s.boardingPasses.sent} (${plural(s.boardingPasses.lostResponses, 'response')} lost, ${plural(s.boardingPasses.duplicatesPrevented, 'duplicate')} prevented)`,
   ]);
   rows.push([
     'payments',
-    `${s.payments.total}: ${s.payments.completed} completed, ${s.payments.compensated} compensated (credit restored${s.payments.refunded ? `, ${s.payments.refunded} late charge refunded` : ''})`,
+    `${s.payments.total}: ${s.payments.completed} completed, ${s.payments.compensated} compensated (credit restored${s.payments.refunded ? `, ${plural(s.payments.refunded, 'late charge')} refunded` : ''})`,
   ]);
   rows.push([
     'retries made',
@@ -212,7 +214,7 @@ export function printSummary(
   ]);
   rows.push([
     'circuit breaker',
-    `opened ${s.breaker.opened}×, ${s.breaker.callsNotMade} calls not made while open`,
+    `opened ${s.breaker.opened}×, ${plural(s.breaker.callsNotMade, 'call')} not made while open`,
   ]);
   rows.push([
     'last operation done',
