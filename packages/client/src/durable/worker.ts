@@ -103,6 +103,15 @@ export function startWorker(
     active.add(p);
   };
 
+  // A poll that returns after stop() began hands its operations straight back.
+  const take = (record: OperationRecord): void => {
+    if (!stopping) return spawn(record);
+    const now = env.now();
+    env.store
+      .settle(record.id, id, now, { action: 'release', dueAt: now, attempts: record.attempts }, [])
+      .catch(() => false);
+  };
+
   const loop = async (): Promise<void> => {
     while (!stopping) {
       let claimed = 0;
@@ -114,7 +123,7 @@ export function startWorker(
           if (free > 0) {
             const got = await store.claimAny(partition, env.now(), free, id, env.leaseMs);
             partition = (partition + 1) % partitions;
-            for (const { record } of got) spawn(record);
+            for (const { record } of got) take(record);
             claimed += got.length;
           }
         } else {
@@ -124,7 +133,7 @@ export function startWorker(
             const p = partition;
             partition = (partition + 1) % partitions;
             const got = await store.claim(p, env.now(), free, id, env.leaseMs);
-            for (const { record } of got) spawn(record);
+            for (const { record } of got) take(record);
             claimed += got.length;
           }
         }
