@@ -310,6 +310,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       ),
       paymentIds: Array.from({ length: options.payments }, (_, j) => `PAY-${j + 1}`),
       checkInAnswers: checkInService.answers(),
+      paymentAnswers: payment.answers(),
       ui,
       passes: output.ledger,
       credit: payment.ledger,

@@ -22,8 +22,6 @@ export interface Stores {
   readonly outputKeys: IdempotencyStore;
   readonly cardKeys: IdempotencyStore;
   readonly paymentKeys: IdempotencyStore;
-  /** Redis only: the keys the run wrote. */
-  keys(): Promise<string[]>;
   /** Deletes every key the run wrote (Redis) and closes the connections. */
   close(): Promise<void>;
 }
@@ -37,7 +35,6 @@ export function memoryStores(): Stores {
     outputKeys: idempotencyMemoryStore(),
     cardKeys: idempotencyMemoryStore(),
     paymentKeys: idempotencyMemoryStore(),
-    keys: () => Promise.resolve([]),
     close: () => Promise.resolve(),
   };
 }
@@ -88,7 +85,6 @@ export async function redisStores(url: string, prefix: string): Promise<Stores> 
     outputKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.outputKeys}` }),
     cardKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.cardKeys}` }),
     paymentKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.paymentKeys}` }),
-    keys: listKeys,
     async close() {
       const found = await listKeys();
       for (let i = 0; i < found.length; i += 500) await keys.unlink(...found.slice(i, i + 500));

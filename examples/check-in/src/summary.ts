@@ -32,6 +32,8 @@ export interface Summary {
   };
   readonly payments: {
     readonly total: number;
+    /** First answers of the payment service, by status (200 paid, 202 accepted, 402 compensated). */
+    readonly answered: Readonly<Record<string, number>>;
     readonly completed: number;
     readonly compensated: number;
     /** Late card charges refunded by the compensation. */
@@ -62,6 +64,7 @@ export interface SummaryInput {
   readonly passengerIds: readonly string[];
   readonly paymentIds: readonly string[];
   readonly checkInAnswers: ReadonlyMap<string, number>;
+  readonly paymentAnswers: Readonly<Record<string, number>>;
   readonly ui: {
     checkIns: ReadonlyMap<string, UiOutcome>;
     payments: ReadonlyMap<string, UiOutcome>;
@@ -167,7 +170,13 @@ export function summarize(input: SummaryInput): Summary {
       duplicatesPrevented: input.output.replayed + input.output.conflicts,
       lostResponses: input.output.lostResponses,
     },
-    payments: { total: input.paymentIds.length, completed, compensated, refunded },
+    payments: {
+      total: input.paymentIds.length,
+      answered: input.paymentAnswers,
+      completed,
+      compensated,
+      refunded,
+    },
     retries,
     breaker: input.breaker,
     lastOperationMs: Math.round(last - input.storyStart),
@@ -203,6 +212,12 @@ export function printSummary(
   rows.push([
     'boarding passes sent',
     `${s.boardingPasses.sent} (${plural(s.boardingPasses.lostResponses, 'response')} lost, ${plural(s.boardingPasses.duplicatesPrevented, 'duplicate')} prevented)`,
+  ]);
+  rows.push([
+    'payment answered',
+    Object.entries(s.payments.answered)
+      .map(([status, n]) => `${status}: ${n}`)
+      .join('   ') || 'none',
   ]);
   rows.push([
     'payments',

@@ -68,6 +68,7 @@ function expectInvariants(s: Summary, passengers: number, payments: number): voi
   expect(s.boardingPasses.duplicatesPrevented).toBeGreaterThanOrEqual(1);
   // Every payment completed or compensated; the seeded cards include a declined one.
   expect(s.payments.completed + s.payments.compensated).toBe(payments);
+  expect(Object.values(s.payments.answered).reduce((a, b) => a + b, 0)).toBe(payments);
   expect(s.payments.compensated).toBeGreaterThanOrEqual(1);
   expect(s.retries.total).toBeGreaterThan(0);
 }
