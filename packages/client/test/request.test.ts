@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { MockAgent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parseIdempotencyKey, problem, PROBLEM_CONTENT_TYPE } from '@unfazed/contract';
 import { faults, faultyServer, plans, type FaultyServer } from '@unfazed/testing';
 import {
@@ -327,6 +327,27 @@ describe('retries and idempotency', () => {
     const again = await client.request({ path: '/x' });
     await again.dump();
     expect(seen.filter((s) => s.startsWith('end'))).toHaveLength(2);
+  });
+});
+
+describe('listeners', () => {
+  it('a throwing listener never breaks the call; it becomes a process warning', async () => {
+    const server = await startServer((_req, res) => send(res, 200, { ok: true }));
+    const client = createClient({ baseUrl: server.url });
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    client.on('attempt-end', () => {
+      throw new Error('listener bug');
+    });
+    const res = await client.request({ path: '/' });
+    expect(res.status).toBe(200);
+    await res.dump();
+    expect(warn).toHaveBeenCalledWith(
+      'an @unfazed/client "attempt-end" listener threw: Error: listener bug',
+      'UnfazedListenerWarning',
+    );
+    warn.mockRestore();
+    await client.close();
+    await server.close();
   });
 });
 
