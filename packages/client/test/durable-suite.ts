@@ -100,6 +100,17 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
           successes.push(`${ctx.id}:${res.status}`);
         },
       });
+      const seen: string[] = [];
+      for (const name of [
+        'started',
+        'attempt',
+        'scheduled',
+        'succeeded',
+        'failed',
+        'dead',
+      ] as const) {
+        r.durable.events.on(name, () => seen.push(name));
+      }
       const outcome = await op.start({ amount: 42 }, { wait: 800 });
       expect(outcome.status).toBe('accepted');
       expect(r.downstream.requests).toHaveLength(1);
@@ -113,6 +124,12 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect(r.downstream.requests.every((q) => q.body === '{"amount":42}')).toBe(true);
       expect([...r.downstream.effects.values()]).toEqual([1]);
       expect(successes).toEqual([`${outcome.id}:201`]);
+      expect(seen).toEqual([
+        'started',
+        ...Array.from({ length: 3 }, () => ['attempt', 'scheduled']).flat(),
+        'attempt',
+        'succeeded',
+      ]);
       const status = await r.durable.status(outcome.id);
       expect(status).toMatchObject({
         state: 'completed',
