@@ -25,11 +25,13 @@ export interface WorkerConfig {
   readonly redisPrefix: string;
   readonly seed: number;
   /**
-   * `--crash`: after the first call that a downstream answered with success, stop right there —
-   * the downstream did the work, the worker has not recorded it — and tell the parent, which
-   * kills the worker with SIGKILL.
+   * `--crash`: once armed by the parent, stop right after the first call that a downstream with
+   * side effects (output management, the card service) answered with success — the downstream
+   * did the work, the worker has not recorded it — and tell the parent, which kills the worker
+   * with SIGKILL. After `sideEffectsFirstMs` any successful call will do.
    */
   readonly freezeAfterFirstSuccess: boolean;
+  readonly sideEffectsFirstMs: number;
 }
 
 /** A worker stopped after a successful call and before recording it (`--crash`). */

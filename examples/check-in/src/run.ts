@@ -4,8 +4,10 @@
  */
 import type { DurableWorker } from '@unfazed/client';
 import type { FrozenMessage, Timing, WorkerConfig } from './config.js';
+import { crashPlan } from './crash.js';
 import { passenger, runDriver } from './driver.js';
-import { observe, type DemoEvent } from './events.js';
+import { eventPrinter } from './event-printer.js';
+import { observe } from './events.js';
 import { runNaive } from './naive.js';
 import { checkInQueue, paymentQueue } from './operations.js';
 import type { DemoOptions } from './options.js';
@@ -23,13 +25,6 @@ import { startWorkerProcess, stopWorkerProcess, type WorkerProcess } from './wor
 const INITIAL_CREDIT = 100;
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
-
-/** Who answers each operation type, for the timeline. */
-const DOWNSTREAM: Record<string, string> = {
-  'generate-barcode': 'the barcode generator',
-  'send-boarding-pass': 'output management',
-  'charge-card': 'the card service',
-};
 
 /** Runs the demo; resolves with the exit code (0: every invariant held). */
 export async function run(options: DemoOptions, runStart: number): Promise<number> {
@@ -121,49 +116,8 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     closers.push(() => Promise.all([pq.client.close(), pq.compensationClient.close()]));
 
     // What the timeline shows of the queues and breakers, in this process and the workers.
-    const breaker = { opened: 0, callsNotMade: 0 };
+    const { onEvent, breaker } = eventPrinter(timeline);
     let onFrozen: (message: FrozenMessage) => void = () => undefined;
-    const onEvent = (e: DemoEvent): void => {
-      switch (e.kind) {
-        case 'circuit':
-          if (e.to === 'open') {
-            breaker.opened++;
-            timeline.line(
-              e.process,
-              `circuit to the ${e.target} OPEN: no calls for ${((e.openForMs ?? 0) / 1000).toFixed(1)} s`,
-              'warn',
-            );
-          } else if (e.to === 'half-open')
-            timeline.line(e.process, `circuit to the ${e.target} half-open: one probe call`, 'dim');
-          else timeline.line(e.process, `circuit to the ${e.target} closed again`, 'ok');
-          break;
-        case 'circuit-skip':
-          breaker.callsNotMade++;
-          break;
-        case 'attempt-failed':
-          timeline.line(
-            e.process,
-            `${e.op} for ${e.subject}: attempt ${e.attempt} failed (${e.error})`,
-            'dim',
-          );
-          break;
-        case 'succeeded':
-          if (e.attempts > 1)
-            timeline.line(
-              e.process,
-              `${e.op} for ${e.subject} done after ${e.attempts} attempts`,
-              'ok',
-            );
-          break;
-        case 'gave-up':
-          timeline.line(
-            e.process,
-            `${e.op} for ${e.subject} gave up (${e.reason}): compensation ran`,
-            'warn',
-          );
-          break;
-      }
-    };
     const targets = targetNames(urls);
     observe(checkIn.durable, checkIn.client, 'check-in service', targets, onEvent);
     observe(pq.durable, pq.client, 'payment service', targets, onEvent);
@@ -192,6 +146,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       redisPrefix: options.redisPrefix,
       seed: options.seed,
       freezeAfterFirstSuccess: freeze,
+      sideEffectsFirstMs: 2_000,
     });
     if (stores.kind === 'memory') {
       inProcess.push(
@@ -225,50 +180,31 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     if (processes.length > 0)
       timeline.note(`workers: ${processes.map((w) => `${w.name} (pid ${w.pid})`).join(', ')}`);
 
-    let crash: Promise<void> | undefined;
-    let crashNow: ((why: string) => void) | undefined;
-    if (options.crash) {
-      const victim = processes[0];
-      let fired = false;
-      const kill = (why: string): void => {
-        if (fired || !victim) return;
-        fired = true;
-        crash = (async () => {
-          victim.child.kill('SIGKILL');
-          const how = await victim.exited;
-          workerStats.killed++;
-          timeline.line('demo', `killed ${victim.name} (pid ${victim.pid}, ${how}) ${why}`, 'bad');
-          const next = await startWorkerProcess(
-            workerConfig(`worker-${processes.length + 1}`),
-            onEvent,
-          );
-          processes.push(next);
-          workerStats.started++;
-          timeline.line(
-            'demo',
-            `started ${next.name} (pid ${next.pid}); expired leases hand it the dead worker's operations`,
-            'info',
-          );
-        })();
-      };
-      crashNow = kill;
-      onFrozen = (m) => {
-        void Promise.all([stores.checkInQueue.get(m.id), stores.paymentQueue.get(m.id)]).then(
-          ([a, b]) => {
-            const subject = a?.key ?? b?.key ?? m.id;
-            kill(
-              `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
+    const victim = options.crash ? processes[0] : undefined;
+    const crash = victim
+      ? crashPlan({
+          victim,
+          timeline,
+          fallbackMs: 5_000,
+          subjectOf: async (id) =>
+            (await stores.checkInQueue.get(id))?.key ??
+            (await stores.paymentQueue.get(id))?.key ??
+            id,
+          restart: async () => {
+            const next = await startWorkerProcess(
+              workerConfig(`worker-${processes.length + 1}`),
+              onEvent,
             );
+            processes.push(next);
+            workerStats.started++;
+            return next;
           },
-          () => kill('after a successful call'),
-        );
-      };
-    }
+        })
+      : undefined;
+    if (crash) onFrozen = (m) => crash.onFrozen(m);
 
     const storyStart = Date.now();
-    const crashTimer = options.crash
-      ? setTimeout(() => crashNow?.('(5 s in; it had not finished a call yet)'), 5_000)
-      : undefined;
+    if (victim?.child.connected) victim.child.send({ type: 'arm' });
     barcode.goDown(1_000);
     timeline.line(
       'barcode generator',
@@ -285,8 +221,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       start: runStart,
       say: (actor, text, tone) => timeline.line(actor, text, tone),
     });
-    clearTimeout(crashTimer);
-    if (crash) await crash;
+    if (await crash?.done()) workerStats.killed++;
 
     // Operations a worker took over after another's lease ran out (the killed one's).
     let takeovers = 0;

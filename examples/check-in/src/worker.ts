@@ -51,11 +51,13 @@ observe(payment.durable, payment.client, config.name, targets, report);
 // `--crash`: the queue emits `attempt` after the call and before it records the outcome. Freezing
 // there (the message to the parent is written synchronously first) leaves the operation leased
 // by a worker that is about to be killed, with the downstream's work done: the worst moment.
-let armed = config.freezeAfterFirstSuccess;
+let armedAt: number | undefined;
 for (const durable of [checkIn.durable, payment.durable]) {
   durable.events.on('attempt', (e) => {
-    if (!armed || e.status === undefined || e.status >= 300) return;
-    armed = false;
+    if (armedAt === undefined || e.status === undefined || e.status >= 300) return;
+    const pure = e.type === 'generate-barcode';
+    if (pure && Date.now() - armedAt < config.sideEffectsFirstMs) return;
+    armedAt = undefined;
     send({ type: 'frozen', id: e.id, opType: e.type, status: e.status });
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10_000);
   });
@@ -81,6 +83,7 @@ async function stop(): Promise<void> {
 }
 process.on('message', (message: { type?: string }) => {
   if (message.type === 'stop') void stop();
+  if (message.type === 'arm' && config.freezeAfterFirstSuccess) armedAt = Date.now();
 });
 // The parent is gone (it crashed or was killed): do not linger.
 process.on('disconnect', () => void stop());

@@ -1,0 +1,70 @@
+import type { FrozenMessage } from './config.js';
+import type { Timeline } from './timeline.js';
+import type { WorkerProcess } from './worker-processes.js';
+
+/** Who answers each operation type, for the timeline. */
+const DOWNSTREAM: Readonly<Record<string, string>> = {
+  'generate-barcode': 'the barcode generator',
+  'send-boarding-pass': 'output management',
+  'charge-card': 'the card service',
+};
+
+/** Options of {@link crashPlan}. */
+export interface CrashPlanOptions {
+  readonly victim: WorkerProcess;
+  /** Starts the replacement worker. */
+  readonly restart: () => Promise<WorkerProcess>;
+  /** The passenger or payment an operation is for. */
+  readonly subjectOf: (operationId: string) => Promise<string>;
+  readonly timeline: Timeline;
+  /** Kill anyway after this long, ms, if the victim never froze. */
+  readonly fallbackMs: number;
+}
+
+/** `--crash`: kills the victim with SIGKILL once it froze (or at the fallback time) and starts another. */
+export interface CrashPlan {
+  /** Call with the victim's `frozen` message. */
+  onFrozen(message: FrozenMessage): void;
+  /** Resolves once the victim died and the replacement runs; `undefined` if nothing was killed. */
+  done(): Promise<{ killed: WorkerProcess; started: WorkerProcess } | undefined>;
+}
+
+/** Arms the crash of `--crash`. */
+export function crashPlan(options: CrashPlanOptions): CrashPlan {
+  const { victim, timeline } = options;
+  let crash: Promise<{ killed: WorkerProcess; started: WorkerProcess }> | undefined;
+  const kill = (why: string): void => {
+    if (crash) return;
+    crash = (async () => {
+      victim.child.kill('SIGKILL');
+      const how = await victim.exited;
+      timeline.line('demo', `killed ${victim.name} (pid ${victim.pid}, ${how}) ${why}`, 'bad');
+      const started = await options.restart();
+      timeline.line(
+        'demo',
+        `started ${started.name} (pid ${started.pid}); expired leases hand it the dead worker's operations`,
+        'info',
+      );
+      return { killed: victim, started };
+    })();
+  };
+  const timer = setTimeout(
+    () => kill(`(${options.fallbackMs / 1000} s in; it had not finished a call yet)`),
+    options.fallbackMs,
+  );
+  return {
+    onFrozen(m) {
+      void options
+        .subjectOf(m.id)
+        .then((subject) =>
+          kill(
+            `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
+          ),
+        );
+    },
+    async done() {
+      clearTimeout(timer);
+      return crash;
+    },
+  };
+}
