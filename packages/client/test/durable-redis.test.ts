@@ -69,45 +69,58 @@ describe('redis store specifics', () => {
     });
     const op = durable.operation('outage', { request: () => ({ method: 'POST', path: '/o' }) });
     try {
-      expect((await op.start({ i: 1 }, { wait: 0 })).status).toBe('accepted');
-      await own.stop();
-      const t0 = Date.now();
-      const error = await op.start({ i: 2 }, { wait: 0 }).then(
-        (o) => o,
-        (e: unknown) => e,
-      );
-      expect(isDurableStoreUnavailableError(error)).toBe(true);
-      expect(String((error as Error).message)).toMatch(
-        /durable store \(redis\) did not answer .* within 500 ms/,
-      );
-      expect(Date.now() - t0).toBeLessThan(3_000);
-      expect(downstream.requests).toHaveLength(0);
-      // A worker whose poll is stuck on the unreachable Redis still stops, bounded by its timeout.
-      const stuck = durable.startWorker({ pollInterval: 10 });
-      await new Promise((r) => setTimeout(r, 50));
-      const s0 = Date.now();
-      await stuck.stop({ timeout: 300 });
-      expect(Date.now() - s0).toBeLessThan(2_000);
-      // After Redis comes back (empty: it has no persistence), starts and workers carry on.
-      await own.start();
-      const worker = durable.startWorker({ pollInterval: 10 });
-      await until(
-        'start works again',
-        async () => {
-          try {
-            return (await op.start({ i: 3 }, { wait: 0 })).status === 'accepted';
-          } catch {
-            return false;
-          }
-        },
-        10_000,
-      );
-      await until(
-        'worker completes after the reconnect',
-        () => downstream.requests.length >= 1,
-        10_000,
-      );
-      await worker.stop({ timeout: 1_000 });
+      // A worker that lives through the outage, as a worker would through a Redis restart.
+      const survivor = durable.startWorker({ pollInterval: 10 });
+      try {
+        const first = await op.start({ i: 1 }, { wait: 0 });
+        expect(first.status).toBe('accepted');
+        await until(
+          'first completed',
+          async () => (await durable.status(first.id))?.state === 'completed',
+        );
+        await own.stop();
+        const t0 = Date.now();
+        const error = await op.start({ i: 2 }, { wait: 0 }).then(
+          (o) => o,
+          (e: unknown) => e,
+        );
+        expect(isDurableStoreUnavailableError(error)).toBe(true);
+        expect(String((error as Error).message)).toMatch(
+          /durable store \(redis\) did not answer .* within 500 ms/,
+        );
+        expect(Date.now() - t0).toBeLessThan(3_000);
+        expect(downstream.requests).toHaveLength(1);
+        // A worker whose poll is stuck on the unreachable Redis still stops, bounded by its timeout.
+        const stuck = durable.startWorker({ pollInterval: 10 });
+        await new Promise((r) => setTimeout(r, 50));
+        const s0 = Date.now();
+        await stuck.stop({ timeout: 300 });
+        expect(Date.now() - s0).toBeLessThan(2_000);
+        // Redis comes back (empty: it has no persistence); starts work again and the surviving
+        // worker picks the new operation up without being restarted.
+        await own.start();
+        let third: string | undefined;
+        await until(
+          'start works again',
+          async () => {
+            try {
+              third = (await op.start({ i: 3 }, { wait: 0 })).id;
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          10_000,
+        );
+        await until(
+          'the surviving worker completes it',
+          async () => third !== undefined && (await durable.status(third))?.state === 'completed',
+          10_000,
+        );
+        expect(downstream.requests.map((q) => q.key)).toContain(third);
+      } finally {
+        await survivor.stop({ timeout: 1_000 });
+      }
     } finally {
       redis.disconnect();
       await client.close();
