@@ -14,7 +14,6 @@ import { Pool, type Dispatcher } from 'undici';
 import {
   HEADERS,
   IDEMPOTENT_METHODS,
-  InvalidOptionError,
   KEYED_METHODS,
   classifyError,
   classifyStatus,
@@ -93,7 +92,10 @@ export interface Client {
    * Resolves with the answer (any status); rejects with the client's typed errors.
    */
   request(req: RequestOptions): Promise<UnfazedResponse>;
-  /** Where the circuit of a URL, origin or path stands; `nextProbeAt` (epoch ms) while open. */
+  /**
+   * Where the circuit of a URL, origin or path (joined to `baseUrl`) stands; `nextProbeAt`
+   * (epoch ms) while open. Never throws: a target that names no origin reports `closed`.
+   */
   circuit(urlOrOrigin: string | URL): CircuitStatus;
   /** The effective policy, its worst-case latency and attempt count. */
   describe(): ClientDescription;
@@ -170,11 +172,9 @@ class ResilientClient implements Client {
           ? joinPath(this.options.baseUrl, urlOrOrigin)
           : new URL(urlOrOrigin);
     } catch {
-      throw new InvalidOptionError(
-        'urlOrOrigin',
-        'must be an absolute URL, an origin or a path',
-        urlOrOrigin,
-      );
+      // A status query never throws: a target that names no origin has no breaker, and a
+      // request to it fails with its own clear error.
+      return { state: 'closed' };
     }
     return this.circuits.status(this.circuits.keyOf(url, 'GET'));
   }

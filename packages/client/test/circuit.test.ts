@@ -172,6 +172,7 @@ describe('circuit breaker', () => {
     expect(client.circuit(`${server.url}/a`).state).toBe('open');
     expect(client.circuit(`${server.url}/b`).state).toBe('closed');
     expect(client.circuit('/a').state).toBe('open');
+    expect(client.circuit('not a url')).toEqual({ state: 'closed' });
     mode = 'ok';
     const other = await client.request({ path: '/b' });
     expect(other.status).toBe(200);
