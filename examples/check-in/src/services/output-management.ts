@@ -124,8 +124,10 @@ export async function startOutputManagement(
     express.json(),
     (req, res) => {
       const pass = req.body as { passengerId: string; name: string; barcode: string } | undefined;
-      // The caller gave up while the key was being claimed and its body was never parsed.
-      if (pass?.passengerId === undefined) return void res.status(400).json({ error: 'no body' });
+      // The caller left while the middleware claimed the key, and express.json() then parsed no
+      // body. Answer "not now" (5xx: the key is released, not stored) rather than a final 4xx.
+      if (pass?.passengerId === undefined)
+        return void res.status(503).set('retry-after', '1').json({ error: 'request body lost' });
       passengerOfKey.set(keyOf(req.headers['idempotency-key']), pass.passengerId);
       const n = ledger.record(pass.passengerId, {
         barcode: pass.barcode,
