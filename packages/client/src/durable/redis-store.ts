@@ -256,6 +256,11 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
             }));
           },
         }),
+    async dueCounts(now: number) {
+      return Promise.all(
+        tags.map((_, p) => redis.zcount(`${base(p)}schedule`, '-inf', String(now))),
+      );
+    },
     async renew(id, owner, leaseUntil) {
       const k = keysOf(id);
       if (!k) return false;

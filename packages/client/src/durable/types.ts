@@ -193,6 +193,12 @@ export interface DurableStore {
     owner: string,
     leaseMs: number,
   ): Promise<{ record: OperationRecord; takeover: boolean }[]>;
+  /**
+   * Optional: how many schedule entries of each partition have come due (due operations and
+   * expired leases), read in parallel. Workers on a cluster use it to claim only from
+   * partitions that have work instead of asking every partition in turn.
+   */
+  dueCounts?(now: number): Promise<number[]>;
   /** Extends a lease; false when the caller no longer owns it. */
   renew(id: string, owner: string, leaseUntil: number): Promise<boolean>;
   /** Applies a settlement if `owner` still holds the lease; false otherwise. */

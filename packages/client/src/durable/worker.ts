@@ -126,6 +126,25 @@ export function startWorker(
             for (const { record } of got) take(record);
             claimed += got.length;
           }
+        } else if (store.dueCounts && active.size < concurrency) {
+          const due = await store.dueCounts(env.now());
+          const start = partition;
+          partition = (partition + 1) % partitions;
+          for (let i = 0; i < partitions && !stopping; i++) {
+            const p = (start + i) % partitions;
+            const free = concurrency - active.size;
+            if (free <= 0) break;
+            if ((due[p] ?? 0) === 0) continue;
+            const got = await store.claim(
+              p,
+              env.now(),
+              Math.min(free, due[p] ?? free),
+              id,
+              env.leaseMs,
+            );
+            for (const { record } of got) take(record);
+            claimed += got.length;
+          }
         } else {
           for (let i = 0; i < partitions && !stopping; i++) {
             const free = concurrency - active.size;
