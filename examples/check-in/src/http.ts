@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RequestHandler } from 'express';
 
 /** Resolves with `http://127.0.0.1:<port>` once `server` listens on a port the OS chose. */
 export function listen(server: Server): Promise<string> {
@@ -31,3 +32,12 @@ export function keyOf(header: string | string[] | undefined): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * After `express.json()`: when the caller left while the idempotency middleware claimed the key,
+ * no body was parsed. Answer "not now" (a 5xx releases the key, a 4xx would be stored as final).
+ */
+export const requireJsonBody: RequestHandler = (req, res, next) => {
+  if (typeof req.body === 'object' && req.body !== null) return next();
+  res.status(503).set('retry-after', '1').json({ error: 'request body lost' });
+};

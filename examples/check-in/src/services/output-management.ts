@@ -8,7 +8,7 @@ import express, {
 import type { IdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import { createLedger, faults, plans, type FaultPlan, type Ledger } from '@unfazed/testing';
-import { closeServer, keyOf, listen } from '../http.js';
+import { closeServer, keyOf, listen, requireJsonBody } from '../http.js';
 import type { Tone } from '../timeline.js';
 
 /** Output management: sends boarding passes (Express, behind the Idempotency-Key middleware). */
@@ -122,12 +122,9 @@ export async function startOutputManagement(
         })
       : (_req: Request, _res: Response, next: NextFunction) => next(),
     express.json(),
+    requireJsonBody,
     (req, res) => {
-      const pass = req.body as { passengerId: string; name: string; barcode: string } | undefined;
-      // The caller left while the middleware claimed the key, and express.json() then parsed no
-      // body. Answer "not now" (5xx: the key is released, not stored) rather than a final 4xx.
-      if (pass?.passengerId === undefined)
-        return void res.status(503).set('retry-after', '1').json({ error: 'request body lost' });
+      const pass = req.body as { passengerId: string; name: string; barcode: string };
       passengerOfKey.set(keyOf(req.headers['idempotency-key']), pass.passengerId);
       const n = ledger.record(pass.passengerId, {
         barcode: pass.barcode,

@@ -3,7 +3,7 @@ import express from 'express';
 import type { IdempotencyStore } from '@unfazed/server';
 import { idempotency, operationStatusRoute, sendOutcome } from '@unfazed/server/express';
 import { createLedger, type Ledger } from '@unfazed/testing';
-import { closeServer, listen } from '../http.js';
+import { closeServer, listen, requireJsonBody } from '../http.js';
 import type { PaymentQueue } from '../operations.js';
 import type { Tone } from '../timeline.js';
 import type { CardKind } from './card-service.js';
@@ -55,6 +55,7 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     '/payments',
     idempotency({ store: options.store }),
     express.json(),
+    requireJsonBody,
     async (req, res, next) => {
       try {
         const p = req.body as PaymentRequest;
@@ -102,6 +103,7 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     '/credits/restorations',
     idempotency({ store: options.store }),
     express.json(),
+    requireJsonBody,
     (req, res) => {
       const r = req.body as { paymentId: string; customerId: string; amount: number };
       balances.set(r.customerId, (balances.get(r.customerId) ?? options.initialCredit) + r.amount);
