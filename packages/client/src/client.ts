@@ -8,7 +8,6 @@ import {
   timeout,
   type RetryPolicy,
 } from 'cockatiel';
-import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import {
@@ -22,6 +21,7 @@ import {
   problemCodeOf,
 } from '@unfazed/contract';
 import { abortableSleep } from './abortable-sleep.js';
+import { AttemptTimer } from './attempt-timer.js';
 import {
   joinPath,
   prepareCall,
@@ -240,25 +240,7 @@ class ResilientClient implements Client {
     if (totalSignal.aborted) throw this.abortError(call, undefined);
     const n = attemptIndex + 1;
     const started = performance.now();
-    // AbortSignals are costly in Node 20 (each one, and each listener on one, costs more than
-    // the rest of the client's work), so the attempt is not linked to the total policy's
-    // signal: its timeout is clamped to what is left of the deadline, which ends it at the same
-    // moment. undici gets a plain EventEmitter as its signal, fired from cockatiel's
-    // `onTimeout` (which also fires when the caller's signal aborts).
-    const attempt = (): Promise<Outcome> => {
-      const left = call.deadline - performance.now();
-      const clamped = left < call.attemptMs;
-      const policy = timeout(
-        clamped ? Math.max(1, Math.ceil(left)) : call.attemptMs,
-        TIMEOUT_OPTIONS,
-      );
-      const wire = new EventEmitter();
-      policy.onTimeout(() => wire.emit('abort'));
-      return policy.execute(
-        ({ signal }) => this.attempt(call, n, signal, wire, totalSignal, clamped),
-        call.callerSignal,
-      );
-    };
+    const attempt = (): Promise<Outcome> => this.attempt(call, n, totalSignal);
     let outcome: Outcome;
     if (call.breakerKey === undefined || !this.circuits) {
       outcome = await attempt();
@@ -351,20 +333,22 @@ class ResilientClient implements Client {
   }
 
   /** One attempt on the wire. Never throws: every ending is an outcome the breaker can judge. */
-  private async attempt(
-    call: Call,
-    n: number,
-    attemptSignal: AbortSignal,
-    wire: EventEmitter,
-    totalSignal: AbortSignal,
-    clampedToDeadline: boolean,
-  ): Promise<Outcome> {
+  private async attempt(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
     const started = performance.now();
+    // The attempt is not linked to the total deadline's signal (each link costs an
+    // AbortSignal listener): its timeout is clamped to what is left of the deadline, which
+    // ends it at the same moment. The timer doubles as undici's abort signal.
+    const left = call.deadline - started;
+    const clampedToDeadline = left < call.attemptMs;
+    const timer = new AttemptTimer(
+      clampedToDeadline ? Math.max(1, Math.ceil(left)) : call.attemptMs,
+      call.callerSignal,
+    );
     if (this.events.has('attempt-start'))
       this.events.emit('attempt-start', { ...call.info, attempt: n });
     let outcome: Outcome;
     try {
-      if (attemptSignal.aborted) throw attemptSignal.reason;
+      if (timer.aborted) throw call.callerSignal?.reason;
       const body = await call.body.forAttempt();
       const res = await this.dispatcherFor(call.origin).request({
         origin: call.origin,
@@ -372,7 +356,7 @@ class ResilientClient implements Client {
         method: call.method,
         headers: call.headers,
         body,
-        signal: wire,
+        signal: timer,
       });
       const status = res.statusCode;
       let payload: Readable | Buffer = res.body;
@@ -403,7 +387,7 @@ class ResilientClient implements Client {
       if (
         totalSignal.aborted ||
         call.callerSignal?.aborted === true ||
-        (clampedToDeadline && attemptSignal.aborted)
+        (clampedToDeadline && timer.aborted)
       ) {
         // An aborted probe proves nothing: count it as a failure so that cockatiel does not
         // close the circuit on it (it closes on any unhandled error while half-open).
@@ -411,7 +395,7 @@ class ResilientClient implements Client {
           call.breakerKey !== undefined &&
           this.circuits?.status(call.breakerKey).state === 'half-open';
         outcome = { kind: 'aborted', error, breakerFailure: probing, forceOpenMs: undefined };
-      } else if (attemptSignal.aborted) {
+      } else if (timer.aborted) {
         const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
         if (this.events.has('timeout')) {
           this.events.emit('timeout', {
@@ -445,6 +429,7 @@ class ResilientClient implements Client {
         };
       }
     }
+    timer.clear();
     if (this.events.has('attempt-end')) {
       this.events.emit('attempt-end', {
         ...call.info,
