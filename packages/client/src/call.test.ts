@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { parseIdempotencyKey } from '@unfazed/contract';
-import { prepareCall, type RequestOptions } from './call.js';
+import { formatIdempotencyKey, parseIdempotencyKey } from '@unfazed/contract';
+import { joinPath, prepareCall, type RequestOptions } from './call.js';
 import { resolveOptions, type ClientOptions } from './options.js';
 
 function prepare(req: RequestOptions, options: ClientOptions = { baseUrl: 'http://h:1/v1/' }) {
@@ -15,6 +15,57 @@ describe('prepareCall', () => {
     expect(call.origin).toBe('http://h:1');
     expect(call.path).toBe('/v1/charges?x=1&y=1&y=2&z=true');
     expect(call.breakerKey).toBe('http://h:1');
+  });
+
+  it('sends every path exactly as the URL parser would, with or without a base path', () => {
+    const paths = [
+      '',
+      '/',
+      'x',
+      '/a/b/c',
+      '/a//b',
+      '//other.example/x',
+      '/item?id=42&sort=-date',
+      '/q?a=b?c&d=/e',
+      '/x?',
+      '/x#frag',
+      '/a b',
+      '/é',
+      '/a/../b',
+      '/a/./b',
+      '/a/%2e%2E/b',
+      '/..',
+      '.',
+      "/it's?q='1'",
+      '/a%20b?x=%zz',
+      '/a"b<c>{d}^`|',
+      '/a\\b',
+      '/~user/_x-y.z!$&()*+,;=:@',
+    ];
+    for (const base of ['http://h:1', 'http://H:80/', 'https://h/v1/', 'http://h:1/v1']) {
+      const options = resolveOptions({ baseUrl: base });
+      for (const path of paths) {
+        const expected = joinPath(new URL(base), path);
+        for (const keyOf of ['origin', (url: URL) => url.origin] as const) {
+          const call = prepareCall({ path }, options, keyOf);
+          expect({ base, path, url: call.info.url, sent: call.path, origin: call.origin }).toEqual({
+            base,
+            path,
+            url: expected.href,
+            sent: expected.pathname + expected.search,
+            origin: expected.origin,
+          });
+          expect(call.breakerKey).toBe(expected.origin);
+        }
+      }
+    }
+  });
+
+  it('sends a generated key in its sf-string form', () => {
+    const call = prepare({ method: 'POST', path: '/' });
+    expect(call.headers['idempotency-key']).toBe(
+      formatIdempotencyKey(call.info.idempotencyKey as string),
+    );
   });
 
   it('merges client and request headers, lower-cased, request winning', () => {

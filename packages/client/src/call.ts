@@ -84,7 +84,7 @@ const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export function prepareCall(
   req: RequestOptions,
   options: ResolvedOptions,
-  breakerKeyOf: ((url: URL, method: string) => string) | undefined,
+  breakerKeyOf: 'origin' | ((url: URL, method: string) => string) | undefined,
 ): Call {
   if (typeof req !== 'object' || req === null) {
     throw new InvalidOptionError('request', 'must be an object', req);
@@ -96,14 +96,15 @@ export function prepareCall(
   ) {
     throw new InvalidOptionError('method', 'must be an HTTP method token', req.method);
   }
-  const url = urlOf(req, options.baseUrl);
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(options.headers)) headers[name.toLowerCase()] = value;
+  const target = targetOf(req, options.baseUrl);
+  const headers: Record<string, string | string[]> = { ...lowerCased(options.headers) };
   if (req.headers !== undefined) {
     if (typeof req.headers !== 'object' || req.headers === null) {
       throw new InvalidOptionError('headers', 'must be an object', req.headers);
     }
-    for (const [name, value] of Object.entries(req.headers)) {
+    for (const name in req.headers) {
+      if (!Object.hasOwn(req.headers, name)) continue;
+      const value = req.headers[name];
       if (value !== undefined) headers[name.toLowerCase()] = value;
     }
   }
@@ -146,9 +147,9 @@ export function prepareCall(
     throw new InvalidOptionError('signal', 'must be an AbortSignal', signal);
   }
   return {
-    info: { method, url: url.href, idempotencyKey },
-    origin: url.origin,
-    path: url.pathname + url.search,
+    info: { method, url: target.href, idempotencyKey },
+    origin: target.origin,
+    path: target.path,
     method: method as Dispatcher.HttpMethod,
     headers,
     body,
@@ -156,13 +157,81 @@ export function prepareCall(
     totalMs: t.total,
     attemptMs: t.attempt,
     maxRetries,
-    breakerKey: breakerKeyOf?.(url, method),
+    breakerKey:
+      breakerKeyOf === undefined
+        ? undefined
+        : breakerKeyOf === 'origin'
+          ? target.origin
+          : breakerKeyOf(target.url ?? new URL(target.href), method),
     callerSignal: signal,
     deadline: performance.now() + t.total,
     records: [],
     backoff: undefined,
     pendingDelay: 0,
   };
+}
+
+/** Where a call goes: what undici needs, and the URL the errors and events name. */
+interface Target {
+  readonly href: string;
+  readonly origin: string;
+  /** Path and query string, as sent. */
+  readonly path: string;
+  /** Set when the URL was parsed. */
+  readonly url: URL | undefined;
+}
+
+/**
+ * A path the WHATWG URL parser leaves as it is (no character it would percent-encode, no dot
+ * segment, no fragment, no empty query): joined to the base URL by concatenation, it gives the
+ * same href, which spares a URL parse per call.
+ */
+const VERBATIM_PATH = /^\/?[\w\-.~!$&()*+,;=:@%/]*(?:\?[\w\-.~!$&()*+,;=:@%/?]+)?$/;
+const DOT_SEGMENT = /\/\.|%2e/i;
+
+/** The origin and path prefix of a base URL, computed once per client. */
+const bases = new WeakMap<URL, { readonly origin: string; readonly prefix: string }>();
+
+function targetOf(req: RequestOptions, baseUrl: URL | undefined): Target {
+  const path = req.path;
+  if (
+    req.url === undefined &&
+    req.query === undefined &&
+    baseUrl !== undefined &&
+    typeof path === 'string' &&
+    VERBATIM_PATH.test(path)
+  ) {
+    let base = bases.get(baseUrl);
+    if (!base) {
+      const pathname = baseUrl.pathname;
+      base = {
+        origin: baseUrl.origin,
+        prefix: pathname.endsWith('/') ? pathname.slice(0, -1) : pathname,
+      };
+      bases.set(baseUrl, base);
+    }
+    const joined = base.prefix + (path.startsWith('/') ? path : `/${path}`);
+    if (!DOT_SEGMENT.test(joined)) {
+      return { href: base.origin + joined, origin: base.origin, path: joined, url: undefined };
+    }
+  }
+  const url = urlOf(req, baseUrl);
+  return { href: url.href, origin: url.origin, path: url.pathname + url.search, url };
+}
+
+/** The client's headers with lower-case names, computed once per client. */
+const lowerCasedHeaders = new WeakMap<object, Record<string, string | string[]>>();
+
+function lowerCased(
+  headers: Readonly<Record<string, string | string[]>>,
+): Record<string, string | string[]> {
+  let lower = lowerCasedHeaders.get(headers);
+  if (!lower) {
+    lower = {};
+    for (const [name, value] of Object.entries(headers)) lower[name.toLowerCase()] = value;
+    lowerCasedHeaders.set(headers, lower);
+  }
+  return lower;
 }
 
 function urlOf(req: RequestOptions, baseUrl: URL | undefined): URL {
@@ -230,7 +299,9 @@ function keyOf(
   }
   if (!autoKey || !KEYED_METHODS.includes(method)) return undefined;
   const key = generateIdempotencyKey();
-  headers[HEADERS.idempotencyKey] = formatIdempotencyKey(key);
+  // A UUID needs neither the checks nor the escaping of formatIdempotencyKey: quoting it is
+  // its sf-string form.
+  headers[HEADERS.idempotencyKey] = `"${key}"`;
   return key;
 }
 

@@ -134,7 +134,18 @@ class Circuit {
    * `halfOpenProbes` callers through while half-open (the first probes, the others wait for
    * its verdict, abortably) and refuses the rest at once, where cockatiel would queue them.
    */
-  async run<T extends BreakerVerdict>(
+  run<T extends BreakerVerdict>(
+    fn: () => Promise<T>,
+    signal: AbortSignal,
+    attemptTimeoutMs: number,
+  ): Promise<T> {
+    // A closed breaker never refuses: cockatiel's execute is called without the extra async
+    // layer that turns its refusals into CircuitRefusal.
+    if (this.policy.state === CircuitState.Closed) return this.policy.execute(fn);
+    return this.runGuarded(fn, signal, attemptTimeoutMs);
+  }
+
+  private async runGuarded<T extends BreakerVerdict>(
     fn: () => Promise<T>,
     signal: AbortSignal,
     attemptTimeoutMs: number,

@@ -124,10 +124,12 @@ class ResilientClient implements Client {
   private readonly circuits: CircuitRegistry | undefined;
   private readonly retryPolicies = new Map<number, RetryPolicy>();
   private readonly backoffFactory: ExponentialBackoff<unknown>;
+  private readonly breakerKeyOf: 'origin' | ((url: URL, method: string) => string) | undefined;
   private closed = false;
 
   constructor(private readonly options: ResolvedOptions) {
     this.circuits = options.breaker ? new CircuitRegistry(options.breaker, this.events) : undefined;
+    this.breakerKeyOf = options.breaker ? (options.breaker.key ?? 'origin') : undefined;
     this.backoffFactory = new ExponentialBackoff({
       generator: decorrelatedJitterGenerator,
       initialDelay: options.retry.backoff.initialMs,
@@ -146,7 +148,7 @@ class ResilientClient implements Client {
 
   async request(req: RequestOptions): Promise<UnfazedResponse> {
     if (this.closed) throw new ClientClosedError();
-    const call = prepareCall(req, this.options, this.circuits?.keyOf.bind(this.circuits));
+    const call = prepareCall(req, this.options, this.breakerKeyOf);
     // The first attempt needs no total-deadline signal: its timeout is already clamped to the
     // deadline and nothing waits before it. cockatiel's total-deadline and retry policies are
     // entered only when a retry is due, which spares the common call an AbortController.
@@ -240,15 +242,14 @@ class ResilientClient implements Client {
     if (totalSignal.aborted) throw this.abortError(call, undefined);
     const n = attemptIndex + 1;
     const started = performance.now();
-    const attempt = (): Promise<Outcome> => this.attempt(call, n, totalSignal);
     let outcome: Outcome;
     if (call.breakerKey === undefined || !this.circuits) {
-      outcome = await attempt();
+      outcome = await this.attempt(call, n, totalSignal);
     } else {
       try {
         outcome = await this.circuits
           .get(call.breakerKey)
-          .run(attempt, totalSignal, call.attemptMs);
+          .run(() => this.attempt(call, n, totalSignal), totalSignal, call.attemptMs);
       } catch (error) {
         if (totalSignal.aborted) throw this.abortError(call, undefined);
         if (error instanceof CircuitRefusal) {
@@ -349,7 +350,9 @@ class ResilientClient implements Client {
     let outcome: Outcome;
     try {
       if (timer.aborted) throw call.callerSignal?.reason;
-      const body = await call.body.forAttempt();
+      const pending = call.body.forAttempt();
+      // Only a body factory is async: a buffered body costs no extra await.
+      const body = pending instanceof Promise ? await pending : pending;
       const res = await this.dispatcherFor(call.origin).request({
         origin: call.origin,
         path: call.path,

@@ -27,14 +27,21 @@ export interface BodySource {
   forAttempt(): WireBody | Promise<WireBody>;
 }
 
+/** A string or bytes: the same value on every attempt. */
+class BufferedBody implements BodySource {
+  readonly replayable = true;
+  constructor(private readonly body: ReplayableBody) {}
+  forAttempt(): WireBody {
+    return this.body;
+  }
+}
+
 const NO_BODY: BodySource = { replayable: true, forAttempt: () => null };
 
 /** Turns a request body into a per-attempt source. */
 export function bodySource(body: RequestBody | undefined): BodySource {
   if (body === undefined || body === null) return NO_BODY;
-  if (typeof body === 'string' || body instanceof Uint8Array) {
-    return { replayable: true, forAttempt: () => body };
-  }
+  if (typeof body === 'string' || body instanceof Uint8Array) return new BufferedBody(body);
   if (typeof body === 'function') {
     return {
       replayable: true,
