@@ -5,7 +5,6 @@ import {
   InvalidOptionError,
   KEYED_METHODS,
   formatIdempotencyKey,
-  generateIdempotencyKey,
   isIdempotentMethod,
   parseIdempotencyKey,
   validateIdempotencyKey,
@@ -17,6 +16,7 @@ import {
   type ResolvedOptions,
   type TimeoutOptions,
 } from './options.js';
+import { generateKey } from './key-generator.js';
 import { bodySource, type BodySource, type RequestBody } from './request-body.js';
 
 /** A query-string value. */
@@ -298,7 +298,7 @@ function keyOf(
     return parsed.key;
   }
   if (!autoKey || !KEYED_METHODS.includes(method)) return undefined;
-  const key = generateIdempotencyKey();
+  const key = generateKey();
   // A UUID needs neither the checks nor the escaping of formatIdempotencyKey: quoting it is
   // its sf-string form.
   headers[HEADERS.idempotencyKey] = `"${key}"`;
