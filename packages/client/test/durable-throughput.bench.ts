@@ -4,7 +4,11 @@
  *
  *   npx tsx --conditions=@unfazed/source packages/client/test/durable-throughput.bench.ts
  *
- * REDIS_URL (default redis://127.0.0.1:6379), BENCH_SECONDS (default 5) per measurement.
+ * REDIS_URL (default redis://127.0.0.1:6379), BENCH_SECONDS (default 5) per measurement,
+ * BENCH_MODES (default `baseline,queued,local,inline`), BENCH_CONCURRENCY (default `1,32`).
+ * Each queue row also prints per operation the Redis round trips (socket writes of the two
+ * connections: a pipeline is one), the scripts sent and the commands executed (Lua inner calls
+ * included), the last two from `INFO commandstats` deltas (server-wide).
  * Modes: `queued` = start({ wait: 0 }) persists, a worker on another connection and durable
  * instance (as in another process) finds it by polling every BENCH_POLL ms (default 5) and
  * completes it; `local` = the same with the worker in the starting instance (woken at once);
@@ -17,6 +21,36 @@ import { createClient, createDurable, redisStore } from '@unfazed/client';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const modes = (process.env['BENCH_MODES'] ?? 'baseline,queued,local,inline').split(',');
+const concurrencies = (process.env['BENCH_CONCURRENCY'] ?? '1,32').split(',').map(Number);
+
+/** Calls per command from INFO commandstats. */
+async function commandStats(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  const out = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    out.set(m[1] as string, Number(m[2]));
+  return out;
+}
+
+/** Commands sent by clients (round trips when not pipelined) and executed in all, since `before`. */
+function roundTrips(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): { sent: number; executed: number; detail: string } {
+  const sentCommands = new Set(['evalsha', 'eval', 'zcount']);
+  let sent = 0;
+  let executed = 0;
+  const parts: string[] = [];
+  for (const [name, calls] of after) {
+    const d = calls - (before.get(name) ?? 0);
+    if (d <= 0 || name === 'info') continue;
+    executed += d;
+    if (sentCommands.has(name)) sent += d;
+    parts.push(`${name}=${d}`);
+  }
+  return { sent, executed, detail: parts.join(' ') };
+}
 
 async function main(): Promise<void> {
   const server = createServer((req, res) => {
@@ -30,7 +64,7 @@ async function main(): Promise<void> {
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const results: string[] = [];
   // Baseline: the same calls without the queue, to read the queue's overhead on a busy machine.
-  for (const concurrency of [1, 32]) {
+  for (const concurrency of modes.includes('baseline') ? concurrencies : []) {
     const client = createClient({ baseUrl, breaker: false });
     let n = 0;
     const end = Date.now() + seconds * 1000;
@@ -49,8 +83,8 @@ async function main(): Promise<void> {
     );
     await client.close();
   }
-  for (const mode of ['queued', 'local', 'inline'] as const) {
-    for (const concurrency of [1, 32]) {
+  for (const mode of (['queued', 'local', 'inline'] as const).filter((m) => modes.includes(m))) {
+    for (const concurrency of concurrencies) {
       const prefix = `bench:durable:${process.pid}:${mode}:${concurrency}:`;
       const starterRedis = new Redis(url);
       const workerRedis = new Redis(url, { maxRetriesPerRequest: null });
@@ -73,6 +107,20 @@ async function main(): Promise<void> {
               pollInterval: Number(process.env['BENCH_POLL'] ?? 5),
             })
           : undefined;
+      // Round trips as the clients see them: socket writes (a pipeline is one write).
+      let writes = 0;
+      for (const conn of [starterRedis, workerRedis]) {
+        await conn.ping();
+        const stream = (conn as unknown as { stream: { write: (...a: unknown[]) => boolean } })
+          .stream;
+        const write = stream.write.bind(stream);
+        stream.write = (...a: unknown[]) => {
+          writes++;
+          return write(...a);
+        };
+      }
+      const admin = new Redis(url);
+      const before = await commandStats(admin);
       let completed = 0;
       workerSide.events.on('succeeded', () => completed++);
       let started = 0;
@@ -105,9 +153,12 @@ async function main(): Promise<void> {
       }
       const elapsed = (Date.now() - t0) / 1000;
       const done = mode !== 'inline' ? completed : inlineCompleted;
+      const trips = roundTrips(before, await commandStats(admin));
+      admin.disconnect();
       results.push(
-        `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s)`,
+        `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s); per op: ${(writes / done).toFixed(2)} round trips (socket writes), ${(trips.sent / done).toFixed(2)} scripts/commands sent, ${(trips.executed / done).toFixed(1)} executed`,
       );
+      if (process.env['BENCH_DETAIL']) console.log(`  ${trips.detail}`);
       console.log(results[results.length - 1]);
       await worker?.stop();
       const keys = await starterRedis.keys(`${prefix}*`);
