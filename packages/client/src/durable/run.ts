@@ -118,14 +118,25 @@ export class Lease {
   lost = false;
   readonly #timer: NodeJS.Timeout;
 
+  readonly #stopSignal: AbortSignal | undefined;
+  readonly #onStop = (): void => this.controller.abort(STOPPING);
+
+  /**
+   * `stopSignal` (a stopping worker) also aborts `controller`, without marking the lease lost:
+   * one signal per run instead of an `AbortSignal.any` per attempt.
+   */
   constructor(
     readonly env: RunEnv,
     readonly id: string,
     readonly type: string,
     readonly owner: string,
+    stopSignal?: AbortSignal,
   ) {
     this.#timer = setInterval(() => void this.#renew(), Math.max(50, Math.floor(env.leaseMs / 3)));
     this.#timer.unref();
+    this.#stopSignal = stopSignal;
+    if (stopSignal?.aborted) this.#onStop();
+    else stopSignal?.addEventListener('abort', this.#onStop, { once: true });
   }
 
   async #renew(): Promise<void> {
@@ -147,6 +158,7 @@ export class Lease {
 
   end(): void {
     clearInterval(this.#timer);
+    this.#stopSignal?.removeEventListener('abort', this.#onStop);
   }
 }
 
@@ -162,7 +174,7 @@ export async function runLeased(
   owner: string,
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const lease = new Lease(env, record.id, record.type, owner);
+  const lease = new Lease(env, record.id, record.type, owner, options.stopSignal);
   try {
     return await drive(env, t, record, lease, options);
   } finally {
@@ -485,16 +497,13 @@ async function callOnce(
   options: RunOptions,
 ): Promise<Attempt> {
   const now = env.now();
-  const stopSignal = options.stopSignal;
   const limit = Math.min(
     t.attemptTimeout,
     rec.deadline - now,
     (options.syncUntil ?? Infinity) - now,
   );
   const total = Math.max(1, limit);
-  const signal = stopSignal
-    ? AbortSignal.any([lease.controller.signal, stopSignal])
-    : lease.controller.signal;
+  const signal = lease.controller.signal;
   try {
     const res = await env.client.request({
       ...request,
@@ -567,6 +576,9 @@ function answered(env: RunEnv, rec: OperationRecord, response: StoredResponse): 
     failure: { code: c.reason, message: `downstream answered ${status}`, status, response },
   };
 }
+
+/** Reason of the abort when a stopping worker ran out of patience (never thrown to users). */
+const STOPPING = new Error('worker stopping');
 
 /** @internal Sleeps `ms`, ending early (without throwing) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { InvalidOptionError } from '@unfazed/contract';
 import type { OperationRecord } from './types.js';
 import { runLeased, sleep, type ResolvedType, type RunEnv } from './run.js';
@@ -54,12 +55,15 @@ export function startWorker(
   const active = new Set<Promise<void>>();
   const perTarget = new Map<string, number>();
   const stopController = new AbortController();
+  // Every held operation listens to it (`concurrency` listeners).
+  setMaxListeners(Infinity, stopController.signal);
   const wake = { controller: new AbortController() };
   let stopping = false;
   let wakeRequested = false;
   const wakeUp = (): void => {
     wakeRequested = true;
-    wake.controller.abort();
+    // A fixed reason: abort() without one builds a DOMException (with a stack) on every wake.
+    if (!wake.controller.signal.aborted) wake.controller.abort(WAKE);
   };
   let partition = Math.floor(env.random() * env.store.partitions);
 
@@ -185,7 +189,7 @@ export function startWorker(
     async stop(stopOptions = {}) {
       stopping = true;
       wakers?.delete(waker);
-      wake.controller.abort();
+      wake.controller.abort(WAKE);
       const timeout = stopOptions.timeout ?? 30_000;
       const deadline = Date.now() + timeout;
       // A poll stuck on an unreachable store must not hold stop() forever.
@@ -202,6 +206,9 @@ export function startWorker(
     },
   };
 }
+
+/** Reason of the wake-up aborts (never thrown). */
+const WAKE = new Error('wake');
 
 async function settleAll(active: Set<Promise<void>>): Promise<void> {
   while (active.size > 0) await Promise.allSettled([...active]);
