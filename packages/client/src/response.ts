@@ -92,29 +92,35 @@ export class UnfazedResponse {
     return Readable.from([buffered]);
   }
 
+  // The readers hand back undici's own promise when they can: an `async` wrapper would cost
+  // every call extra microtask turns. A second read still rejects, never throws.
+
   /** Reads the whole body as UTF-8 text. */
-  async text(): Promise<string> {
-    this.use();
+  text(): Promise<string> {
     const s = this.stream;
-    if (!s) return (this.buffered ?? Buffer.alloc(0)).toString('utf8');
+    if (this.used || !s) return this.readBuffered((b) => b.toString('utf8'));
+    this.used = true;
     return isUndiciBody(s) ? s.text() : consumers.text(s);
   }
 
   /** Reads the whole body and parses it as JSON. */
-  async json<T = unknown>(): Promise<T> {
-    this.use();
+  json<T = unknown>(): Promise<T> {
     const s = this.stream;
-    if (s) return (await (isUndiciBody(s) ? s.json() : consumers.json(s))) as T;
-    return JSON.parse((this.buffered ?? Buffer.alloc(0)).toString('utf8')) as T;
+    if (this.used || !s) return this.readBuffered((b) => JSON.parse(b.toString('utf8')) as T);
+    this.used = true;
+    return (isUndiciBody(s) ? s.json() : consumers.json(s)) as Promise<T>;
   }
 
   /** Reads the whole body as bytes. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    this.use();
+  arrayBuffer(): Promise<ArrayBuffer> {
     const s = this.stream;
-    if (s) return isUndiciBody(s) ? s.arrayBuffer() : consumers.arrayBuffer(s);
-    const b = this.buffered ?? Buffer.alloc(0);
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    if (this.used || !s) {
+      return this.readBuffered(
+        (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+      );
+    }
+    this.used = true;
+    return isUndiciBody(s) ? s.arrayBuffer() : consumers.arrayBuffer(s);
   }
 
   /** Discards the body so that the connection can be reused. */
@@ -125,6 +131,12 @@ export class UnfazedResponse {
     if (!s) return;
     if (isUndiciBody(s)) await s.dump().catch(() => undefined);
     else s.destroy();
+  }
+
+  /** A buffered body (or none), read once; a second read rejects. */
+  private async readBuffered<T>(read: (body: Buffer) => T): Promise<T> {
+    this.use();
+    return read(this.buffered ?? Buffer.alloc(0));
   }
 
   private use(): void {
