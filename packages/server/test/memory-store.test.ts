@@ -1,24 +1,8 @@
-import { memoryStore, type IdempotencyStore } from '@unfazed/server';
-import { idempotencySuite } from './support/idempotency-suite.js';
+import { memoryStore } from '@unfazed/server';
+import { idempotencySuite, severable } from './support/idempotency-suite.js';
 
-/** A memory store shared by every app of a test; "severing" makes this app's view of it hang. */
+/** One memory store shared by every app of the file; severing makes one app's view of it hang. */
 idempotencySuite('memory store', () => {
   const shared = memoryStore();
-  return Promise.resolve({
-    open() {
-      let severed = false;
-      const guard =
-        <A, R>(fn: (a: A) => Promise<R>) =>
-        (a: A): Promise<R> =>
-          severed ? new Promise<R>(() => undefined) : fn(a);
-      const store: IdempotencyStore = {
-        claim: guard((i) => shared.claim(i)),
-        complete: guard((i) => shared.complete(i)),
-        release: guard((i) => shared.release(i)),
-        renew: guard((i) => shared.renew(i)),
-      };
-      return { store, sever: () => (severed = true) };
-    },
-    close: () => Promise.resolve(),
-  });
+  return Promise.resolve({ open: () => severable(shared), close: () => Promise.resolve() });
 });

@@ -198,6 +198,8 @@ export class IdempotencyCore<TReq> {
         done = true;
         reject(new IdempotencyStoreTimeoutError(operation, timeoutMs));
       }, timeoutMs);
+      // A bound on a store call must not keep an otherwise finished process alive.
+      timer.unref();
       promise.then(
         (value) => {
           clearTimeout(timer);
