@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { AttemptTimer } from './attempt-timer.js';
+import { AttemptTimer, AttemptTimers } from './attempt-timer.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,5 +66,76 @@ describe('AttemptTimer', () => {
     const timer = new AttemptTimer(10_000, controller.signal);
     expect(timer.aborted).toBe(true);
     timer.clear();
+  });
+});
+
+const timeouts = (): number =>
+  process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+
+describe('AttemptTimers', () => {
+  it('fires the timers of one list at their own deadlines, skipping cleared ones', async () => {
+    const timers = new AttemptTimers();
+    const fired: string[] = [];
+    const start = (name: string, ms: number): AttemptTimer => {
+      const t = new AttemptTimer(ms, undefined, timers);
+      t.on('abort', () => fired.push(name));
+      return t;
+    };
+    const a = start('a', 10);
+    const b = start('b', 20);
+    const c = start('c', 30);
+    const d = start('d', 300);
+    b.clear();
+    await sleep(50);
+    expect(fired).toEqual(['a', 'c']);
+    expect([a.aborted, b.aborted, c.aborted, d.aborted]).toEqual([true, false, true, false]);
+    await sleep(300);
+    expect(fired).toEqual(['a', 'c', 'd']);
+  });
+
+  it('gives a shorter deadline than the last one its own timer, which still fires first', async () => {
+    const timers = new AttemptTimers();
+    const fired: string[] = [];
+    const long = new AttemptTimer(300, undefined, timers);
+    long.on('abort', () => fired.push('long'));
+    const short = new AttemptTimer(10, undefined, timers);
+    short.on('abort', () => fired.push('short'));
+    expect(short.list).toBeUndefined();
+    expect(long.list).toBe(timers);
+    await sleep(30);
+    expect(fired).toEqual(['short']);
+    await sleep(300);
+    expect(fired).toEqual(['short', 'long']);
+  });
+
+  it('keeps no Node timer once every attempt ended, so an idle client lets the process exit', () => {
+    const before = timeouts();
+    const timers = new AttemptTimers();
+    const running = Array.from({ length: 5 }, () => new AttemptTimer(10_000, undefined, timers));
+    expect(timeouts()).toBe(before + 1);
+    running[2]?.clear();
+    running[0]?.clear();
+    for (const t of running) t.clear();
+    expect(timeouts()).toBe(before);
+  });
+
+  it("unlinks a timer that the caller's abort fired", async () => {
+    const timers = new AttemptTimers();
+    const controller = new AbortController();
+    const fired: string[] = [];
+    const a = new AttemptTimer(10_000, controller.signal, timers);
+    a.on('abort', () => fired.push('a'));
+    const b = new AttemptTimer(20, undefined, timers);
+    b.on('abort', () => fired.push('b'));
+    expect(b.list).toBeUndefined();
+    controller.abort();
+    expect(a.list).toBeUndefined();
+    await sleep(40);
+    expect(fired).toEqual(['a', 'b']);
+    const before = timeouts();
+    const c = new AttemptTimer(10_000, undefined, timers);
+    expect(c.list).toBe(timers);
+    c.clear();
+    expect(timeouts()).toBe(before);
   });
 });

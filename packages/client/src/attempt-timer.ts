@@ -2,13 +2,13 @@
 type AbortListener = () => void;
 
 /**
- * The attempt timeout, and the abort signal undici gets for one attempt: one timer, fired when
- * the attempt's time is up or the caller's signal aborts. It replaces cockatiel's
- * `TimeoutPolicy` (cooperative, `abortOnReturn: false`) with the same behaviour at a fraction
- * of the cost: that policy creates an `AbortController` per execution and listens on its
- * signal, which on Node 20 costs more than the rest of the client's work. undici accepts any
- * EventEmitter-like object as `signal` (it calls `on`/`once` and `removeListener`, and reads
- * `aborted` and `reason`); nothing else sees this object.
+ * The attempt timeout, and the abort signal undici gets for one attempt: fired when the
+ * attempt's time is up or the caller's signal aborts. It replaces cockatiel's `TimeoutPolicy`
+ * (cooperative, `abortOnReturn: false`) with the same behaviour at a fraction of the cost: that
+ * policy creates an `AbortController` per execution and listens on its signal, which on
+ * Node 20 costs more than the rest of the client's work. undici accepts any EventEmitter-like
+ * object as `signal` (it calls `on`/`once` and `removeListener`, and reads `aborted` and
+ * `reason`); nothing else sees this object.
  *
  * `clear()` ends it once the attempt returned: a response body still being read is never
  * aborted by it afterwards.
@@ -18,21 +18,33 @@ export class AttemptTimer {
   aborted = false;
   /** Left undefined so that undici reports its own `RequestAbortedError`. */
   readonly reason: undefined = undefined;
+  /** `performance.now()` at which the time is up. */
+  readonly deadline: number;
+  /** @internal Links in the {@link AttemptTimers} list, while in it. */
+  prev: AttemptTimer | undefined = undefined;
+  /** @internal */
+  next: AttemptTimer | undefined = undefined;
+  /** @internal The list this timer is in, if any. */
+  list: AttemptTimers | undefined = undefined;
+  private own: NodeJS.Timeout | undefined = undefined;
   private listener: AbortListener | undefined = undefined;
   private more: AbortListener[] | undefined = undefined;
-  private timer: NodeJS.Timeout | undefined;
   private readonly callerSignal: AbortSignal | undefined;
   private readonly onCallerAbort: (() => void) | undefined;
 
-  /** Starts the timer; a caller's signal that is already aborted fires it at once. */
-  constructor(ms: number, callerSignal: AbortSignal | undefined) {
+  /**
+   * Starts the timer, in `timers`' shared list when it can keep it in order, else on a timer of
+   * its own. A caller's signal that is already aborted fires it at once.
+   */
+  constructor(ms: number, callerSignal: AbortSignal | undefined, timers?: AttemptTimers) {
+    this.deadline = performance.now() + ms;
     if (callerSignal?.aborted) {
       this.aborted = true;
       return;
     }
-    this.timer = setTimeout(fire, ms, this);
+    if (!timers?.append(this)) this.own = setTimeout(fire, ms, this);
     if (callerSignal) {
-      const onCallerAbort = (): void => fire(this);
+      const onCallerAbort = (): void => this.fire();
       callerSignal.addEventListener('abort', onCallerAbort, { once: true });
       this.callerSignal = callerSignal;
       this.onCallerAbort = onCallerAbort;
@@ -41,10 +53,7 @@ export class AttemptTimer {
 
   /** Stops the timer and forgets the caller's signal; later aborts no longer reach undici. */
   clear(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.stop();
     if (this.onCallerAbort) this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
     this.listener = undefined;
     this.more = undefined;
@@ -81,10 +90,7 @@ export class AttemptTimer {
   fire(): void {
     if (this.aborted) return;
     this.aborted = true;
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.stop();
     const first = this.listener;
     const more = this.more;
     this.listener = undefined;
@@ -92,8 +98,78 @@ export class AttemptTimer {
     first?.();
     if (more) for (const listener of more) listener();
   }
+
+  private stop(): void {
+    if (this.list) this.list.remove(this);
+    else if (this.own !== undefined) {
+      clearTimeout(this.own);
+      this.own = undefined;
+    }
+  }
 }
 
 function fire(timer: AttemptTimer): void {
   timer.fire();
+}
+
+/**
+ * The running attempt timers of one client, in deadline order, behind a single Node timer.
+ * Attempts of one client mostly share one timeout, so each new deadline is the latest and joins
+ * the tail; clearing one unlinks it. Under load this replaces a Node timer per attempt (create,
+ * insert, clear) with two pointer updates; the Node timer is cleared whenever the list empties,
+ * so an idle client keeps no timer (and the process can exit).
+ */
+export class AttemptTimers {
+  private head: AttemptTimer | undefined = undefined;
+  private tail: AttemptTimer | undefined = undefined;
+  private timer: NodeJS.Timeout | undefined = undefined;
+
+  /** Adds `t` when that keeps the list in deadline order; false when it would not. */
+  append(t: AttemptTimer): boolean {
+    const tail = this.tail;
+    if (tail !== undefined && t.deadline < tail.deadline) return false;
+    t.list = this;
+    t.prev = tail;
+    if (tail) tail.next = t;
+    else this.head = t;
+    this.tail = t;
+    if (this.timer === undefined) this.arm(t.deadline);
+    return true;
+  }
+
+  /** Unlinks `t`. */
+  remove(t: AttemptTimer): void {
+    const { prev, next } = t;
+    if (prev) prev.next = next;
+    else this.head = next;
+    if (next) next.prev = prev;
+    else this.tail = prev;
+    t.prev = undefined;
+    t.next = undefined;
+    t.list = undefined;
+    if (this.head === undefined && this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** @internal Fires every timer whose deadline passed, then waits for the next one. */
+  expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    let t = this.head;
+    while (t !== undefined && t.deadline <= now) {
+      t.fire();
+      t = this.head;
+    }
+    if (t !== undefined && this.timer === undefined) this.arm(t.deadline);
+  }
+
+  private arm(deadline: number): void {
+    this.timer = setTimeout(expire, Math.max(1, Math.ceil(deadline - performance.now())), this);
+  }
+}
+
+function expire(timers: AttemptTimers): void {
+  timers.expire();
 }

@@ -5,7 +5,7 @@ import {
   InvalidOptionError,
   KEYED_METHODS,
   formatIdempotencyKey,
-  isIdempotentMethod,
+  IDEMPOTENT_METHODS,
   parseIdempotencyKey,
   validateIdempotencyKey,
 } from '@unfazed/contract';
@@ -73,6 +73,9 @@ export interface Call {
   backoff: IBackoff<unknown> | undefined;
   pendingDelay: number;
 }
+
+/** Upper-case, as `method` is once checked. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS);
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -153,7 +156,7 @@ export function prepareCall(
     method: method as Dispatcher.HttpMethod,
     headers,
     body,
-    safeToResend: isIdempotentMethod(method) || headers[HEADERS.idempotencyKey] !== undefined,
+    safeToResend: IDEMPOTENT.has(method) || headers[HEADERS.idempotencyKey] !== undefined,
     totalMs: t.total,
     attemptMs: t.attempt,
     maxRetries,

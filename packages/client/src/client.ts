@@ -19,9 +19,10 @@ import {
   errorCodeOf,
   parseRetryAfter,
   problemCodeOf,
+  type Classification,
 } from '@unfazed/contract';
 import { abortableSleep } from './abortable-sleep.js';
-import { AttemptTimer } from './attempt-timer.js';
+import { AttemptTimer, AttemptTimers } from './attempt-timer.js';
 import {
   joinPath,
   prepareCall,
@@ -122,6 +123,7 @@ const NEVER_ABORTED = new AbortController().signal;
 class ResilientClient implements Client {
   private readonly events = new Events();
   private readonly pools = new Map<string, Pool>();
+  private readonly timers = new AttemptTimers();
   private readonly circuits: CircuitRegistry | undefined;
   private readonly retryPolicies = new Map<number, RetryPolicy>();
   private readonly backoffFactory: ExponentialBackoff<unknown>;
@@ -345,6 +347,7 @@ class ResilientClient implements Client {
     const timer = new AttemptTimer(
       clampedToDeadline ? Math.max(1, Math.ceil(left)) : call.attemptMs,
       call.callerSignal,
+      this.timers,
     );
     if (this.events.has('attempt-start'))
       this.events.emit('attempt-start', { ...call.info, attempt: n });
@@ -370,7 +373,7 @@ class ResilientClient implements Client {
         payload = read.overflow ?? read.head;
         if (!read.overflow) problemCode = problemCodeOf(read.head.toString('utf8'));
       }
-      const cls = classifyStatus(status, problemCode);
+      const cls = problemCode === undefined ? classOf(status) : classifyStatus(status, problemCode);
       const retryAfterMs = cls.retryable
         ? parseRetryAfter(res.headers[HEADERS.retryAfter])
         : undefined;
@@ -546,6 +549,15 @@ class ResilientClient implements Client {
     }
     return pool;
   }
+}
+
+/** The contract's verdicts on statuses without a problem code, made once per status. */
+const statusClasses = new Map<number, Classification>();
+
+function classOf(status: number): Classification {
+  let cls = statusClasses.get(status);
+  if (!cls) statusClasses.set(status, (cls = Object.freeze(classifyStatus(status))));
+  return cls;
 }
 
 /** A caller's abort after `request()` returned still stops a body being read, as with fetch. */
