@@ -1,0 +1,33 @@
+import { describe, expect, it } from '@jest/globals';
+import { recordKey, requestFingerprint } from './fingerprint.js';
+
+const base = { method: 'POST', target: '/charges', scope: '', excludeFields: [] as string[] };
+const fp = (body: string, extra: Partial<typeof base> = {}) =>
+  requestFingerprint({ ...base, ...extra, body: Buffer.from(body) });
+
+describe('requestFingerprint', () => {
+  it('hashes the raw bytes: reordered or re-spaced JSON is another request', () => {
+    expect(fp('{"a":1,"b":2}')).toBe(fp('{"a":1,"b":2}'));
+    expect(fp('{"a":1,"b":2}')).not.toBe(fp('{"b":2,"a":1}'));
+    expect(fp('{"a":1}')).not.toBe(fp('{"a": 1}'));
+  });
+
+  it('includes method, target and scope', () => {
+    expect(fp('{}')).not.toBe(fp('{}', { method: 'PATCH' }));
+    expect(fp('{}')).not.toBe(fp('{}', { target: '/charges?x=1' }));
+    expect(fp('{}')).not.toBe(fp('{}', { scope: 'alice' }));
+  });
+
+  it('leaves excluded fields out of a JSON body, canonically', () => {
+    const ex = { excludeFields: ['sentAt', 'meta.trace'] };
+    expect(fp('{"amount":1,"sentAt":1,"meta":{"trace":"a"}}', ex)).toBe(
+      fp('{"meta":{"trace":"b"},"sentAt":2, "amount":1}', ex),
+    );
+    expect(fp('{"amount":1,"sentAt":1}', ex)).not.toBe(fp('{"amount":2,"sentAt":1}', ex));
+  });
+
+  it('separates parts so that moving bytes between them changes the hash', () => {
+    expect(recordKey('ab', 'c')).not.toBe(recordKey('a', 'bc'));
+    expect(recordKey('', 'k')).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import { isIdempotencyStoreFullError } from '../errors.js';
+import { memoryStore } from './memory-store.js';
+
+const response = (bytes: number) => ({ status: 201, headers: {}, body: Buffer.alloc(bytes) });
+
+describe('memoryStore', () => {
+  it('expires an in-flight claim with its lease and reports the takeover', async () => {
+    let now = 1_000;
+    const store = memoryStore({ now: () => now });
+    expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', leaseMs: 100 })).toEqual({
+      outcome: 'claimed',
+      recovered: false,
+    });
+    now += 40;
+    expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', leaseMs: 100 })).toEqual({
+      outcome: 'in-flight',
+      leaseRemainingMs: 60,
+    });
+    expect(await store.claim({ key: 'k', fingerprint: 'g', owner: 'b', leaseMs: 100 })).toEqual({
+      outcome: 'mismatch',
+    });
+    now += 100;
+    expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', leaseMs: 100 })).toEqual({
+      outcome: 'claimed',
+      recovered: true,
+    });
+    expect(
+      await store.complete({ key: 'k', owner: 'a', response: response(1), retentionMs: 1000 }),
+    ).toBe(false);
+    expect(
+      await store.complete({ key: 'k', owner: 'b', response: response(1), retentionMs: 1000 }),
+    ).toBe(true);
+    now += 1001;
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'g', owner: 'c', leaseMs: 100 })).outcome,
+    ).toBe('claimed');
+  });
+
+  it('evicts the oldest completed record when full, never an in-flight one', async () => {
+    const store = memoryStore({ maxEntries: 2 });
+    await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
+    await store.complete({ key: 'a', owner: 'o', response: response(1), retentionMs: 10_000 });
+    await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
+    // Full: the completed a makes room for c.
+    expect(
+      (await store.claim({ key: 'c', fingerprint: 'f', owner: 'o', leaseMs: 10_000 })).outcome,
+    ).toBe('claimed');
+    // b and c are in flight and the store is full: a claim fails rather than evict one of them,
+    // and a is gone (it runs as new once there is room).
+    const error = await store
+      .claim({ key: 'a', fingerprint: 'f', owner: 'p', leaseMs: 10 })
+      .catch((e: unknown) => e);
+    expect(isIdempotencyStoreFullError(error)).toBe(true);
+    await store.release({ key: 'b', owner: 'o' });
+    expect(
+      (await store.claim({ key: 'a', fingerprint: 'f', owner: 'p', leaseMs: 10 })).outcome,
+    ).toBe('claimed');
+  });
+
+  it('bounds the bytes of kept responses', async () => {
+    const store = memoryStore({ maxBytes: 1_000 });
+    await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
+    expect(
+      await store.complete({ key: 'a', owner: 'o', response: response(600), retentionMs: 10_000 }),
+    ).toBe(true);
+    await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
+    expect(
+      await store.complete({ key: 'b', owner: 'o', response: response(600), retentionMs: 10_000 }),
+    ).toBe(true);
+    // a was evicted to make room for b
+    expect(
+      (await store.claim({ key: 'a', fingerprint: 'g', owner: 'p', leaseMs: 10 })).outcome,
+    ).toBe('claimed');
+    expect(
+      (await store.claim({ key: 'b', fingerprint: 'f', owner: 'p', leaseMs: 10 })).outcome,
+    ).toBe('completed');
+  });
+});
