@@ -156,7 +156,16 @@ class ResilientClient implements Client {
     // deadline and nothing waits before it. cockatiel's total-deadline and retry policies are
     // entered only when a retry is due, which spares the common call an AbortController.
     const outside = call.callerSignal ?? NEVER_ABORTED;
-    const first = await this.step(call, 0, outside);
+    if (outside.aborted) throw this.abortError(call, undefined);
+    // The first attempt is sent from here, not through step(): one async layer less per call.
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = await this.send(call, 1, outside);
+    } catch (error) {
+      throw this.sendError(call, error, outside);
+    }
+    const first = this.judge(call, 0, outcome, started);
     if (!first.retry || first.stop !== undefined) return this.finish(call, first, outside);
     const left = Math.max(1, Math.ceil(call.deadline - performance.now()));
     return timeout(left, TIMEOUT_OPTIONS).execute(async ({ signal }) => {
@@ -243,26 +252,41 @@ class ResilientClient implements Client {
       }
     }
     if (totalSignal.aborted) throw this.abortError(call, undefined);
-    const n = attemptIndex + 1;
     const started = performance.now();
     let outcome: Outcome;
-    if (call.breakerKey === undefined || !this.circuits) {
-      outcome = await this.attempt(call, n, totalSignal);
-    } else {
-      try {
-        outcome = await this.circuits
-          .get(call.breakerKey)
-          .run(() => this.attempt(call, n, totalSignal), totalSignal, call.attemptMs);
-      } catch (error) {
-        if (totalSignal.aborted) throw this.abortError(call, undefined);
-        if (error instanceof CircuitRefusal) {
-          throw new CircuitOpenError(call.info, error.key, error.nextProbeAt, error.circuitState, [
-            ...call.records,
-          ]);
-        }
-        throw error;
-      }
+    try {
+      outcome = await this.send(call, attemptIndex + 1, totalSignal);
+    } catch (error) {
+      throw this.sendError(call, error, totalSignal);
     }
+    return this.judge(call, attemptIndex, outcome, started);
+  }
+
+  /** One attempt through the breaker (when there is one); refusals reject with CircuitRefusal. */
+  private send(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
+    if (call.breakerKey === undefined || !this.circuits) return this.attempt(call, n, totalSignal);
+    return this.circuits
+      .get(call.breakerKey)
+      .run(() => this.attempt(call, n, totalSignal), totalSignal, call.attemptMs);
+  }
+
+  /** The error a call ends with when send() rejected. */
+  private sendError(call: Call, error: unknown, totalSignal: AbortSignal): unknown {
+    if (totalSignal.aborted) return this.abortError(call, undefined);
+    if (error instanceof CircuitRefusal) {
+      return new CircuitOpenError(call.info, error.key, error.nextProbeAt, error.circuitState, [
+        ...call.records,
+      ]);
+    }
+    return error;
+  }
+
+  /**
+   * Records an attempt and decides what comes next: the answer, a stop, or a retry after a
+   * delay (set on the call). Throws the errors that end the call at once.
+   */
+  private judge(call: Call, attemptIndex: number, outcome: Outcome, started: number): Step {
+    const n = attemptIndex + 1;
     const record = this.record(call, n, outcome, performance.now() - started);
 
     if (outcome.kind === 'aborted') throw this.abortError(call, outcome.error);
