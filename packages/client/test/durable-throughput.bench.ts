@@ -8,7 +8,8 @@
  * BENCH_MODES (default `baseline,queued,local,inline`), BENCH_CONCURRENCY (default `1,32`).
  * Each queue row also prints per operation the Redis round trips (socket writes of the two
  * connections: a pipeline is one), the scripts sent and the commands executed (Lua inner calls
- * included), the last two from `INFO commandstats` deltas (server-wide).
+ * included), the last two from `INFO commandstats` deltas (server-wide), and the CPU time per
+ * operation of this process (starters, worker and the no-op server) and of Redis (`INFO cpu`).
  * Modes: `queued` = start({ wait: 0 }) persists, a worker on another connection and durable
  * instance (as in another process) finds it by polling every BENCH_POLL ms (default 5) and
  * completes it; `local` = the same with the worker in the starting instance (woken at once);
@@ -31,6 +32,14 @@ async function commandStats(redis: Redis): Promise<Map<string, number>> {
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
     out.set(m[1] as string, Number(m[2]));
   return out;
+}
+
+/** CPU time used by the Redis server so far, µs. */
+async function redisCpu(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  return Math.round((user + sys) * 1e6);
 }
 
 /** Commands sent by clients (round trips when not pipelined) and executed in all, since `before`. */
@@ -121,6 +130,8 @@ async function main(): Promise<void> {
       }
       const admin = new Redis(url);
       const before = await commandStats(admin);
+      const redisCpuBefore = await redisCpu(admin);
+      const cpuBefore = process.cpuUsage();
       let completed = 0;
       workerSide.events.on('succeeded', () => completed++);
       let started = 0;
@@ -153,10 +164,12 @@ async function main(): Promise<void> {
       }
       const elapsed = (Date.now() - t0) / 1000;
       const done = mode !== 'inline' ? completed : inlineCompleted;
+      const cpu = process.cpuUsage(cpuBefore);
+      const redisCpuUs = (await redisCpu(admin)) - redisCpuBefore;
       const trips = roundTrips(before, await commandStats(admin));
       admin.disconnect();
       results.push(
-        `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s); per op: ${(writes / done).toFixed(2)} round trips (socket writes), ${(trips.sent / done).toFixed(2)} scripts/commands sent, ${(trips.executed / done).toFixed(1)} executed`,
+        `${mode.padEnd(6)} concurrency ${String(concurrency).padStart(2)}: ${Math.round(done / elapsed)} ops/s started+completed (${done} in ${elapsed.toFixed(1)} s); per op: ${(writes / done).toFixed(2)} round trips (socket writes), ${(trips.sent / done).toFixed(2)} scripts/commands sent, ${(trips.executed / done).toFixed(1)} executed; CPU µs per op: this process ${Math.round((cpu.user + cpu.system) / done)}, Redis ${Math.round(redisCpuUs / done)}`,
       );
       if (process.env['BENCH_DETAIL']) console.log(`  ${trips.detail}`);
       console.log(results[results.length - 1]);

@@ -69,6 +69,16 @@ interface DurableCommands {
   unfazedDurableGauges(...args: string[]): Promise<[string, string]>;
 }
 
+type ScriptName = keyof DurableCommands;
+
+/** A script waiting for the next batched write. */
+interface Pending {
+  readonly name: ScriptName;
+  readonly args: (string | number)[];
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
 const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
   ['unfazedDurableClaimAny', undefined, CLAIM_ACROSS_PARTITIONS_2N],
   ['unfazedDurableCreate', 5, CREATE_OPERATION_5],
@@ -155,6 +165,101 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
     }
   };
 
+  // On a standalone Redis the scripts asked for in one turn of the event loop (e.g. the settles
+  // of every attempt whose response arrived in one poll phase) go out in one write, as a
+  // pipeline: one syscall and one reply parse instead of one per script. Not ioredis's
+  // enableAutoPipelining: only these scripts are batched, and a lone script is sent as is.
+  let pending: Pending[] = [];
+  const flush = (): void => {
+    const batch = pending;
+    pending = [];
+    const lone = batch.length === 1 ? batch[0] : undefined;
+    if (lone) {
+      (r[lone.name] as (...a: (string | number)[]) => Promise<unknown>)(...lone.args).then(
+        lone.resolve,
+        lone.reject,
+      );
+      return;
+    }
+    const pipeline = redis.pipeline() as unknown as Record<
+      ScriptName,
+      (...a: (string | number)[]) => unknown
+    > & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const q of batch) pipeline[q.name](...q.args);
+    pipeline.exec().then(
+      (replies) => {
+        batch.forEach((q, i) => {
+          const reply = replies?.[i];
+          if (!reply) q.reject(new Error('Redis gave no reply to a pipelined script'));
+          else if (reply[0]) q.reject(reply[0]);
+          else q.resolve(reply[1]);
+        });
+      },
+      (error: unknown) => {
+        for (const q of batch) q.reject(error);
+      },
+    );
+  };
+  const send = <T>(name: ScriptName, ...args: (string | number)[]): Promise<T> => {
+    if (isCluster) return (r[name] as (...a: (string | number)[]) => Promise<T>)(...args);
+    return new Promise<T>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ name, args, resolve: resolve as (v: unknown) => void, reject });
+    });
+  };
+
+  const claimArgs = (
+    partition: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): string[] => {
+    const b = base(partition);
+    return [
+      `${b}schedule`,
+      `${b}counts`,
+      String(now),
+      String(limit),
+      owner,
+      String(now + leaseMs),
+      `${b}op:`,
+      `${b}hist:`,
+      JSON.stringify({ at: now, kind: 'lease-expired', worker: owner }),
+    ];
+  };
+  // The keys and key bases of a claim over every partition, per start partition (built once).
+  const claimAnyKeys = new Map<number, { keys: string[]; bases: string[] }>();
+  const claimAnyArgs = (
+    startPartition: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): (string | number)[] => {
+    let cached = claimAnyKeys.get(startPartition);
+    if (!cached) {
+      cached = { keys: [], bases: [] };
+      for (let i = 0; i < partitions; i++) {
+        const b = base((startPartition + i) % partitions);
+        cached.keys.push(`${b}schedule`, `${b}counts`);
+        cached.bases.push(b);
+      }
+      claimAnyKeys.set(startPartition, cached);
+    }
+    const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
+    return [
+      cached.keys.length,
+      ...cached.keys,
+      String(now),
+      String(limit),
+      owner,
+      String(now + leaseMs),
+      entry,
+      ...cached.bases,
+    ];
+  };
+
   const store: DurableStore = {
     partitions,
     kind: isCluster ? 'redis-cluster' : 'redis',
@@ -166,7 +271,8 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
       const id = `${uuidv7()}.${p}`;
       const b = base(p);
       const keyIndex = n.key !== undefined ? `${b}key:${n.type}:${n.key}` : `${b}key:-`;
-      const reply = await r.unfazedDurableCreate(
+      const reply = await send<unknown[]>(
+        'unfazedDurableCreate',
         keyIndex,
         `${b}op:${id}`,
         `${b}hist:${id}`,
@@ -204,23 +310,12 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
       return { created: true, record };
     },
     async claim(partition, now, limit, owner, leaseMs) {
-      const b = base(partition);
-      const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
-      const reply = await r.unfazedDurableClaim(
-        `${b}schedule`,
-        `${b}counts`,
-        String(now),
-        String(limit),
-        owner,
-        String(now + leaseMs),
-        `${b}op:`,
-        `${b}hist:`,
-        entry,
+      return parseClaimed(
+        await send<unknown[][]>(
+          'unfazedDurableClaim',
+          ...claimArgs(partition, now, limit, owner, leaseMs),
+        ),
       );
-      return reply.map((fields) => ({
-        takeover: Number(fields[0]) === 1,
-        record: parseRecord(fields.slice(1) as string[]),
-      }));
     },
     ...(isCluster
       ? {}
@@ -232,28 +327,12 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
             owner: string,
             leaseMs: number,
           ) {
-            const keys: string[] = [];
-            const bases: string[] = [];
-            for (let i = 0; i < partitions; i++) {
-              const b = base((startPartition + i) % partitions);
-              keys.push(`${b}schedule`, `${b}counts`);
-              bases.push(b);
-            }
-            const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
-            const reply = await r.unfazedDurableClaimAny(
-              keys.length,
-              ...keys,
-              String(now),
-              String(limit),
-              owner,
-              String(now + leaseMs),
-              entry,
-              ...bases,
+            return parseClaimed(
+              await send<unknown[][]>(
+                'unfazedDurableClaimAny',
+                ...claimAnyArgs(startPartition, now, limit, owner, leaseMs),
+              ),
             );
-            return reply.map((fields) => ({
-              takeover: Number(fields[0]) === 1,
-              record: parseRecord(fields.slice(1) as string[]),
-            }));
           },
         }),
     async dueCounts(now: number) {
@@ -264,33 +343,19 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
     async renew(id, owner, leaseUntil) {
       const k = keysOf(id);
       if (!k) return false;
-      return (await r.unfazedDurableRenew(k[0], k[2], id, owner, String(leaseUntil))) === 1;
+      return (
+        (await send<number>('unfazedDurableRenew', k[0], k[2], id, owner, String(leaseUntil))) === 1
+      );
     },
     async settle(id, owner, now, s: Settlement, entries: readonly HistoryEntry[]) {
       const k = keysOf(id);
       if (!k) return false;
-      const str = (v: number | undefined): string => (v === undefined ? '' : String(v));
-      const lastError =
-        'lastError' in s && s.lastError !== undefined ? JSON.stringify(s.lastError) : '';
-      const response =
-        'response' in s && s.response !== undefined ? JSON.stringify(s.response) : '';
-      const reply = await r.unfazedDurableSettle(
-        ...k,
-        id,
-        owner,
-        String(now),
-        s.action,
-        s.action === 'retry' || s.action === 'release' ? String(s.dueAt) : '',
-        str(s.attempts),
-        s.action === 'hook' ? s.phase : '',
-        s.action === 'hook' ? String(s.leaseUntil) : '',
-        s.action === 'finish' ? s.state : '',
-        lastError,
-        response,
-        String(retention),
-        ...entries.map((e) => JSON.stringify(e)),
+      return (
+        (await send<number>(
+          'unfazedDurableSettle',
+          ...settleArgs(k, id, owner, now, s, entries, retention),
+        )) === 1
       );
-      return reply === 1;
     },
     async get(id) {
       const k = keysOf(id);
@@ -411,6 +476,46 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
     },
   };
   return store;
+}
+
+function settleArgs(
+  k: readonly [string, string, string, string, string],
+  id: string,
+  owner: string,
+  now: number,
+  s: Settlement,
+  entries: readonly HistoryEntry[],
+  retention: number,
+): string[] {
+  const str = (v: number | undefined): string => (v === undefined ? '' : String(v));
+  const lastError =
+    'lastError' in s && s.lastError !== undefined ? JSON.stringify(s.lastError) : '';
+  const response = 'response' in s && s.response !== undefined ? JSON.stringify(s.response) : '';
+  return [
+    ...k,
+    id,
+    owner,
+    String(now),
+    s.action,
+    s.action === 'retry' || s.action === 'release' ? String(s.dueAt) : '',
+    str(s.attempts),
+    s.action === 'hook' ? s.phase : '',
+    s.action === 'hook' ? String(s.leaseUntil) : '',
+    s.action === 'finish' ? s.state : '',
+    lastError,
+    response,
+    String(retention),
+    ...entries.map((e) => JSON.stringify(e)),
+  ];
+}
+
+function parseClaimed(
+  reply: readonly unknown[][],
+): { record: OperationRecord; takeover: boolean }[] {
+  return reply.map((fields) => ({
+    takeover: Number(fields[0]) === 1,
+    record: parseRecord(fields.slice(1) as string[]),
+  }));
 }
 
 function parseRecord(flat: readonly string[]): OperationRecord {

@@ -94,6 +94,11 @@ export interface RunOptions {
   readonly stopSignal?: AbortSignal;
   /** Per-target admission; `undefined` when the target is at its limit. */
   readonly admit?: (target: string) => (() => void) | undefined;
+  /**
+   * Called right after the write that ends this run (retry, release, finish) was sent, before
+   * its reply: a worker uses it to claim the next operation in the same batched write.
+   */
+  readonly onSettling?: () => void;
 }
 
 type Attempt =
@@ -195,7 +200,9 @@ async function drive(
 
   const settle = async (s: Settlement): Promise<boolean> => {
     if (lease.lost) return false;
-    const ok = await env.store.settle(rec.id, owner, env.now(), s, entries.splice(0));
+    const sent = env.store.settle(rec.id, owner, env.now(), s, entries.splice(0));
+    if (s.action !== 'hook') options.onSettling?.();
+    const ok = await sent;
     if (!ok) lease.markLost();
     return ok;
   };

@@ -81,8 +81,22 @@ export function startWorker(
     };
   };
 
+  // Slots promised to claims in flight.
+  let reserved = 0;
+  // Held operations whose final write is on its way: their slots are free for the next claim,
+  // which then goes out in the same batched write as that settle (one round trip for both).
+  let leaving = 0;
+  const free = (): number => concurrency - active.size - reserved + leaving;
+
   const spawn = (record: OperationRecord): void => {
     const t = types.get(record.type);
+    let settling = false;
+    const onSettling = (): void => {
+      if (settling) return;
+      settling = true;
+      leaving++;
+      wakeUp();
+    };
     const p = (async () => {
       if (!t) {
         // A type this process does not know (e.g. a rolling deploy): hand it back for a while.
@@ -97,12 +111,18 @@ export function startWorker(
           .catch(() => false);
         return;
       }
-      await runLeased(env, t, record, id, { stopSignal: stopController.signal, admit });
+      await runLeased(env, t, record, id, {
+        stopSignal: stopController.signal,
+        admit,
+        onSettling,
+      });
     })()
       .catch((error: unknown) => env.events.emit('worker-error', { worker: id, error }))
       .finally(() => {
         active.delete(p);
-        wakeUp();
+        if (settling) leaving--;
+        // The loop already counted this slot as free when the final write was sent.
+        else wakeUp();
       });
     active.add(p);
   };
@@ -123,39 +143,52 @@ export function startWorker(
         const partitions = env.store.partitions;
         const store = env.store;
         if (store.claimAny) {
-          const free = concurrency - active.size;
-          if (free > 0) {
-            const got = await store.claimAny(partition, env.now(), free, id, env.leaseMs);
+          const ask = free();
+          if (ask > 0) {
+            reserved += ask;
+            let got: Awaited<ReturnType<typeof store.claimAny>> = [];
+            try {
+              got = await store.claimAny(partition, env.now(), ask, id, env.leaseMs);
+            } finally {
+              reserved -= ask;
+            }
             partition = (partition + 1) % partitions;
             for (const { record } of got) take(record);
             claimed += got.length;
           }
-        } else if (store.dueCounts && active.size < concurrency) {
+        } else if (store.dueCounts && free() > 0) {
           const due = await store.dueCounts(env.now());
           const start = partition;
           partition = (partition + 1) % partitions;
           for (let i = 0; i < partitions && !stopping; i++) {
             const p = (start + i) % partitions;
-            const free = concurrency - active.size;
-            if (free <= 0) break;
+            const slots = free();
+            if (slots <= 0) break;
             if ((due[p] ?? 0) === 0) continue;
-            const got = await store.claim(
-              p,
-              env.now(),
-              Math.min(free, due[p] ?? free),
-              id,
-              env.leaseMs,
-            );
+            const ask = Math.min(slots, due[p] ?? slots);
+            reserved += ask;
+            let got: Awaited<ReturnType<typeof store.claim>> = [];
+            try {
+              got = await store.claim(p, env.now(), ask, id, env.leaseMs);
+            } finally {
+              reserved -= ask;
+            }
             for (const { record } of got) take(record);
             claimed += got.length;
           }
         } else {
           for (let i = 0; i < partitions && !stopping; i++) {
-            const free = concurrency - active.size;
-            if (free <= 0) break;
+            const ask = free();
+            if (ask <= 0) break;
             const p = partition;
             partition = (partition + 1) % partitions;
-            const got = await store.claim(p, env.now(), free, id, env.leaseMs);
+            reserved += ask;
+            let got: Awaited<ReturnType<typeof store.claim>> = [];
+            try {
+              got = await store.claim(p, env.now(), ask, id, env.leaseMs);
+            } finally {
+              reserved -= ask;
+            }
             for (const { record } of got) take(record);
             claimed += got.length;
           }
@@ -164,14 +197,15 @@ export function startWorker(
         env.events.emit('worker-error', { worker: id, error });
       }
       if (stopping) break;
-      if (active.size >= concurrency || claimed === 0) {
+      if (free() <= 0 || claimed === 0) {
         if (wakeRequested) {
           // Something finished or was started while we were claiming: look again at once.
           wakeRequested = false;
-          if (active.size < concurrency) continue;
+          if (free() > 0) continue;
         }
         wake.controller = new AbortController();
-        // A finished operation wakes the loop at once when it was full; otherwise poll.
+        // Operations that finish (when their final write is sent) and starts in this process
+        // wake the loop at once; otherwise it polls.
         await sleep(claimed === 0 ? pollInterval : 60_000, wake.controller.signal);
       }
     }
