@@ -158,7 +158,7 @@ class ResilientClient implements Client {
     const outside = call.callerSignal ?? NEVER_ABORTED;
     if (outside.aborted) throw this.abortError(call, undefined);
     // The first attempt is sent from here, not through step(): one async layer less per call.
-    const started = performance.now();
+    const started = call.deadline - call.totalMs;
     let outcome: Outcome;
     try {
       outcome = await this.send(call, 1, outside);
@@ -372,6 +372,7 @@ class ResilientClient implements Client {
       clampedToDeadline ? Math.max(1, Math.ceil(left)) : call.attemptMs,
       call.callerSignal,
       this.timers,
+      started,
     );
     if (this.events.has('attempt-start'))
       this.events.emit('attempt-start', { ...call.info, attempt: n });
