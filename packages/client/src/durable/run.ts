@@ -96,9 +96,10 @@ export interface RunOptions {
   readonly admit?: (target: string) => (() => void) | undefined;
   /**
    * Called right after the write that ends this run (retry, release, finish) was sent, before
-   * its reply: a worker uses it to claim the next operation in the same batched write.
+   * its reply, with the due time of a retry or release: a worker uses it to claim the next
+   * operation in the same batched write, and to wake up when the retry comes due.
    */
-  readonly onSettling?: () => void;
+  readonly onSettling?: (dueAt?: number) => void;
 }
 
 type Attempt =
@@ -201,7 +202,8 @@ async function drive(
   const settle = async (s: Settlement): Promise<boolean> => {
     if (lease.lost) return false;
     const sent = env.store.settle(rec.id, owner, env.now(), s, entries.splice(0));
-    if (s.action !== 'hook') options.onSettling?.();
+    if (s.action !== 'hook')
+      options.onSettling?.(s.action === 'retry' || s.action === 'release' ? s.dueAt : undefined);
     const ok = await sent;
     if (!ok) lease.markLost();
     return ok;

@@ -66,6 +66,37 @@ export function startWorker(
     if (!wake.controller.signal.aborted) wake.controller.abort(WAKE);
   };
   let partition = Math.floor(env.random() * env.store.partitions);
+  // A retry this worker scheduled wakes it when it comes due, rather than at the next poll
+  // (up to `pollInterval` late): the due times it scheduled, with one timer for the earliest.
+  let dueTimes: number[] = [];
+  let wakeTimer: NodeJS.Timeout | undefined;
+  let wakeTimerAt = Infinity;
+  const armWakeTimer = (): void => {
+    const now = env.now();
+    dueTimes = dueTimes.filter((t) => t > now);
+    let next = Infinity;
+    for (const t of dueTimes) if (t < next) next = t;
+    if (next === wakeTimerAt) return;
+    clearTimeout(wakeTimer);
+    wakeTimer = undefined;
+    wakeTimerAt = next;
+    if (next === Infinity || stopping) return;
+    // +1: a timer may fire within the millisecond before `next`, when the claim would miss it.
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimerAt = Infinity;
+        wakeUp();
+        armWakeTimer();
+      },
+      next - now + 1,
+    );
+    wakeTimer.unref();
+  };
+  const wakeAt = (at: number): void => {
+    if (stopping || at <= env.now() || dueTimes.length >= MAX_WAKE_TIMES) return;
+    dueTimes.push(at);
+    if (at < wakeTimerAt) armWakeTimer();
+  };
 
   const admit = (target: string): (() => void) | undefined => {
     const n = perTarget.get(target) ?? 0;
@@ -91,11 +122,12 @@ export function startWorker(
   const spawn = (record: OperationRecord): void => {
     const t = types.get(record.type);
     let settling = false;
-    const onSettling = (): void => {
+    const onSettling = (dueAt?: number): void => {
       if (settling) return;
       settling = true;
       leaving++;
       wakeUp();
+      if (dueAt !== undefined) wakeAt(dueAt);
     };
     const p = (async () => {
       if (!t) {
@@ -222,6 +254,7 @@ export function startWorker(
     },
     async stop(stopOptions = {}) {
       stopping = true;
+      clearTimeout(wakeTimer);
       wakers?.delete(waker);
       wake.controller.abort(WAKE);
       const timeout = stopOptions.timeout ?? 30_000;
@@ -240,6 +273,9 @@ export function startWorker(
     },
   };
 }
+
+/** Most retry due times a worker remembers to wake up for (the rest are found by polling). */
+const MAX_WAKE_TIMES = 10_000;
 
 /** Reason of the wake-up aborts (never thrown). */
 const WAKE = new Error('wake');
