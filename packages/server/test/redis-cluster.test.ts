@@ -16,6 +16,7 @@ idempotencySuite('redis cluster (3 masters)', async () => {
     },
     async close() {
       await Promise.all(clients.map((c) => c.quit()));
+      for (const c of clients) c.disconnect();
       await cluster.close();
     },
   };

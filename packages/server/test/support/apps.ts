@@ -88,9 +88,8 @@ export async function startApp(framework: Framework, options: AppOptions): Promi
     });
     app.post('/hold', async (req, res) => {
       await enterHold();
-      if (!res.destroyed)
-        res.status(201).json({ held: true, amount: (req.body as { amount?: unknown }).amount });
-      else res.end();
+      // Answers even when the client has gone: the outcome must still be recorded.
+      res.status(201).json({ held: true, amount: (req.body as { amount?: unknown }).amount });
     });
     app.post('/stream', async (_req, res) => {
       count('/stream');

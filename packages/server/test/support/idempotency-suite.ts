@@ -211,6 +211,34 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       expect(replay.body.equals(secondAnswer.body)).toBe(true);
     });
 
+    it('keeps the outcome when the client disconnects while the handler runs', async () => {
+      const app = await start({ leaseMs: 3_000 });
+      const key = randomUUID();
+      const abort = new AbortController();
+      const gone = fetch(`${app.url}/hold`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `"${key}"` },
+        body: '{"amount":7}',
+        signal: abort.signal,
+      }).catch((e: unknown) => e);
+      await app.held(1);
+      abort.abort();
+      await gone;
+      await sleep(50);
+      expectProblem(
+        await post(app.url, '/hold', { key, body: '{"amount":7}' }),
+        409,
+        'request-in-flight',
+      );
+      app.releaseHeld();
+      await sleep(100);
+      const replay = await post(app.url, '/hold', { key, body: '{"amount":7}' });
+      expect([replay.status, replay.body.toString()]).toEqual([201, '{"held":true,"amount":7}']);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.json()).toEqual({ held: true, amount: 7 });
+      expect(app.calls.get('/hold')).toBe(1);
+    });
+
     it('replays a streamed response byte-identical', async () => {
       const app = await start({ maxResponseBytes: 64 * 1024 });
       const key = randomUUID();
