@@ -184,6 +184,18 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       expect(survivor.calls.get('/hold')).toBe(1);
     });
 
+    it('renews the lease while the handler runs longer than the lease', async () => {
+      const app = await start();
+      const key = randomUUID();
+      const running = post(app.url, '/hold', { key });
+      await app.held(1);
+      await sleep(LEASE_MS * 2);
+      expectProblem(await post(app.url, '/hold', { key }), 409, 'request-in-flight');
+      app.releaseHeld();
+      expect((await running).status).toBe(201);
+      expect(app.calls.get('/hold')).toBe(1);
+    });
+
     it('does not let a stalled first owner whose lease expired overwrite the second owner’s record', async () => {
       const expired: IdempotencyEvent[] = [];
       const slow = await start({
