@@ -101,7 +101,7 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
 
     it('runs the handler exactly once for 200 concurrent identical requests; 409s turn into the stored response', async () => {
       // A generous store bound: this test is about concurrency, not about a slow store.
-      const app = await start({ storeTimeoutMs: 5_000 });
+      const app = await start({ storeTimeoutMs: 5_000, leaseMs: 5_000 });
       const key = randomUUID();
       const answers = await Promise.all(
         Array.from({ length: 200 }, () => post(app.url, '/charges?delay=150', { key })),
