@@ -183,22 +183,18 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
     }
     const pipeline = redis.pipeline() as unknown as Record<
       ScriptName,
-      (...a: (string | number)[]) => unknown
-    > & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const q of batch) pipeline[q.name](...q.args);
-    pipeline.exec().then(
-      (replies) => {
-        batch.forEach((q, i) => {
-          const reply = replies?.[i];
-          if (!reply) q.reject(new Error('Redis gave no reply to a pipelined script'));
-          else if (reply[0]) q.reject(reply[0]);
-          else q.resolve(reply[1]);
-        });
-      },
-      (error: unknown) => {
-        for (const q of batch) q.reject(error);
-      },
-    );
+      (...a: unknown[]) => unknown
+    > & { exec(): Promise<unknown> };
+    // A callback per script settles its caller as soon as its own reply is read, as a direct
+    // call would, rather than after the whole batch.
+    for (const q of batch)
+      pipeline[q.name](...q.args, (error: Error | null, reply: unknown) => {
+        if (error) q.reject(error);
+        else q.resolve(reply);
+      });
+    pipeline.exec().catch((error: unknown) => {
+      for (const q of batch) q.reject(error);
+    });
   };
   const send = <T>(name: ScriptName, ...args: (string | number)[]): Promise<T> => {
     if (isCluster) return (r[name] as (...a: (string | number)[]) => Promise<T>)(...args);
