@@ -108,15 +108,32 @@ describe('AttemptTimers', () => {
     expect(fired).toEqual(['short', 'long']);
   });
 
-  it('keeps no Node timer once every attempt ended, so an idle client lets the process exit', () => {
+  it('holds the process only while an attempt runs, so an idle client lets it exit', () => {
     const before = timeouts();
     const timers = new AttemptTimers();
     const running = Array.from({ length: 5 }, () => new AttemptTimer(10_000, undefined, timers));
     expect(timeouts()).toBe(before + 1);
+    expect(timers.holdsProcess).toBe(true);
     running[2]?.clear();
     running[0]?.clear();
     for (const t of running) t.clear();
     expect(timeouts()).toBe(before);
+    expect(timers.holdsProcess).toBe(false);
+    const next = new AttemptTimer(10_000, undefined, timers);
+    expect(timers.holdsProcess).toBe(true);
+    next.clear();
+    expect(timers.holdsProcess).toBe(false);
+    expect(timeouts()).toBe(before);
+  });
+
+  it('fires a short attempt in time after an idle period that began with a long one', async () => {
+    const timers = new AttemptTimers();
+    new AttemptTimer(10_000, undefined, timers).clear();
+    const short = new AttemptTimer(20, undefined, timers);
+    expect(short.list).toBe(timers);
+    await sleep(60);
+    expect(short.aborted).toBe(true);
+    expect(timers.holdsProcess).toBe(false);
   });
 
   it("unlinks a timer that the caller's abort fired", async () => {

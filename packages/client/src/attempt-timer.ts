@@ -122,13 +122,16 @@ function fire(timer: AttemptTimer): void {
  * The running attempt timers of one client, in deadline order, behind a single Node timer.
  * Attempts of one client mostly share one timeout, so each new deadline is the latest and joins
  * the tail; clearing one unlinks it. Under load this replaces a Node timer per attempt (create,
- * insert, clear) with two pointer updates; the Node timer is cleared whenever the list empties,
- * so an idle client keeps no timer (and the process can exit).
+ * insert, clear) with two pointer updates. When the list empties the Node timer is kept but
+ * unreferenced (an idle client does not keep the process alive), and referenced again by the
+ * next attempt: one call after another then costs no timer either.
  */
 export class AttemptTimers {
   private head: AttemptTimer | undefined = undefined;
   private tail: AttemptTimer | undefined = undefined;
   private timer: NodeJS.Timeout | undefined = undefined;
+  /** `performance.now()` the Node timer fires at (give or take its millisecond rounding). */
+  private armedFor = 0;
 
   /** Adds `t` when that keeps the list in deadline order; false when it would not. */
   append(t: AttemptTimer): boolean {
@@ -140,6 +143,14 @@ export class AttemptTimers {
     else this.head = t;
     this.tail = t;
     if (this.timer === undefined) this.arm(t.deadline);
+    else if (tail === undefined) {
+      // The idle timer fires by this deadline (then expire() re-arms for it) or must be moved.
+      if (this.armedFor <= t.deadline) this.timer.ref();
+      else {
+        clearTimeout(this.timer);
+        this.arm(t.deadline);
+      }
+    }
     return true;
   }
 
@@ -153,10 +164,7 @@ export class AttemptTimers {
     t.prev = undefined;
     t.next = undefined;
     t.list = undefined;
-    if (this.head === undefined && this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    if (this.head === undefined) this.timer?.unref();
   }
 
   /** @internal Fires every timer whose deadline passed, then waits for the next one. */
@@ -171,8 +179,16 @@ export class AttemptTimers {
     if (t !== undefined && this.timer === undefined) this.arm(t.deadline);
   }
 
+  /** True while the Node timer keeps the process alive (an attempt is running). */
+  get holdsProcess(): boolean {
+    return this.timer?.hasRef() ?? false;
+  }
+
   private arm(deadline: number): void {
-    this.timer = setTimeout(expire, Math.max(1, Math.ceil(deadline - performance.now())), this);
+    const now = performance.now();
+    const ms = Math.max(1, Math.ceil(deadline - now));
+    this.armedFor = now + ms;
+    this.timer = setTimeout(expire, ms, this);
   }
 }
 
