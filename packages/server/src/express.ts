@@ -59,6 +59,8 @@ export function idempotency(options: ExpressIdempotencyOptions): RequestHandler 
         if (!read.ok) return send(res, payloadTooLarge(maxBodyBytes), true);
         body = read.body;
       }
+      // The client left while the body was read: claiming would only hold the key for nothing.
+      if (connectionClosed(res)) return;
       const begun = await core.begin({
         req,
         key: decision.key,
@@ -67,11 +69,23 @@ export function idempotency(options: ExpressIdempotencyOptions): RequestHandler 
         body,
       });
       if (begun.action === 'respond') return send(res, begun.response);
+      // The client left during the claim: the request stream is gone (a body parser after us
+      // would see no body) and nobody can receive the answer, so do not run the handler; a
+      // claim is released so that the client's retry runs it.
+      if (connectionClosed(res)) {
+        if (begun.execution) await begun.execution.abandon();
+        return;
+      }
       if (begun.execution) track(res, begun.execution);
       next();
     };
     run().catch(next);
   };
+}
+
+/** The connection of `res` is closed: nothing written to it reaches the client. */
+function connectionClosed(res: ServerResponse): boolean {
+  return res.destroyed || res.closed || res.socket?.destroyed === true;
 }
 
 function send(res: ServerResponse, response: PreparedResponse, closeConnection = false): void {

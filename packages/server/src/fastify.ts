@@ -77,6 +77,12 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   fastify.addHook('preHandler', async (req, reply) => {
     const state = keyed.get(req);
     if (!state) return;
+    if (connectionClosed(reply)) {
+      // The client left before the claim: do not hold the key, do not run the handler.
+      keyed.delete(req);
+      reply.hijack();
+      return;
+    }
     const begun = await core.begin({
       req,
       key: state.key,
@@ -87,6 +93,15 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
     if (begun.action === 'respond') {
       keyed.delete(req);
       return send(reply, begun.response);
+    }
+    // The client left during the claim: the 'close' below would never fire, so the claim would
+    // never settle. Nobody can receive the answer: release the key for the client's retry and
+    // skip the handler.
+    if (connectionClosed(reply)) {
+      keyed.delete(req);
+      reply.hijack();
+      if (begun.execution) await begun.execution.abandon();
+      return;
     }
     const execution = begun.execution;
     if (!execution) return;
@@ -143,6 +158,11 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
 function settle(reply: FastifyReply, execution: Execution): void {
   // Fastify hands its own headers to writeHead: reply.getHeaders() has both sets.
   void execution.finish(reply.raw.statusCode, reply.getHeaders());
+}
+
+function connectionClosed(reply: FastifyReply): boolean {
+  const res = reply.raw;
+  return res.destroyed || res.closed || res.socket?.destroyed === true;
 }
 
 function isReadableLike(value: unknown): boolean {

@@ -295,6 +295,16 @@ export class Execution {
     clearInterval(this.renewTimer);
   }
 
+  /**
+   * The connection closed before the handler started: nobody can receive its answer, and the
+   * request may no longer be readable, so the handler is not run and the key is released for
+   * the client's retry. Resolves when the store has answered (never rejects).
+   */
+  async abandon(): Promise<void> {
+    if (!this.begin()) return;
+    await this.release(undefined);
+  }
+
   private begin(): boolean {
     if (this.settled) return false;
     this.settled = true;
