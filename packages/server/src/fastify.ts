@@ -41,87 +41,109 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   const maxBodyBytes = core.options.maxBodyBytes;
   const keyed = new WeakMap<FastifyRequest, KeyedRequest>();
 
+  // Callback-style hooks: an async hook costs Fastify a promise and a microtask turn each.
+  // A hook that answers (reply.send) does not call `done`.
+
   // onRequest: the key header alone decides whether the request takes part (400 answered here).
-  fastify.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.config.idempotency === false) return;
+  fastify.addHook('onRequest', (req, reply, done) => {
+    if (req.routeOptions.config.idempotency === false) return done();
     const decision = core.decideKey(req.method, req.raw.headersDistinct[HEADERS.idempotencyKey]);
-    if (decision.action === 'skip') return;
-    if (decision.action === 'respond') return send(reply, decision.response);
-    keyed.set(req, { key: decision.key, body: Buffer.alloc(0) });
+    if (decision.action === 'skip') return done();
+    if (decision.action === 'respond') return void send(reply, decision.response);
+    keyed.set(req, { key: decision.key, body: EMPTY });
+    done();
   });
 
   // preParsing: keep the raw bytes before any content-type parser sees them (413 answered here).
-  fastify.addHook('preParsing', async (req, reply, payload) => {
+  fastify.addHook('preParsing', (req, reply, payload, done) => {
     const state = keyed.get(req);
-    if (!state) return payload;
+    if (!state) return done(null, payload);
     const chunks: Buffer[] = [];
     let bytes = 0;
-    for await (const chunk of payload) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    const cleanup = (): void => {
+      payload.off('data', onData);
+      payload.off('end', onEnd);
+      payload.off('error', onError);
+      payload.off('close', onClose);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       bytes += buf.length;
       if (bytes > maxBodyBytes) {
+        cleanup();
         keyed.delete(req);
         reply.header('connection', 'close');
-        return send(reply, payloadTooLarge(maxBodyBytes));
+        send(reply, payloadTooLarge(maxBodyBytes));
+        payload.destroy();
+        return;
       }
       chunks.push(buf);
-    }
-    state.body = Buffer.concat(chunks);
-    const replayed = Readable.from(state.body.length > 0 ? [state.body] : []);
-    const received = (payload as { receivedEncodedLength?: number }).receivedEncodedLength;
-    Object.assign(replayed, { receivedEncodedLength: received ?? state.body.length });
-    return replayed;
+    };
+    const onEnd = (): void => {
+      cleanup();
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      state.body = body;
+      // A plain stream of the bytes read: much cheaper than Readable.from's async iteration.
+      const replayed = new Readable({ read: noop });
+      if (body.length > 0) replayed.push(body);
+      replayed.push(null);
+      const received = (payload as { receivedEncodedLength?: number }).receivedEncodedLength;
+      (replayed as Readable & { receivedEncodedLength?: number }).receivedEncodedLength =
+        received ?? body.length;
+      done(null, replayed);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      done(err);
+    };
+    const onClose = (): void => {
+      // Closed without 'end' (and without 'error'): the body never arrived in full.
+      onError(new Error('the client closed the request before its body ended'));
+    };
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.on('close', onClose);
   });
 
   // preHandler: after authentication hooks, so that `scope(req)` can see the principal.
-  fastify.addHook('preHandler', async (req, reply) => {
+  fastify.addHook('preHandler', (req, reply, done) => {
     const state = keyed.get(req);
-    if (!state) return;
+    if (!state) return done();
     if (connectionClosed(reply)) {
       // The client left before the claim: do not hold the key, do not run the handler.
       keyed.delete(req);
       reply.hijack();
-      return;
+      return done();
     }
-    const begun = await core.begin({
-      req,
-      key: state.key,
-      method: req.method,
-      target: req.url,
-      body: state.body,
-    });
-    if (begun.action === 'respond') {
-      keyed.delete(req);
-      return send(reply, begun.response);
-    }
-    // The client left during the claim: the 'close' below would never fire, so the claim would
-    // never settle. Nobody can receive the answer: release the key for the client's retry and
-    // skip the handler.
-    if (connectionClosed(reply)) {
-      keyed.delete(req);
-      reply.hijack();
-      if (begun.execution) await begun.execution.abandon();
-      return;
-    }
-    const execution = begun.execution;
-    if (!execution) return;
-    state.execution = execution;
-    const res = reply.raw;
-    res.once('finish', () => settle(reply, execution));
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      state.closed = true;
-      if (state.bodyCaptured) settle(reply, execution);
-      else execution.clientGone();
-    });
+    core
+      .begin({ req, key: state.key, method: req.method, target: req.url, body: state.body })
+      .then((begun) => {
+        if (begun.action === 'respond') {
+          keyed.delete(req);
+          return void send(reply, begun.response);
+        }
+        // The client left during the claim: the 'close' below would never fire, so the claim
+        // would never settle. Nobody can receive the answer: release the key for the client's
+        // retry and skip the handler.
+        if (connectionClosed(reply)) {
+          keyed.delete(req);
+          reply.hijack();
+          if (!begun.execution) return done();
+          return void begun.execution.abandon().then(() => done());
+        }
+        const execution = begun.execution;
+        if (execution) track(reply, state, execution);
+        done();
+      }, done);
   });
 
   // onSend: capture the serialized payload (string, Buffer or stream) of a claimed request only,
   // so the plugin's own answers are never stored.
-  fastify.addHook('onSend', async (req, reply, payload) => {
+  fastify.addHook('onSend', (req, reply, payload, done) => {
     const state = keyed.get(req);
     const execution = state?.execution;
-    if (!state || !execution) return payload;
+    if (!state || !execution) return done(null, payload);
     const captured = (): void => {
       state.bodyCaptured = true;
       // The client left before the handler answered: the outcome is still kept.
@@ -129,12 +151,12 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
     };
     if (payload === null || payload === undefined) {
       captured();
-      return payload;
+      return done(null, payload);
     }
     if (typeof payload === 'string' || payload instanceof Uint8Array) {
       execution.capture.write(payload);
       captured();
-      return payload;
+      return done(null, payload);
     }
     if (payload instanceof Readable || isReadableLike(payload)) {
       const tee = new Transform({
@@ -148,12 +170,28 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
         },
       });
       (payload as Readable).on('error', (err) => tee.destroy(err));
-      return (payload as Readable).pipe(tee);
+      return done(null, (payload as Readable).pipe(tee));
     }
-    return payload;
+    done(null, payload);
   });
   return Promise.resolve();
 };
+
+const EMPTY = Buffer.alloc(0);
+const noop = (): void => undefined;
+
+/** Settles the record on `finish`, or on `close` once the whole payload went through onSend. */
+function track(reply: FastifyReply, state: KeyedRequest, execution: Execution): void {
+  state.execution = execution;
+  const res = reply.raw;
+  res.once('finish', () => settle(reply, execution));
+  res.once('close', () => {
+    if (res.writableFinished) return;
+    state.closed = true;
+    if (state.bodyCaptured) settle(reply, execution);
+    else execution.clientGone();
+  });
+}
 
 function settle(reply: FastifyReply, execution: Execution): void {
   // Fastify hands its own headers to writeHead: reply.getHeaders() has both sets.
