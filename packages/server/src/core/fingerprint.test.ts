@@ -30,4 +30,13 @@ describe('requestFingerprint', () => {
     expect(recordKey('ab', 'c')).not.toBe(recordKey('a', 'bc'));
     expect(recordKey('', 'k')).toMatch(/^[0-9a-f]{64}$/);
   });
+
+  it('keeps the hashes of stored records stable (length-prefixed parts, utf8)', () => {
+    expect(recordKey('alice', 'k-é1')).toBe(
+      'ae0fed684fd1e963f454e152e913bbd344164172c3dd8663ff9bc462e13497d2',
+    );
+    expect(fp('{"amount":42}', { target: '/charges?x=1', scope: 'alice' })).toBe(
+      'f4bf904ba2cb25a97287e7f2023cd4977243ba4b9619595885379a2ac1b41a28',
+    );
+  });
 });
