@@ -9,6 +9,7 @@ import {
   type ProblemExtras,
 } from '@unfazed/contract';
 import { IdempotencyStoreTimeoutError } from '../errors.js';
+import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { IdempotencyEvent, IdempotencyEventName } from './events.js';
 import { recordKey, requestFingerprint } from './fingerprint.js';
 import { resolveOptions, type IdempotencyOptions, type ResolvedOptions } from './options.js';
@@ -78,8 +79,15 @@ export class IdempotencyCore<TReq> {
   /** The options in force. */
   readonly options: ResolvedOptions<TReq>;
 
+  /** One timer for every store-call bound, one for every lease renewal. */
+  private readonly storeDeadlines: DeadlineQueue;
+  /** @internal Used by {@link Execution}. */
+  readonly renewals: DeadlineQueue;
+
   constructor(options: IdempotencyOptions<TReq>) {
     this.options = resolveOptions(options);
+    this.storeDeadlines = new DeadlineQueue(this.options.storeTimeoutMs);
+    this.renewals = new DeadlineQueue(this.options.leaseRenewalMs);
   }
 
   /** Is `method` covered? Uncovered requests pass through and their header is ignored. */
@@ -116,12 +124,25 @@ export class IdempotencyCore<TReq> {
    */
   async begin(input: BeginInput<TReq>): Promise<BeginDecision> {
     const o = this.options;
-    const base = { key: input.key, scope: '', method: input.method, target: input.target };
     // A throwing scope or fingerprint function is the application's bug: it rejects `begin`.
-    base.scope = (await o.scope?.(input.req)) ?? '';
-    const fingerprint = o.fingerprint
-      ? digestCustom(await o.fingerprint(input.req, input.body), base.scope)
-      : requestFingerprint({ ...base, body: input.body, excludeFields: o.excludeFields });
+    // Awaited only when they return a promise: an `await` costs a microtask turn.
+    let scope = o.scope?.(input.req);
+    if (isThenable(scope)) scope = await scope;
+    const base = { key: input.key, scope: scope ?? '', method: input.method, target: input.target };
+    let fingerprint: string;
+    if (o.fingerprint) {
+      let custom = o.fingerprint(input.req, input.body);
+      if (isThenable(custom)) custom = await custom;
+      fingerprint = digestCustom(custom, base.scope);
+    } else {
+      fingerprint = requestFingerprint({
+        method: base.method,
+        target: base.target,
+        scope: base.scope,
+        body: input.body,
+        excludeFields: o.excludeFields,
+      });
+    }
     const key = recordKey(base.scope, input.key);
     const owner = randomUUID();
     let result: ClaimResult;
@@ -151,7 +172,7 @@ export class IdempotencyCore<TReq> {
     }
     switch (result.outcome) {
       case 'claimed':
-        this.emit('claimed', { ...base, recovered: result.recovered });
+        if (this.listens('claimed')) this.emit('claimed', { ...base, recovered: result.recovered });
         return {
           action: 'run',
           execution: new Execution(this as IdempotencyCore<never>, base, key, owner),
@@ -176,11 +197,13 @@ export class IdempotencyCore<TReq> {
         };
       }
       case 'completed':
-        this.emit('replayed', {
-          ...base,
-          status: result.response.status,
-          bodyRetained: result.response.body !== null,
-        });
+        if (this.listens('replayed')) {
+          this.emit('replayed', {
+            ...base,
+            status: result.response.status,
+            bodyRetained: result.response.body !== null,
+          });
+        }
         return { action: 'respond', response: replay(result.response) };
     }
   }
@@ -194,26 +217,30 @@ export class IdempotencyCore<TReq> {
     const timeoutMs = this.options.storeTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       let done = false;
-      const timer = setTimeout(() => {
+      // A shared timer (one per middleware), not one per store call.
+      const deadline = this.storeDeadlines.add(() => {
         done = true;
         reject(new IdempotencyStoreTimeoutError(operation, timeoutMs));
-      }, timeoutMs);
-      // A bound on a store call must not keep an otherwise finished process alive.
-      timer.unref();
+      });
       promise.then(
         (value) => {
-          clearTimeout(timer);
+          deadline.cancel();
           if (done) onLate?.(value);
           else resolve(value);
           done = true;
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          deadline.cancel();
           if (!done) reject(error instanceof Error ? error : new Error(String(error)));
           done = true;
         },
       );
     });
+  }
+
+  /** Is there a listener for `type`? (Saves building events nobody reads.) */
+  listens(type: IdempotencyEventName): boolean {
+    return this.options.on[type] !== undefined;
   }
 
   /** Calls the listener for `type`, ignoring what it throws. */
@@ -235,7 +262,7 @@ export class IdempotencyCore<TReq> {
 export class Execution {
   /** Feed every response body chunk here, as written. */
   readonly capture: ResponseCapture;
-  private readonly renewTimer: NodeJS.Timeout;
+  private renewal: DeadlineEntry | undefined;
   private settled = false;
 
   constructor(
@@ -246,8 +273,7 @@ export class Execution {
   ) {
     const o = core.options;
     this.capture = new ResponseCapture(o.maxResponseBytes);
-    this.renewTimer = setInterval(() => this.renew(), o.leaseRenewalMs);
-    this.renewTimer.unref();
+    this.renewal = core.renewals.add(this.renewDue);
   }
 
   /**
@@ -277,7 +303,13 @@ export class Execution {
         }),
       );
       if (stored) {
-        this.core.emit('completed', { ...this.base, status, bodyRetained: response.body !== null });
+        if (this.core.listens('completed')) {
+          this.core.emit('completed', {
+            ...this.base,
+            status,
+            bodyRetained: response.body !== null,
+          });
+        }
       } else {
         this.core.emit('leaseExpired', { ...this.base, operation: 'complete', status });
       }
@@ -292,7 +324,7 @@ export class Execution {
    * the claim either completes when the handler ends its response, or expires with its lease.
    */
   clientGone(): void {
-    clearInterval(this.renewTimer);
+    this.stopRenewing();
   }
 
   /**
@@ -308,9 +340,21 @@ export class Execution {
   private begin(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearInterval(this.renewTimer);
+    this.stopRenewing();
     return true;
   }
+
+  private stopRenewing(): void {
+    this.renewal?.cancel();
+    this.renewal = undefined;
+  }
+
+  /** Every `leaseRenewalMs` until settled: renew, and schedule the next renewal. */
+  private readonly renewDue = (): void => {
+    if (this.renewal === undefined) return;
+    this.renewal = this.core.renewals.add(this.renewDue);
+    this.renew();
+  };
 
   private async release(status: number | undefined): Promise<void> {
     const o = this.core.options;
@@ -336,7 +380,7 @@ export class Execution {
       .then(
         (held) => {
           if (!held && !this.settled) {
-            clearInterval(this.renewTimer);
+            this.stopRenewing();
             this.core.emit('leaseExpired', { ...this.base, operation: 'renew' });
           }
         },
@@ -364,6 +408,10 @@ function replay(stored: StoredResponse): PreparedResponse {
     headers: { ...stored.headers, [HEADERS.idempotentReplayed]: 'true' },
     body: Buffer.from(stored.body),
   };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function digestCustom(custom: string, scope: string): string {
