@@ -47,7 +47,11 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   // onRequest: the key header alone decides whether the request takes part (400 answered here).
   fastify.addHook('onRequest', (req, reply, done) => {
     if (req.routeOptions.config.idempotency === false) return done();
-    const decision = core.decideKey(req.method, req.raw.headersDistinct[HEADERS.idempotencyKey]);
+    const decision = core.decideKey(
+      req.method,
+      // headersDistinct keeps repeated header lines apart; app.inject's request lacks it.
+      req.raw.headersDistinct?.[HEADERS.idempotencyKey] ?? req.headers[HEADERS.idempotencyKey],
+    );
     if (decision.action === 'skip') return done();
     if (decision.action === 'respond') return void send(reply, decision.response);
     keyed.set(req, { key: decision.key, body: EMPTY });
