@@ -88,6 +88,26 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       return w;
     };
 
+    it('a worker wakes up for a retry it scheduled when it comes due, not at its next poll', async () => {
+      const r = await rig((n) => (n === 1 ? { status: 503 } : { status: 201 }));
+      const op = r.durable.operation('wake-on-retry', {
+        request: () => ({ method: 'POST', path: '/w' }),
+        backoff: { initialDelay: 100, factor: 1, maxDelay: 100, jitter: 'none' },
+      });
+      // Polling alone would find the retry only after a minute.
+      const w = r.durable.startWorker({ concurrency: 1, pollInterval: 60_000 });
+      r.workers.push(w);
+      const t0 = Date.now();
+      const outcome = await op.start({}, { wait: 0 });
+      await until(
+        'completed',
+        async () => (await r.durable.status(outcome.id))?.state === 'completed',
+        5_000,
+      );
+      expect(r.downstream.requests).toHaveLength(2);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(100);
+    });
+
     it('flaky downstream (fails 3 times): start answers accepted, a worker completes it, one key on every attempt, effect once', async () => {
       const r = await rig((n) =>
         n <= 3 ? { status: 503 } : { status: 201, body: { charged: true } },

@@ -6,7 +6,10 @@ import { runLeased, sleep, type ResolvedType, type RunEnv } from './run.js';
 
 /** Options of `durable.startWorker()`. */
 export interface WorkerOptions {
-  /** Operations run at once by this worker. Default 8. */
+  /**
+   * Operations run at once by this worker. Default 8. A slot is reused as soon as the write
+   * that ends its operation has been sent (the next claim goes out with it).
+   */
   readonly concurrency?: number;
   /** Wait between polls when nothing is due, ms. Default 250. */
   readonly pollInterval?: number;
