@@ -521,6 +521,21 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect(history.map((h) => h.kind)).toContain('released');
     });
 
+    it('a worker never has more attempts in flight than its concurrency, while it reuses slots as operations finish', async () => {
+      const r = await rig(() => ({ status: 200, delay: 15 }));
+      const op = r.durable.operation('bounded', {
+        request: () => ({ method: 'POST', path: '/bounded' }),
+      });
+      await Promise.all(Array.from({ length: 12 }, (_, i) => op.start({ i }, { wait: 0 })));
+      work(r, 3);
+      await until(
+        'all completed',
+        async () => (await r.durable.counts())['bounded']?.completed === 12,
+      );
+      expect(r.downstream.requests).toHaveLength(12);
+      expect(r.downstream.maxConcurrent).toBe(3);
+    });
+
     it('the per-target concurrency limit holds attempts to one target', async () => {
       const r = await rig(() => ({ status: 200, delay: 40 }));
       const op = r.durable.operation('limited', {
