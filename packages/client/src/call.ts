@@ -5,6 +5,7 @@ import {
   InvalidOptionError,
   KEYED_METHODS,
   formatIdempotencyKey,
+  generateIdempotencyKey,
   IDEMPOTENT_METHODS,
   parseIdempotencyKey,
   validateIdempotencyKey,
@@ -16,7 +17,7 @@ import {
   type ResolvedOptions,
   type TimeoutOptions,
 } from './options.js';
-import { generateKey } from './key-generator.js';
+
 import { bodySource, type BodySource, type RequestBody } from './request-body.js';
 
 /** A query-string value. */
@@ -301,7 +302,7 @@ function keyOf(
     return parsed.key;
   }
   if (!autoKey || !KEYED_METHODS.includes(method)) return undefined;
-  const key = generateKey();
+  const key = generateIdempotencyKey();
   // A UUID needs neither the checks nor the escaping of formatIdempotencyKey: quoting it is
   // its sf-string form.
   headers[HEADERS.idempotencyKey] = `"${key}"`;

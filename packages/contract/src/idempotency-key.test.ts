@@ -49,6 +49,21 @@ describe('generateIdempotencyKey', () => {
     expect(new Set(keys).size).toBe(50);
     expect([...keys].sort()).toEqual(keys);
   });
+
+  it('stays valid, distinct and ordered across refills of its random pool', () => {
+    const keys = Array.from({ length: 2000 }, () => generateIdempotencyKey());
+    for (const key of keys) expect(key).toMatch(UUID_V7);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect([...keys].sort()).toEqual(keys);
+  });
+
+  it('carries the current time in its first 48 bits', () => {
+    const before = Date.now();
+    const key = generateIdempotencyKey();
+    const ms = parseInt(key.replace(/-/g, '').slice(0, 12), 16);
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1);
+  });
 });
 
 describe('parseIdempotencyKey: accepted forms', () => {
