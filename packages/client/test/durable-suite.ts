@@ -320,6 +320,68 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect(r.downstream.requests[0]?.at).toBeGreaterThanOrEqual(nextProbeAt);
     });
 
+    it('an open circuit whose probe time is past the deadline compensates at once, not after it', async () => {
+      const r = await rig(() => ({ status: 200 }), {
+        wrap: (c) => ({
+          request: (o) => c.request(o),
+          circuit: () => ({ state: 'open', nextProbeAt: Date.now() + 60_000 }),
+        }),
+      });
+      const given: string[] = [];
+      const op = r.durable.operation('late', {
+        request: () => ({ method: 'POST', path: '/late' }),
+        deadline: 3_000,
+        onGiveUp: (failure) => {
+          given.push(failure.code);
+        },
+      });
+      const t0 = Date.now();
+      const outcome = await op.start({}, { wait: 0 });
+      work(r);
+      await until('dead', async () => (await r.durable.status(outcome.id))?.state === 'dead');
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      expect(given).toEqual(['deadline']);
+      expect(r.downstream.requests).toHaveLength(0);
+    });
+
+    it("the client's attempt timeout is transient: the operation is retried, not failed", async () => {
+      const downstream = await startDownstream((req) =>
+        req.n === 1 ? { status: 200, delay: 1_000 } : { status: 200 },
+      );
+      const client = createClient({
+        baseUrl: downstream.url,
+        breaker: false,
+        retry: { maxRetries: 0 },
+        timeout: { attempt: 100, total: 5_000 },
+      });
+      const durable = createDurable({
+        client,
+        store: await makeStore(),
+        backoff: { initialDelay: 20, maxDelay: 40 },
+      });
+      const r: Rig = { downstream, client, durable, workers: [] };
+      rigs.push(r);
+      const given: string[] = [];
+      const op = durable.operation('slow-once', {
+        request: () => ({ method: 'POST', path: '/slow' }),
+        // Longer than the client's own attempt timeout, which then ends the attempt.
+        attemptTimeout: 2_000,
+        onGiveUp: (failure) => {
+          given.push(failure.code);
+        },
+      });
+      const outcome = await op.start({}, { wait: 0 });
+      work(r);
+      await until(
+        'completed',
+        async () => (await durable.status(outcome.id))?.state === 'completed',
+        5_000,
+      );
+      expect(given).toEqual([]);
+      expect(downstream.requests.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(downstream.requests.map((q) => q.key))).toEqual(new Set([outcome.id]));
+    });
+
     it("the real client's breaker: once it opens, nothing is fired at the origin until its probe time", async () => {
       const downstream = await startDownstream((req) =>
         req.n <= 2 ? { status: 503 } : { status: 200 },

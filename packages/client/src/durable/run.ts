@@ -246,6 +246,14 @@ async function drive(
     rec = { ...rec, phase, attempts, lastError: failure };
     return runHook();
   };
+  // Waiting for the probe would pass the deadline: compensate now rather than after it.
+  const circuitPastDeadline = (attempts: number, nextProbeAt: number): Promise<RunResult> => {
+    entries.push({ at: env.now(), kind: 'deadline', worker: owner });
+    return giveUp('dead-hook', attempts, {
+      ...deadlineFailure(rec),
+      message: `the circuit stays open until ${new Date(nextProbeAt).toISOString()}, past the deadline; last: ${rec.lastError?.message ?? 'none'}`,
+    });
+  };
   const finished = (state: 'completed' | 'failed' | 'dead', r: OperationRecord): RunResult => {
     rec = { ...r, state, phase: 'attempt', finishedAt: env.now() };
     delete (rec as { owner?: string }).owner;
@@ -337,6 +345,7 @@ async function drive(
       circuit.nextProbeAt > now
     ) {
       const dueAt = circuit.nextProbeAt + Math.round(env.probeJitterMs * env.random());
+      if (dueAt >= rec.deadline) return circuitPastDeadline(rec.attempts, circuit.nextProbeAt);
       entries.push({
         at: now,
         kind: 'circuit-open',
@@ -376,6 +385,7 @@ async function drive(
     if (outcome.kind === 'circuit-open') {
       const dueAt =
         Math.max(outcome.nextProbeAt, ended) + Math.round(env.probeJitterMs * env.random());
+      if (dueAt >= rec.deadline) return circuitPastDeadline(rec.attempts, outcome.nextProbeAt);
       entries.push({
         at: ended,
         kind: 'circuit-open',
@@ -542,10 +552,13 @@ async function callOnce(
         body: last.body.slice(0, env.maxResponseBytes),
       });
     }
-    if (isAttemptTimeoutError(error) || isTotalTimeoutError(error)) {
+    // With `maxRetries: 0` the client reports a transient failure (a timeout included) as
+    // RetriesExhaustedError: classify what the attempt met, not the wrapper.
+    const met = isRetriesExhaustedError(error) ? (error.cause ?? error) : error;
+    if (isAttemptTimeoutError(met) || isTotalTimeoutError(met)) {
       return { kind: 'transient', code: 'timeout' };
     }
-    const c = classifyError(isRetriesExhaustedError(error) ? (error.cause ?? error) : error);
+    const c = classifyError(met);
     if (c.retryable) return { kind: 'transient', code: c.reason };
     return {
       kind: 'permanent',
