@@ -107,7 +107,7 @@ function track(res: ServerResponse, execution: Execution): void {
   let ended = false;
   let closed = false;
   const settle = (): void => {
-    void execution.finish(res.statusCode, res.getHeaders());
+    void execution.finish(res.statusCode, (name) => res.getHeader(name));
   };
   const capture = (chunk: unknown, encoding: unknown): void => {
     execution.capture.write(

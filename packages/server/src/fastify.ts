@@ -198,8 +198,8 @@ function track(reply: FastifyReply, state: KeyedRequest, execution: Execution): 
 }
 
 function settle(reply: FastifyReply, execution: Execution): void {
-  // Fastify hands its own headers to writeHead: reply.getHeaders() has both sets.
-  void execution.finish(reply.raw.statusCode, reply.getHeaders());
+  // Fastify hands its own headers to writeHead: reply.getHeader() looks in both sets.
+  void execution.finish(reply.raw.statusCode, (name) => reply.getHeader(name));
 }
 
 function connectionClosed(reply: FastifyReply): boolean {

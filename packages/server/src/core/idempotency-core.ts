@@ -15,7 +15,7 @@ import { recordKey, requestFingerprint } from './fingerprint.js';
 import { resolveOptions, type IdempotencyOptions, type ResolvedOptions } from './options.js';
 import { ResponseCapture } from './response-capture.js';
 import type { ClaimResult, StoredResponse } from './store.js';
-import { pickStoredHeaders } from './stored-headers.js';
+import { pickStoredHeaders, pickStoredHeadersBy } from './stored-headers.js';
 
 /** A complete answer the adapter writes as is (a problem, or a replay). */
 export interface PreparedResponse {
@@ -280,7 +280,10 @@ export class Execution {
    * The response was sent in full (`finish`): store it when the status policy says so, else
    * release the key. Resolves when the store has answered (never rejects).
    */
-  async finish(status: number, headers: Record<string, unknown>): Promise<void> {
+  async finish(
+    status: number,
+    headers: Record<string, unknown> | ((name: string) => unknown),
+  ): Promise<void> {
     if (!this.begin()) return;
     const o = this.core.options;
     if (!o.shouldStore(status)) {
@@ -289,7 +292,10 @@ export class Execution {
     }
     const response: StoredResponse = {
       status,
-      headers: pickStoredHeaders(headers, o.storedHeaders),
+      headers:
+        typeof headers === 'function'
+          ? pickStoredHeadersBy(headers, o.storedHeaders)
+          : pickStoredHeaders(headers, o.storedHeaders),
       body: this.capture.body(),
     };
     try {

@@ -25,6 +25,8 @@ export class ResponseCapture {
 
   /** The body written so far, or `null` when it went past the cap. */
   body(): Buffer | null {
-    return this.overflowed ? null : Buffer.concat(this.chunks);
+    if (this.overflowed) return null;
+    // One chunk (the usual case) is already a copy of our own: no second copy.
+    return this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
   }
 }
