@@ -13,6 +13,7 @@ import {
   type PreparedResponse,
 } from './core/idempotency-core.js';
 import type { IdempotencyOptions } from './core/options.js';
+import { readRawBody } from './core/read-body.js';
 
 export type { IdempotencyOptions } from './core/options.js';
 
@@ -62,6 +63,20 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   fastify.addHook('preParsing', (req, reply, payload, done) => {
     const state = keyed.get(req);
     if (!state) return done(null, payload);
+    if (payload === req.raw) {
+      // The socket's own request stream: read it and put the bytes back (as for Express), so
+      // the content-type parser reads the same stream; no second stream per request.
+      readRawBody(req.raw, maxBodyBytes).then((read) => {
+        if (!read.ok) {
+          keyed.delete(req);
+          reply.header('connection', 'close');
+          return void send(reply, payloadTooLarge(maxBodyBytes));
+        }
+        state.body = read.body;
+        done(null, payload);
+      }, done);
+      return;
+    }
     const chunks: Buffer[] = [];
     let bytes = 0;
     const cleanup = (): void => {

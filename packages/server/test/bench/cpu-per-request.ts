@@ -102,11 +102,13 @@ async function main(): Promise<void> {
     }
   }
   const bare = all.get('bare') ?? [];
+  const bareUs = bare.map((r) => r.us);
   for (const [mode, rs] of all) {
     const ratios = rs.map((r, i) => r.rps / (bare[i]?.rps ?? NaN));
     console.log(
       `${mode.padEnd(7)} ${Math.round(median(rs.map((r) => r.rps)))} req/s, ` +
-        `${median(rs.map((r) => r.us)).toFixed(1)} µs/req server CPU, ratio vs bare ${median(ratios).toFixed(2)} ` +
+        `${median(rs.map((r) => r.us)).toFixed(1)} µs/req server CPU ` +
+        `(over bare ${median(rs.map((r, i) => r.us - (bareUs[i] ?? NaN))).toFixed(1)}), ratio vs bare ${median(ratios).toFixed(2)} ` +
         `(${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
     );
   }

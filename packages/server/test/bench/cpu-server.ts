@@ -6,11 +6,17 @@
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { memoryStore, redisStore } from '@unfazed/server';
-import { idempotency } from '@unfazed/server/fastify';
+import { dirname, isAbsolute, join } from 'node:path';
+import type * as Stores from '@unfazed/server';
+import type * as Plugin from '@unfazed/server/fastify';
 
 async function main(): Promise<void> {
-  const mode = process.env.MODE ?? 'bare';
+  // MODE=memory or memory:<src dir> (another copy of the sources, for A/B against older code).
+  const [mode = 'bare', srcDir] = (process.env.MODE ?? 'bare').split(':');
+  const here = dirname(process.argv[1] ?? '.');
+  const src = srcDir ? (isAbsolute(srcDir) ? srcDir : join(here, srcDir)) : join(here, '../../src');
+  const { memoryStore, redisStore } = (await import(join(src, 'index.ts'))) as typeof Stores;
+  const { idempotency } = (await import(join(src, 'fastify.ts'))) as typeof Plugin;
   const app = Fastify();
   const redis =
     mode === 'redis' ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
@@ -37,7 +43,9 @@ async function main(): Promise<void> {
   const stop = async (): Promise<void> => {
     const used = process.cpuUsage(cpu);
     const us = (used.user + used.system) / Math.max(served, 1);
-    process.stdout.write(`RESULT ${JSON.stringify({ mode, served, usPerRequest: us })}\n`);
+    process.stdout.write(
+      `RESULT ${JSON.stringify({ mode: process.env.MODE, served, usPerRequest: us })}\n`,
+    );
     await app.close();
     if (redis) {
       const keys = await redis.keys('bench:cpu:*');
