@@ -77,3 +77,26 @@ describe('memoryStore', () => {
     ).toBe('completed');
   });
 });
+
+describe('memoryStore at capacity', () => {
+  it('keeps accepting claims at maxEntries, evicting the oldest completed records in batches', async () => {
+    const store = memoryStore({ maxEntries: 640 });
+    const claim = (i: number) =>
+      store.claim({ key: `k${i}`, fingerprint: 'f', owner: `o${i}`, leaseMs: 60_000 });
+    const done = (i: number) =>
+      store.complete({
+        key: `k${i}`,
+        owner: `o${i}`,
+        response: { status: 201, headers: {}, body: Buffer.from(`r${i}`) },
+        retentionMs: 60_000,
+      });
+    for (let i = 0; i < 2_000; i++) {
+      expect(await claim(i)).toEqual({ outcome: 'claimed', recovered: false });
+      expect(await done(i)).toBe(true);
+    }
+    // The newest record is still replayed; the oldest ones made room.
+    const newest = await claim(1_999);
+    expect(newest.outcome).toBe('completed');
+    expect((await claim(0)).outcome).toBe('claimed');
+  });
+});
