@@ -119,7 +119,7 @@ export async function queueVsBullmq(env: SuiteEnv): Promise<SuiteOutput> {
     notes: [
       `Per round: one worker, then ${q.operations} operations started by ${q.starters} callers at once (durable: \`op.start(input, { wait: 0 })\`, persisted only; BullMQ: \`queue.add\`, default job options). started/s = operations / time until every start resolved; completed/s = operations / time from the first start to the last completion.`,
       'Both sides make the same call with the same `@unfazed/client` (durable: the operation id as Idempotency-Key, one attempt per run; BullMQ: the job id, `maxRetries: 0`); worker and starters share this process, the no-op server runs in another.',
-      `Lateness: ${q.lateOperations} operations started ${q.lateSpacingMs} ms apart whose first call gets a 503; the durable type has a fixed ${RETRY_DELAY_MS} ms backoff (jitter none), the BullMQ job \`attempts: 2, backoff: { type: 'fixed', delay: ${RETRY_DELAY_MS} }\`. Lateness = start of the second call − (end of the first call + ${RETRY_DELAY_MS} ms), both seen in this process. Both workers use their default polling settings (durable: pollInterval 250 ms).`,
+      `Lateness: ${q.lateOperations} operations started ${q.lateSpacingMs} ms apart whose first call gets a 503; the durable type has a fixed ${RETRY_DELAY_MS} ms backoff (jitter none), the BullMQ job \`attempts: 2, backoff: { type: 'fixed', delay: ${RETRY_DELAY_MS} }\`. Lateness = start of the second call − its due time: for the durable queue the \`dueAt\` of its own \`scheduled\` event (end of the first call + ${RETRY_DELAY_MS} ms); for BullMQ the end of the first call, in whole ms, + ${RETRY_DELAY_MS} ms. Both workers keep their default polling settings.`,
       'Redis commands per operation: INFO commandstats delta over the throughput phase (Lua inner calls included, BullMQ blocking reads included), divided by operations; server-wide, so other clients of a shared Redis add to it.',
       'Keys of each round are deleted after it; BullMQ keeps completed jobs by default and so does the durable store (for its retention), so both write their records.',
     ],
@@ -183,17 +183,18 @@ async function durableRound(
       store: redisStore(lateConn, { prefix: `${prefix}late:` }),
     });
     late.events.on('worker-error', (e) => errors.push(e.error));
-    const failedAt = new Map<string, number>();
+    const dueAt = new Map<string, number>();
     const lateness: number[] = [];
-    late.events.on('attempt', (e) => {
-      if (e.attempt === 1) failedAt.set(e.id, epochNow());
+    // The due time the queue itself computed (end of the first call + 100 ms, epoch ms).
+    late.events.on('scheduled', (e) => {
+      if (e.reason === 'backoff') dueAt.set(e.id, e.dueAt);
     });
     const lateOp = late.operation('bench-late', {
       request: (input: { n: number }, ctx) => {
-        const failed = failedAt.get(ctx.id);
-        if (failed !== undefined) {
-          lateness.push(epochNow() - (failed + RETRY_DELAY_MS));
-          failedAt.delete(ctx.id);
+        const due = dueAt.get(ctx.id);
+        if (due !== undefined) {
+          lateness.push(epochNow() - due);
+          dueAt.delete(ctx.id);
         }
         return { method: 'POST', path: '/fail-once', json: input };
       },
@@ -332,8 +333,10 @@ async function bullRound(
           await res.text();
           status = res.status;
         } catch (error) {
-          // With no retries left the client throws a 503 (RetriesExhaustedError): the planned failure.
-          failedAt.set(id, epochNow());
+          // With no retries left the client throws a 503 (RetriesExhaustedError): the planned
+          // failure. Whole ms, taken before BullMQ reads Date.now() for the due time, so that
+          // this reference is never later than BullMQ's own.
+          failedAt.set(id, Math.floor(epochNow()));
           throw error;
         }
         if (status >= 300) throw new Error(`status ${status}`);
