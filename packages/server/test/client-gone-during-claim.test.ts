@@ -143,7 +143,7 @@ describe.each<Framework>(['express', 'fastify'])('%s: client gone during the cla
     let timer: NodeJS.Timeout | undefined;
     const event = await Promise.race([
       released,
-      new Promise<undefined>((r) => (timer = setTimeout(r, 2_000))),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 2_000))),
     ]);
     clearTimeout(timer);
     expect(app.amounts).toEqual([]);
