@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { InvalidIdempotencyKeyError, type IdempotencyKeyRejection } from './errors.js';
+import { isOws, trimOws } from './ows.js';
 
 /** Longest key accepted, in characters (Stripe's limit, kept by the contract). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
@@ -235,16 +236,4 @@ function invalidCharacter(code: number, index: number): Rejection {
 
 function reject(reason: IdempotencyKeyRejection, message: string): Rejection {
   return { ok: false, reason, message };
-}
-
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
 }

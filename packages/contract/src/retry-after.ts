@@ -1,4 +1,5 @@
 import { InvalidOptionError } from './errors.js';
+import { trimOws } from './ows.js';
 
 /** Default upper bound for a parsed `Retry-After`: one hour. */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 3_600_000;
@@ -139,16 +140,4 @@ function utc(
   if (date.getUTCDate() !== d) return undefined;
   date.setUTCHours(h, min, 0, 0);
   return date.getTime() + s * 1000;
-}
-
-function trimOws(value: string): string {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
-  return value.slice(start, end);
-}
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
 }
