@@ -48,6 +48,9 @@ async function main(): Promise<void> {
   console.log(`first request: ${t1 - t0 - info} round trip(s)`);
   console.log(`replay:        ${t2 - t1 - info} round trip(s)`);
   await app.close();
+  // Leave nothing behind in the caller's Redis.
+  const keys = await admin.keys('bench:rt:*');
+  if (keys.length > 0) await admin.unlink(...keys);
   client.disconnect();
   admin.disconnect();
 }
