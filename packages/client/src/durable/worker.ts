@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { InvalidOptionError } from '@unfazed/contract';
-import type { OperationRecord } from './types.js';
+import type { DurableStore, OperationRecord } from './types.js';
 import { runLeased, sleep, type ResolvedType, type RunEnv } from './run.js';
 
 /** Options of `durable.startWorker()`. */
@@ -171,6 +171,19 @@ export function startWorker(
       .catch(() => false);
   };
 
+  // Claims up to `ask` due operations of partition `p`; their slots stay reserved meanwhile.
+  const claimFrom = async (p: number, ask: number): Promise<number> => {
+    reserved += ask;
+    let got: Awaited<ReturnType<DurableStore['claim']>> = [];
+    try {
+      got = await env.store.claim(p, env.now(), ask, id, env.leaseMs);
+    } finally {
+      reserved -= ask;
+    }
+    for (const { record } of got) take(record);
+    return got.length;
+  };
+
   const loop = async (): Promise<void> => {
     while (!stopping) {
       let claimed = 0;
@@ -200,16 +213,7 @@ export function startWorker(
             const slots = free();
             if (slots <= 0) break;
             if ((due[p] ?? 0) === 0) continue;
-            const ask = Math.min(slots, due[p] ?? slots);
-            reserved += ask;
-            let got: Awaited<ReturnType<typeof store.claim>> = [];
-            try {
-              got = await store.claim(p, env.now(), ask, id, env.leaseMs);
-            } finally {
-              reserved -= ask;
-            }
-            for (const { record } of got) take(record);
-            claimed += got.length;
+            claimed += await claimFrom(p, Math.min(slots, due[p] ?? slots));
           }
         } else {
           for (let i = 0; i < partitions && !stopping; i++) {
@@ -217,15 +221,7 @@ export function startWorker(
             if (ask <= 0) break;
             const p = partition;
             partition = (partition + 1) % partitions;
-            reserved += ask;
-            let got: Awaited<ReturnType<typeof store.claim>> = [];
-            try {
-              got = await store.claim(p, env.now(), ask, id, env.leaseMs);
-            } finally {
-              reserved -= ask;
-            }
-            for (const { record } of got) take(record);
-            claimed += got.length;
+            claimed += await claimFrom(p, ask);
           }
         }
       } catch (error) {
