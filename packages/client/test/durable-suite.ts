@@ -226,6 +226,22 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       expect(r.downstream.requests).toHaveLength(2);
     });
 
+    it('find(key) answers the operation a key started, for that type only', async () => {
+      const r = await rig(() => ({ status: 503 }));
+      const op = r.durable.operation('find-me', {
+        request: () => ({ method: 'POST', path: '/find' }),
+      });
+      const other = r.durable.operation('find-other', {
+        request: () => ({ method: 'POST', path: '/other' }),
+      });
+      expect(await op.find('order-1')).toBeUndefined();
+      const outcome = await op.start({ n: 1 }, { key: 'order-1', wait: 0 });
+      expect(await op.find('order-1')).toMatchObject({ id: outcome.id, state: 'pending' });
+      expect(await other.find('order-1')).toBeUndefined();
+      expect(await op.find('order-2')).toBeUndefined();
+      await expect(op.find('')).rejects.toThrow(/"key"/);
+    });
+
     it('deadline passes: compensation runs once, the operation is dead; redrive completes it', async () => {
       let healthy = false;
       const r = await rig(() => (healthy ? { status: 200 } : { status: 503 }));

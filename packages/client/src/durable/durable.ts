@@ -101,6 +101,11 @@ export interface DurableOperation<I> {
    * `accepted` is only ever returned for a persisted operation.
    */
   start(input: I, options?: StartOptions): Promise<StartOutcome>;
+  /**
+   * The public state of the operation that `start` created with this `key`, or undefined.
+   * Lets a service answer a retried request (or a status query) by its incoming key alone.
+   */
+  find(key: string): Promise<OperationStatus | undefined>;
 }
 
 /** An operation with its full history, for the dead-letter view. */
@@ -296,6 +301,13 @@ export function createDurable(options: DurableOptions): Durable {
       types.set(name, t);
       return {
         name,
+        async find(key: string): Promise<OperationStatus | undefined> {
+          if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
+            throw new InvalidOptionError('key', 'must be a string of 1 to 255 characters', key);
+          }
+          const rec = await store.findByKey(name, key);
+          return rec ? publicStatus(rec) : undefined;
+        },
         async start(input: I, startOptions: StartOptions = {}): Promise<StartOutcome> {
           const serialised = serialiseInput(name, input);
           const waitMs = startOptions.wait ?? t.wait;

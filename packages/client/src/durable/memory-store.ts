@@ -157,6 +157,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): DurableStore {
       const op = ops.get(id);
       return op ? copy(op) : undefined;
     },
+    async findByKey(type, key) {
+      const id = keys.get(indexKey(type, key));
+      const op = id === undefined ? undefined : ops.get(id);
+      return op ? copy(op) : undefined;
+    },
     async history(id) {
       return structuredClone(histories.get(id) ?? []);
     },

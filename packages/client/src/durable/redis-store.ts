@@ -256,14 +256,16 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
     ];
   };
 
+  // A keyed operation lives in the partition its (type, key) hashes to, so it can be found again.
+  const keyPartition = (type: string, key: string): number =>
+    hashSlot(`${type}\u0000${key}`) % partitions;
+
   const store: DurableStore = {
     partitions,
     kind: isCluster ? 'redis-cluster' : 'redis',
     async create(n: NewOperation) {
       const p =
-        n.key !== undefined
-          ? hashSlot(`${n.type}\u0000${n.key}`) % partitions
-          : Math.floor(Math.random() * partitions);
+        n.key !== undefined ? keyPartition(n.type, n.key) : Math.floor(Math.random() * partitions);
       const id = `${uuidv7()}.${p}`;
       const b = base(p);
       const keyIndex = n.key !== undefined ? `${b}key:${n.type}:${n.key}` : `${b}key:-`;
@@ -359,6 +361,10 @@ export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = 
       const fields = await redis.hgetall(k[0]);
       if (Object.keys(fields).length === 0) return undefined;
       return fromHash(fields);
+    },
+    async findByKey(type, key) {
+      const id = await redis.get(`${base(keyPartition(type, key))}key:${type}:${key}`);
+      return id === null ? undefined : store.get(id);
     },
     async history(id) {
       const k = keysOf(id);

@@ -210,6 +210,8 @@ export interface DurableStore {
     entries: readonly HistoryEntry[],
   ): Promise<boolean>;
   get(id: string): Promise<OperationRecord | undefined>;
+  /** The operation a `start` key created for this type (until the record expires). */
+  findByKey(type: string, key: string): Promise<OperationRecord | undefined>;
   history(id: string): Promise<HistoryEntry[]>;
   /** Moves a failed/dead operation back to pending; false when it is not failed/dead. */
   redrive(
