@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { formatRetryAfter } from '@unfazed/contract';
-import { boardingPassInput, type CheckInInput, type CheckInQueue } from '../operations.js';
+import type { CheckInInput, CheckInQueue } from '../operations.js';
 import type { Tone } from '../timeline.js';
 
 /** The state of a check-in, as `GET /check-ins/:id` shows it. */
@@ -63,13 +63,10 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
       };
     }
     // The barcode's onSuccess started the send with the passenger as key: this finds it.
-    const send = await queue.sendBoardingPass.start(
-      boardingPassInput(JSON.parse(rec.input) as CheckInInput, rec.response.body),
-      { key: passengerId, wait: 0 },
-    );
-    if (send.status === 'completed') return { passengerId, state: 'done' };
-    if (send.status === 'failed')
-      return { passengerId, state: 'failed', lastError: send.failure.code };
+    const send = await queue.sendBoardingPass.find(passengerId);
+    if (send?.state === 'completed') return { passengerId, state: 'done' };
+    if (send?.state === 'failed' || send?.state === 'dead')
+      return { passengerId, state: 'failed', lastError: send.lastError?.code ?? 'unknown' };
     return { passengerId, state: 'processing', step: 'boarding pass' };
   };
 
@@ -149,12 +146,9 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
       const ids = [...barcodeOps.values()];
       for (const [passengerId, id] of barcodeOps) {
         const rec = await queue.durable.store.get(id);
-        if (rec?.state !== 'completed' || rec.response === undefined) continue;
-        const send = await queue.sendBoardingPass.start(
-          boardingPassInput(JSON.parse(rec.input) as CheckInInput, rec.response.body),
-          { key: passengerId, wait: 0 },
-        );
-        ids.push(send.id);
+        if (rec?.state !== 'completed') continue;
+        const send = await queue.sendBoardingPass.find(passengerId);
+        if (send) ids.push(send.id);
       }
       return ids;
     },
