@@ -63,8 +63,7 @@ export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
   // fast and the durable queue parks its operations until the next probe.
   const client = createClient({
     // Above every operation's attemptTimeout, so that the queue's per-attempt deadline is what
-    // fires: a client attempt timeout under `maxRetries: 0` surfaces as RetriesExhaustedError,
-    // which the queue (as of this writing) takes for a permanent failure.
+    // ends a hung attempt.
     timeout: { attempt: 700, total: 10_000 },
     breaker: {
       failureRatio: 0.5,
