@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { memoryStore, redisStore, type IdempotencyStore } from '@unfazed/server';
-import { exposeGc, liveBytes } from '../gc.js';
+import { exposeGc, liveBytes, settledLiveBytes } from '../gc.js';
 import { openRedis } from '../redis-env.js';
 import { atMost, compare, single } from '../rounds.js';
 import type { Measure } from '../results.js';
@@ -48,7 +48,7 @@ async function memoryStoreRound(
     const b = liveBytes(gc);
     return b.heap + b.buffers;
   };
-  const start = bytes();
+  const start = await settledLiveBytes(gc);
   const store = memoryStore();
   const t0 = performance.now();
   let i = 0;
