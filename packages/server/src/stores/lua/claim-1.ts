@@ -21,13 +21,13 @@ local key = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[3])
-local rec = redis.call('HMGET', key, 's', 'f', 'e')
+-- One read serves every branch: a replay needs no second HMGET.
+local rec = redis.call('HMGET', key, 's', 'f', 'e', 'c', 'h', 'b', 'r')
 local recovered = 0
 if rec[1] then
   if rec[1] == 'c' then
     if rec[2] ~= ARGV[1] then return {'mismatch'} end
-    local r = redis.call('HMGET', key, 'c', 'h', 'b', 'r')
-    return {'completed', r[1], r[2], r[3] or '', r[4]}
+    return {'completed', rec[4], rec[5], rec[6] or '', rec[7]}
   end
   local left = tonumber(rec[3] or '0') - now
   if left > 0 then
