@@ -4,7 +4,7 @@
  * BENCH_MAX_MS. Run with `node --import tsx --conditions=@unfazed/source`.
  */
 import { Redis } from 'ioredis';
-import { memoryStore, redisStore } from '@unfazed/server';
+import { memoryIdempotencyStore, redisIdempotencyStore } from '@unfazed/server';
 import { startApp, type App, type Framework } from './idempotency-apps.js';
 
 async function main(): Promise<void> {
@@ -16,12 +16,12 @@ async function main(): Promise<void> {
   const apps: Record<string, App> = {};
   for (const framework of ['fastify', 'express'] as Framework[]) {
     apps[`${framework}-bare`] = await startApp(framework, undefined);
-    apps[`${framework}-memory`] = await startApp(framework, memoryStore());
+    apps[`${framework}-memory`] = await startApp(framework, memoryIdempotencyStore());
     // Replays get a store of their own: new-key runs would evict their keys from a shared one.
-    apps[`${framework}-memory-replay`] = await startApp(framework, memoryStore());
+    apps[`${framework}-memory-replay`] = await startApp(framework, memoryIdempotencyStore());
     apps[`${framework}-redis`] = await startApp(
       framework,
-      redisStore(redis, { prefix: `${prefix}${framework}:` }),
+      redisIdempotencyStore(redis, { prefix: `${prefix}${framework}:` }),
     );
   }
   let closing = false;

@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { memoryStore, redisStore, type IdempotencyStore } from '@unfazed/server';
+import {
+  memoryIdempotencyStore,
+  redisIdempotencyStore,
+  type IdempotencyStore,
+} from '@unfazed/server';
 import { exposeGc, liveBytes, settledLiveBytes } from '../gc.js';
 import { openRedis } from '../redis-env.js';
 import { atMost, compare, single } from '../rounds.js';
@@ -49,7 +53,7 @@ async function memoryStoreRound(
     return b.heap + b.buffers;
   };
   const start = await settledLiveBytes(gc);
-  const store = memoryStore();
+  const store = memoryIdempotencyStore();
   const t0 = performance.now();
   let i = 0;
   for (; i < limit; i++) await completeRecord(store, i, salt);
@@ -95,7 +99,7 @@ export async function memoryFootprint(env: SuiteEnv): Promise<SuiteOutput> {
       scenario: `memory store (default limits), ${n} completed records, 1 KiB body`,
       metric: 'live heap + buffer growth',
       unit: 'B',
-      subject: { name: 'memoryStore()', values: total },
+      subject: { name: 'memoryIdempotencyStore()', values: total },
     }),
     compare({
       suite: 'memory',
@@ -111,7 +115,7 @@ export async function memoryFootprint(env: SuiteEnv): Promise<SuiteOutput> {
       scenario: `memory store (default limits), ${lim} records kept`,
       metric: 'bytes per kept record',
       unit: 'B',
-      subject: { name: 'memoryStore()', values: perRecord },
+      subject: { name: 'memoryIdempotencyStore()', values: perRecord },
     }),
     compare({
       suite: 'memory',
@@ -132,7 +136,7 @@ export async function memoryFootprint(env: SuiteEnv): Promise<SuiteOutput> {
     const connection = redis.ctx.connect({ maxRetriesPerRequest: 1 });
     for (let round = 0; round < m.rounds; round++) {
       const prefix = `${redis.ctx.prefix}idem-r${round}:`;
-      const store = redisStore(connection, { prefix });
+      const store = redisIdempotencyStore(connection, { prefix });
       for (let i = 0; i < m.redisRecords; i++) await completeRecord(store, i, `redis-${round}`);
       const keys = (await redis.ctx.keys()).filter((k) => k.startsWith(prefix));
       if (keys.length !== m.redisRecords) {
@@ -157,16 +161,16 @@ export async function memoryFootprint(env: SuiteEnv): Promise<SuiteOutput> {
       scenario: 'Redis store, completed record, 1 KiB body',
       metric: 'Redis bytes per record (MEMORY USAGE, median key)',
       unit: 'B',
-      subject: { name: 'redisStore()', values: redisBytes },
+      subject: { name: 'redisIdempotencyStore()', values: redisBytes },
     }),
   );
   return {
     measures,
     notes: [
-      `Memory store: a fresh \`memoryStore()\` per round (defaults: ${DEFAULT_MAX_ENTRIES.toLocaleString('en-US')} records, 64 MiB), ${n} records claimed and completed through the store API with 64-hex keys and fingerprints, a UUID owner and a 1 KiB body, as the middleware stores them. Live bytes = heapUsed + arrayBuffers after two forced collections.`,
+      `Memory store: a fresh \`memoryIdempotencyStore()\` per round (defaults: ${DEFAULT_MAX_ENTRIES.toLocaleString('en-US')} records, 64 MiB), ${n} records claimed and completed through the store API with 64-hex keys and fingerprints, a UUID owner and a 1 KiB body, as the middleware stores them. Live bytes = heapUsed + arrayBuffers after two forced collections.`,
       'Bounded means: past its limit the store evicts as it inserts, so growth after N records stays at the growth at the limit (ratio ≈ 1). Bytes per kept record = growth up to the limit / records kept.',
       'records/s compares the store below its limit with the store at it, in the same round: the cost of eviction per insert.',
-      `Redis: ${m.redisRecords} records per round through \`redisStore\`; MEMORY USAGE (SAMPLES 0) of each record's hash, the median key per round.`,
+      `Redis: ${m.redisRecords} records per round through \`redisIdempotencyStore\`; MEMORY USAGE (SAMPLES 0) of each record's hash, the median key per round.`,
     ],
     redis: { source: redis.ctx.source, version: redis.version },
   };

@@ -1,6 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createClient, createDurable, redisStore, type Client } from '@unfazed/client';
+import { createClient, createDurable, redisDurableStore, type Client } from '@unfazed/client';
 import { boundedAll } from '../load.js';
 import { callsOf, commandStats, openRedis, statsDelta, type BenchRedis } from '../redis-env.js';
 import { alternate, atLeast, compare, series, type Variant } from '../rounds.js';
@@ -145,7 +145,7 @@ async function durableRound(
   const errors: unknown[] = [];
   try {
     // Throughput.
-    const durable = createDurable({ client, store: redisStore(conn, { prefix }) });
+    const durable = createDurable({ client, store: redisDurableStore(conn, { prefix }) });
     durable.events.on('worker-error', (e) => errors.push(e.error));
     const op = durable.operation('bench-call', {
       request: (input: { n: number }) => ({ method: 'POST', path: '/charges', json: input }),
@@ -180,7 +180,7 @@ async function durableRound(
     // Lateness of a retry scheduled 100 ms ahead.
     const late = createDurable({
       client: lateClient,
-      store: redisStore(lateConn, { prefix: `${prefix}late:` }),
+      store: redisDurableStore(lateConn, { prefix: `${prefix}late:` }),
     });
     late.events.on('worker-error', (e) => errors.push(e.error));
     const dueAt = new Map<string, number>();

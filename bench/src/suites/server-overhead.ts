@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { redisStore } from '@unfazed/server';
+import { redisIdempotencyStore } from '@unfazed/server';
 import { startChild } from '../child.js';
 import { closedLoop } from '../load.js';
 import { redisCommandsPerRequest, type CommandWindow } from './redis-commands.js';
@@ -174,7 +174,9 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
     try {
       for (const framework of FRAMEWORKS) {
         const connection = counting.connect();
-        const store = redisStore(connection, { prefix: `${counting.prefix}count-${framework}:` });
+        const store = redisIdempotencyStore(connection, {
+          prefix: `${counting.prefix}count-${framework}:`,
+        });
         const app = await startApp(framework, store);
         const pool = new Pool(`http://127.0.0.1:${app.port}`, { connections: 1 });
         let windowsSeen: { first: CommandWindow[]; replay: CommandWindow[] };

@@ -1,12 +1,8 @@
 import { Redis } from 'ioredis';
+import { memoryDurableStore, redisDurableStore, type DurableStore } from '@unfazed/client';
 import {
-  memoryStore as durableMemoryStore,
-  redisStore as durableRedisStore,
-  type DurableStore,
-} from '@unfazed/client';
-import {
-  memoryStore as idempotencyMemoryStore,
-  redisStore as idempotencyRedisStore,
+  memoryIdempotencyStore,
+  redisIdempotencyStore,
   type IdempotencyStore,
 } from '@unfazed/server';
 import { PREFIXES } from './config.js';
@@ -30,11 +26,11 @@ export interface Stores {
 export function memoryStores(): Stores {
   return {
     kind: 'memory',
-    checkInQueue: durableMemoryStore(),
-    paymentQueue: durableMemoryStore(),
-    outputKeys: idempotencyMemoryStore(),
-    cardKeys: idempotencyMemoryStore(),
-    paymentKeys: idempotencyMemoryStore(),
+    checkInQueue: memoryDurableStore(),
+    paymentQueue: memoryDurableStore(),
+    outputKeys: memoryIdempotencyStore(),
+    cardKeys: memoryIdempotencyStore(),
+    paymentKeys: memoryIdempotencyStore(),
     close: () => Promise.resolve(),
   };
 }
@@ -74,17 +70,17 @@ export async function redisStores(url: string, prefix: string): Promise<Stores> 
   };
   return {
     kind: 'redis',
-    checkInQueue: durableRedisStore(queue, {
+    checkInQueue: redisDurableStore(queue, {
       prefix: `${prefix}${PREFIXES.checkInQueue}`,
       partitions: PARTITIONS,
     }),
-    paymentQueue: durableRedisStore(queue, {
+    paymentQueue: redisDurableStore(queue, {
       prefix: `${prefix}${PREFIXES.paymentQueue}`,
       partitions: PARTITIONS,
     }),
-    outputKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.outputKeys}` }),
-    cardKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.cardKeys}` }),
-    paymentKeys: idempotencyRedisStore(keys, { prefix: `${prefix}${PREFIXES.paymentKeys}` }),
+    outputKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.outputKeys}` }),
+    cardKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.cardKeys}` }),
+    paymentKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.paymentKeys}` }),
     async close() {
       const found = await listKeys();
       for (let i = 0; i < found.length; i += 500) await keys.unlink(...found.slice(i, i + 500));

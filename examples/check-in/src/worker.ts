@@ -2,7 +2,7 @@
  * A durable worker process (Redis mode): works the check-in and payment queues of a run until
  * its parent says stop — or until it is killed, which is the point of `--crash`.
  */
-import { redisStore } from '@unfazed/client';
+import { redisDurableStore } from '@unfazed/client';
 import { PREFIXES, WORKER_CONFIG_ENV, type FrozenMessage, type WorkerConfig } from './config.js';
 import { observe, type DemoEvent } from './events.js';
 import { checkInQueue, paymentQueue } from './operations.js';
@@ -28,7 +28,7 @@ const send = (message: WorkerMessage): void => {
 };
 const redis = queueConnection(config.redisUrl);
 const checkIn = checkInQueue(
-  redisStore(redis, {
+  redisDurableStore(redis, {
     prefix: `${config.redisPrefix}${PREFIXES.checkInQueue}`,
     partitions: PARTITIONS,
   }),
@@ -36,7 +36,7 @@ const checkIn = checkInQueue(
   config.timing,
 );
 const payment = paymentQueue(
-  redisStore(redis, {
+  redisDurableStore(redis, {
     prefix: `${config.redisPrefix}${PREFIXES.paymentQueue}`,
     partitions: PARTITIONS,
   }),

@@ -11,7 +11,7 @@ export {
   type RetryOptions,
   type BackoffOptions,
   type BreakerOptions,
-  type IdempotencyOptions,
+  type AutoKeyOptions,
 } from './options.js';
 export { UnfazedResponse, type NotRetried, type ResponseHeaders } from './response.js';
 export type { RequestBody, ReplayableBody, OneShotBody } from './request-body.js';
@@ -59,14 +59,14 @@ export type {
   ClientPolicy,
 } from './durable/client-port.js';
 export { DurableEvents, type DurableEventMap, type DurableEventName } from './durable/events.js';
-export { memoryStore, type MemoryStoreOptions } from './durable/memory-store.js';
-export { redisStore, type RedisStoreOptions } from './durable/redis-store.js';
+export { memoryDurableStore, type MemoryDurableStoreOptions } from './durable/memory-store.js';
+export { redisDurableStore, type RedisDurableStoreOptions } from './durable/redis-store.js';
 export type {
   DurableStore,
   OperationRecord,
   OperationPhase,
   OperationFailure,
-  StoredResponse,
+  OperationResponse,
   HistoryEntry,
   NewOperation,
   Settlement,

@@ -51,7 +51,7 @@ export interface BreakerOptions {
 }
 
 /** Idempotency-Key handling. */
-export interface IdempotencyOptions {
+export interface AutoKeyOptions {
   /** Add a UUIDv7 key to every POST and PATCH that has none. Default true. */
   autoKey?: boolean;
 }
@@ -69,7 +69,7 @@ export interface ClientOptions {
   /** Circuit breaker policy, or `false` for none. */
   breaker?: BreakerOptions | false;
   /** Idempotency-Key handling. */
-  idempotency?: IdempotencyOptions;
+  idempotency?: AutoKeyOptions;
   /**
    * An undici Dispatcher (Agent, Pool, MockAgent, ...) to send every request through. The client
    * does not close it. Default: one keep-alive undici `Pool` per origin, closed by `close()`.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { redisStore } from '@unfazed/client';
+import { redisDurableStore } from '@unfazed/client';
 import { startRedisCluster, type RedisClusterHandle } from '@unfazed/testing';
 import type { Cluster } from 'ioredis';
 import { describeDurableBehaviour } from './durable-suite.js';
@@ -16,12 +16,12 @@ afterAll(async () => {
 });
 
 describeDurableBehaviour('redis cluster, 3 masters', async () =>
-  redisStore(redis, { prefix: `durable-cluster:${++n}:`, partitions: 6 }),
+  redisDurableStore(redis, { prefix: `durable-cluster:${++n}:`, partitions: 6 }),
 );
 
 describe('redis cluster layout', () => {
   it('spreads the partitions of one logical queue over every master', async () => {
-    const store = redisStore(redis, { prefix: 'durable-cluster:spread:', partitions: 6 });
+    const store = redisDurableStore(redis, { prefix: 'durable-cluster:spread:', partitions: 6 });
     // 200 operations land in every one of the 6 partitions (a miss has odds of 1e-15).
     for (let i = 0; i < 200; i++) {
       const now = Date.now();

@@ -4,7 +4,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
-import { createClient, createDurable, redisStore } from '@unfazed/client';
+import { createClient, createDurable, redisDurableStore } from '@unfazed/client';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -22,7 +22,7 @@ const redis = nodes
 const client = createClient({ baseUrl: env('DOWNSTREAM_URL'), breaker: false });
 const durable = createDurable({
   client,
-  store: redisStore(redis, { prefix: env('PREFIX'), partitions: 6 }),
+  store: redisDurableStore(redis, { prefix: env('PREFIX'), partitions: 6 }),
   leaseMs: 600,
   attemptTimeout: 2_000,
   backoff: { initialDelay: 50, maxDelay: 300 },

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import type { Cluster, Redis } from 'ioredis';
-import { createClient, createDurable, redisStore, type Durable } from '@unfazed/client';
-import { memoryStore as idempotencyMemoryStore } from '@unfazed/server';
+import { createClient, createDurable, redisDurableStore, type Durable } from '@unfazed/client';
+import { memoryIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import {
   createLedger,
@@ -47,7 +47,7 @@ async function startDownstream(random: () => number): Promise<Downstream> {
   });
   app.post(
     '/effects',
-    idempotency({ store: idempotencyMemoryStore(), leaseMs: 5_000 }),
+    idempotency({ store: memoryIdempotencyStore(), leaseMs: 5_000 }),
     express.json(),
     async (req, res) => {
       state.requests++;
@@ -101,7 +101,7 @@ async function crashRun(
   const client = createClient({ baseUrl: downstream.url, breaker: false });
   const durable: Durable = createDurable({
     client,
-    store: redisStore(redis, { prefix, partitions: 6 }),
+    store: redisDurableStore(redis, { prefix, partitions: 6 }),
   });
   const op = durable.operation<{ n: number }>('crash-op', {
     request: (input) => ({ method: 'POST', path: '/effects', json: input }),

@@ -6,7 +6,7 @@ import Fastify from 'fastify';
 import {
   createClient,
   createDurable,
-  memoryStore,
+  memoryDurableStore,
   type Client,
   type Durable,
 } from '@unfazed/client';
@@ -28,7 +28,7 @@ describe('durable 200/202 flow over HTTP', () => {
     client = createClient({ baseUrl: downstream.url, breaker: false });
     durable = createDurable({
       client,
-      store: memoryStore(),
+      store: memoryDurableStore(),
       backoff: { initialDelay: 30, maxDelay: 60 },
     });
   });

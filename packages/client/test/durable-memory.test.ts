@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { createClient, createDurable, memoryStore } from '@unfazed/client';
+import { createClient, createDurable, memoryDurableStore } from '@unfazed/client';
 import { startDownstream, until } from './durable-downstream.js';
 import { describeDurableBehaviour } from './durable-suite.js';
 
-describeDurableBehaviour('memory store', async () => memoryStore());
+describeDurableBehaviour('memory store', async () => memoryDurableStore());
 
 describe('durable defaults', () => {
   it("takes its backoff from the client's retry policy when none is given", async () => {

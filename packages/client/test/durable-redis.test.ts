@@ -4,7 +4,7 @@ import {
   createDurable,
   isDurabilityNotConfirmedError,
   isDurableStoreUnavailableError,
-  redisStore,
+  redisDurableStore,
 } from '@unfazed/client';
 import { redisTestContext, startRedisServer, type RedisTestContext } from '@unfazed/testing';
 import { rejection, describeDurableBehaviour } from './durable-suite.js';
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describeDurableBehaviour('redis store', async () =>
-  redisStore(ctx.connect({ maxRetriesPerRequest: null }), {
+  redisDurableStore(ctx.connect({ maxRetriesPerRequest: null }), {
     prefix: `${ctx.prefix}${++n}:`,
     partitions: 4,
   }),
@@ -29,7 +29,7 @@ describeDurableBehaviour('redis store', async () =>
 describe('redis store specifics', () => {
   it('keeps every key of one operation under one hash tag, and the layout the README documents', async () => {
     const prefix = `${ctx.prefix}layout:`;
-    const store = redisStore(ctx.connect(), { prefix, partitions: 4 });
+    const store = redisDurableStore(ctx.connect(), { prefix, partitions: 4 });
     const downstream = await startDownstream(() => ({ status: 404 }));
     const client = createClient({ baseUrl: downstream.url, breaker: false });
     const durable = createDurable({ client, store });
@@ -64,7 +64,7 @@ describe('redis store specifics', () => {
     const client = createClient({ baseUrl: downstream.url, breaker: false });
     const durable = createDurable({
       client,
-      store: redisStore(redis, { partitions: 2 }),
+      store: redisDurableStore(redis, { partitions: 2 }),
       storeTimeout: 500,
     });
     const op = durable.operation('outage', { request: () => ({ method: 'POST', path: '/o' }) });
@@ -138,7 +138,7 @@ describe('redis store specifics', () => {
     const client = createClient({ baseUrl: downstream.url, breaker: false });
     const durable = createDurable({
       client,
-      store: redisStore(redis, {
+      store: redisDurableStore(redis, {
         prefix: `${ctx.prefix}aof:`,
         partitions: 2,
         waitAof: { numLocal: 1, timeout: 200 },

@@ -18,7 +18,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { createClient, createDurable, redisStore } from '@unfazed/client';
+import { createClient, createDurable, redisDurableStore } from '@unfazed/client';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -98,11 +98,11 @@ async function main(): Promise<void> {
       const starterRedis = new Redis(url);
       const workerRedis = new Redis(url, { maxRetriesPerRequest: null });
       const client = createClient({ baseUrl, breaker: false });
-      const starter = createDurable({ client, store: redisStore(starterRedis, { prefix }) });
+      const starter = createDurable({ client, store: redisDurableStore(starterRedis, { prefix }) });
       const workerSide =
         mode === 'local'
           ? starter
-          : createDurable({ client, store: redisStore(workerRedis, { prefix }) });
+          : createDurable({ client, store: redisDurableStore(workerRedis, { prefix }) });
       const define = (d: typeof starter) =>
         d.operation<{ n: number }>('noop', {
           request: (input) => ({ method: 'POST', path: '/noop', json: input }),

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
-import { memoryStore } from '@unfazed/server';
+import { memoryIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import { createClient, type Client, type ClientEvents } from '@unfazed/client';
 
@@ -58,7 +58,7 @@ describe('with the @unfazed/server idempotency middleware', () => {
     const app = express();
     app.post(
       '/charges',
-      idempotency({ store: memoryStore(), leaseMs: 1000 }),
+      idempotency({ store: memoryIdempotencyStore(), leaseMs: 1000 }),
       express.json(),
       async (req, res) => {
         charges.push(String(req.get('idempotency-key')));

@@ -11,14 +11,14 @@ import {
   type Execution,
   type PreparedResponse,
 } from './core/idempotency-core.js';
-import type { IdempotencyOptions } from './core/options.js';
+import type { IdempotencyMiddlewareOptions } from './core/options.js';
 import { readRawBody } from './core/read-body.js';
 import { BodyAlreadyConsumedError } from './errors.js';
 
-export type { IdempotencyOptions } from './core/options.js';
+export type { IdempotencyMiddlewareOptions } from './core/options.js';
 
 /** Options of the Express middleware; `scope` and `fingerprint` receive the Express request. */
-export type ExpressIdempotencyOptions = IdempotencyOptions<Request>;
+export type ExpressIdempotencyOptions = IdempotencyMiddlewareOptions<Request>;
 
 /**
  * Keeps the raw body bytes when a body parser runs before `idempotency()`:

@@ -12,13 +12,13 @@ import {
   type Execution,
   type PreparedResponse,
 } from './core/idempotency-core.js';
-import type { IdempotencyOptions } from './core/options.js';
+import type { IdempotencyMiddlewareOptions } from './core/options.js';
 import { readRawBody } from './core/read-body.js';
 
-export type { IdempotencyOptions } from './core/options.js';
+export type { IdempotencyMiddlewareOptions } from './core/options.js';
 
 /** Options of the Fastify plugin; `scope` and `fingerprint` receive the Fastify request. */
-export type FastifyIdempotencyOptions = IdempotencyOptions<FastifyRequest>;
+export type FastifyIdempotencyOptions = IdempotencyMiddlewareOptions<FastifyRequest>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -236,7 +236,7 @@ function send(reply: FastifyReply, response: PreparedResponse): FastifyReply {
  * or inside an encapsulated plugin to cover only that plugin's routes. A route opts out with
  * `config: { idempotency: false }`.
  *
- * `await app.register(idempotency, { store: redisStore(redis) })`
+ * `await app.register(idempotency, { store: redisIdempotencyStore(redis) })`
  */
 export const idempotency = fp(plugin, { fastify: '5.x', name: '@unfazed/server/fastify' });
 export {

@@ -4,17 +4,20 @@
  * `@unfazed/server/fastify`.
  * @packageDocumentation
  */
-export { redisStore, type RedisStoreOptions } from './stores/redis-store.js';
-export { memoryStore, type MemoryStoreOptions } from './stores/memory-store.js';
+export { redisIdempotencyStore, type RedisIdempotencyStoreOptions } from './stores/redis-store.js';
+export {
+  memoryIdempotencyStore,
+  type MemoryIdempotencyStoreOptions,
+} from './stores/memory-store.js';
 export type {
   IdempotencyStore,
   ClaimInput,
   ClaimResult,
   CompleteInput,
   OwnerInput,
-  StoredResponse,
+  ReplayableResponse,
 } from './core/store.js';
-export { defaultShouldStore, type IdempotencyOptions } from './core/options.js';
+export { defaultShouldStore, type IdempotencyMiddlewareOptions } from './core/options.js';
 export type {
   IdempotencyEvent,
   IdempotencyEventName,

@@ -10,7 +10,11 @@ import type { Server } from 'node:http';
 import { describe, it, expect, afterEach } from '@jest/globals';
 import express from 'express';
 import Fastify from 'fastify';
-import { memoryStore, type IdempotencyStore, type IdempotencyEvent } from '@unfazed/server';
+import {
+  memoryIdempotencyStore,
+  type IdempotencyStore,
+  type IdempotencyEvent,
+} from '@unfazed/server';
 import { idempotency as expressIdempotency } from '@unfazed/server/express';
 import { idempotency as fastifyIdempotency } from '@unfazed/server/fastify';
 import { post } from './support/http.js';
@@ -21,7 +25,7 @@ function gatedStore(): {
   claimEntered: Promise<void>;
   openGate(): void;
 } {
-  const inner = memoryStore();
+  const inner = memoryIdempotencyStore();
   let entered!: () => void;
   const claimEntered = new Promise<void>((r) => (entered = r));
   let open!: () => void;

@@ -1,5 +1,5 @@
 import { startRedisCluster, type RedisClusterHandle } from '@unfazed/testing';
-import { redisStore } from '@unfazed/server';
+import { redisIdempotencyStore } from '@unfazed/server';
 import type { Cluster } from 'ioredis';
 import { idempotencySuite, severable } from './support/idempotency-suite.js';
 
@@ -12,7 +12,7 @@ idempotencySuite('redis cluster (3 masters)', async () => {
       clients.push(client);
       // A crashed process stops talking to Redis. (Not `client.disconnect()`: a Cluster client
       // disconnected with commands in flight leaves retry timers behind that keep jest alive.)
-      return severable(redisStore(client, { prefix: 'ut:server-cluster:' }));
+      return severable(redisIdempotencyStore(client, { prefix: 'ut:server-cluster:' }));
     },
     async close() {
       await Promise.all(clients.map((c) => c.quit()));

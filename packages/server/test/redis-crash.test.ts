@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { redisTestContext, runChild, type RedisTestContext } from '@unfazed/testing';
-import { redisStore, type IdempotencyEvent } from '@unfazed/server';
+import { redisIdempotencyStore, type IdempotencyEvent } from '@unfazed/server';
 import { startApp, type Framework } from './support/apps.js';
 import { post, sleep } from './support/http.js';
 
@@ -42,7 +42,7 @@ describe.each<Framework>(['express', 'fastify'])(
 
       const claimed: IdempotencyEvent[] = [];
       const survivor = await startApp(framework, {
-        store: redisStore(ctx.connect(), { prefix: ctx.prefix }),
+        store: redisIdempotencyStore(ctx.connect(), { prefix: ctx.prefix }),
         leaseMs: LEASE_MS,
         on: { claimed: (e) => claimed.push(e) },
       });

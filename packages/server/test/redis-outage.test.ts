@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startRedisServer, type RedisServerHandle } from '@unfazed/testing';
-import { redisStore, type IdempotencyEvent } from '@unfazed/server';
+import { redisIdempotencyStore, type IdempotencyEvent } from '@unfazed/server';
 import { startApp, type Framework, type TestApp } from './support/apps.js';
 import { post, sleep } from './support/http.js';
 
@@ -13,7 +13,7 @@ describe.each<Framework>(['express', 'fastify'])('redis outage — %s', (framewo
   beforeAll(async () => {
     redis = await startRedisServer();
     const client = redis.connect({ maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    const store = redisStore(client, { prefix: 'outage:' });
+    const store = redisIdempotencyStore(client, { prefix: 'outage:' });
     app = await startApp(framework, { store, storeTimeoutMs: 300, leaseMs: 2_000 });
     openApp = await startApp(framework, {
       store,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { redisTestContext, type RedisTestContext } from '@unfazed/testing';
-import { redisStore } from '@unfazed/server';
+import { redisIdempotencyStore } from '@unfazed/server';
 import { startApp } from './support/apps.js';
 import { post } from './support/http.js';
 import { idempotencySuite } from './support/idempotency-suite.js';
@@ -12,7 +12,7 @@ idempotencySuite('redis store', async () => {
     open() {
       const client = ctx.connect({ maxRetriesPerRequest: 1 });
       return {
-        store: redisStore(client, { prefix: ctx.prefix }),
+        store: redisIdempotencyStore(client, { prefix: ctx.prefix }),
         sever: () => client.disconnect(),
       };
     },
@@ -31,7 +31,9 @@ describe('redis store — what Redis holds', () => {
 
   it('names records by a hash of scope and key, never the header text, in one hash-tagged key', async () => {
     const redis = ctx.connect();
-    const app = await startApp('express', { store: redisStore(redis, { prefix: ctx.prefix }) });
+    const app = await startApp('express', {
+      store: redisIdempotencyStore(redis, { prefix: ctx.prefix }),
+    });
     try {
       const key = `visible-${randomUUID()}`;
       expect((await post(app.url, '/charges', { key, user: 'tenant-7' })).status).toBe(201);
@@ -50,7 +52,7 @@ describe('redis store — what Redis holds', () => {
 
   it('keeps an in-flight record no longer than twice its lease', async () => {
     const redis = ctx.connect();
-    const store = redisStore(redis, { prefix: `${ctx.prefix}lease:` });
+    const store = redisIdempotencyStore(redis, { prefix: `${ctx.prefix}lease:` });
     const claim = await store.claim({ key: 'k1', fingerprint: 'f', owner: 'o1', leaseMs: 500 });
     expect(claim).toEqual({ outcome: 'claimed', recovered: false });
     const ttl = await redis.pttl(`${ctx.prefix}lease:{k1}`);

@@ -1,6 +1,6 @@
 import type { RequestOptions } from '../client.js';
 import type { CircuitStatus } from '../circuit-breaker.js';
-import type { StoredResponse } from './types.js';
+import type { OperationResponse } from './types.js';
 
 /**
  * The request an operation type builds from its input: the options of `client.request()`
@@ -69,7 +69,7 @@ export function headerMap(headers: unknown): Record<string, string> {
 export async function storeResponse(
   res: DurableClientResponse,
   maxBytes: number,
-): Promise<StoredResponse> {
+): Promise<OperationResponse> {
   const text = await res.text();
   const body =
     Buffer.byteLength(text) > maxBytes

@@ -9,7 +9,7 @@ import {
 } from './errors.js';
 import { DurableEvents } from './events.js';
 import { serialiseInput } from './json-input.js';
-import { memoryStore } from './memory-store.js';
+import { memoryDurableStore } from './memory-store.js';
 import {
   runLeased,
   targetOf,
@@ -26,7 +26,7 @@ import type {
   OperationRecord,
   QueueGauges,
   StateCounts,
-  StoredResponse,
+  OperationResponse,
 } from './types.js';
 import { startWorker, type DurableWorker, type WorkerOptions } from './worker.js';
 
@@ -34,7 +34,7 @@ import { startWorker, type DurableWorker, type WorkerOptions } from './worker.js
 export interface DurableOptions {
   /** The resilient client (`createClient(...)`) or anything with its `request` (and `circuit`). */
   readonly client: DurableClient;
-  /** Where operations live. Default `memoryStore()` (one process, nothing survives a restart). */
+  /** Where operations live. Default `memoryDurableStore()` (one process, nothing survives a restart). */
   readonly store?: DurableStore;
   /** Lease length, ms; renewed every third while an attempt or hook runs. Default 30 000. */
   readonly leaseMs?: number;
@@ -73,7 +73,7 @@ export type StartOutcome =
   | {
       readonly status: 'completed';
       readonly id: string;
-      readonly response: StoredResponse;
+      readonly response: OperationResponse;
       readonly existing: boolean;
     }
   | {
@@ -169,7 +169,7 @@ export function createDurable(options: DurableOptions): Durable {
       options?.client,
     );
   }
-  const store = options.store ?? memoryStore();
+  const store = options.store ?? memoryDurableStore();
   const leaseMs = positive('leaseMs', options.leaseMs, 30_000);
   const policy = policyOf(options.client);
   const attemptTimeout = positive(

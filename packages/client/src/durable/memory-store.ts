@@ -13,8 +13,8 @@ import type {
   StateCounts,
 } from './types.js';
 
-/** Options of {@link memoryStore}. */
-export interface MemoryStoreOptions {
+/** Options of {@link memoryDurableStore}. */
+export interface MemoryDurableStoreOptions {
   /** How long completed operations are kept, ms. Default 86 400 000 (24 h). */
   readonly retention?: number;
 }
@@ -26,7 +26,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * process, and nothing survives a restart. Meant for tests, development and callers that only
  * want the 200/202 flow with in-process retries.
  */
-export function memoryStore(options: MemoryStoreOptions = {}): DurableStore {
+export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): DurableStore {
   const retention = options.retention ?? 86_400_000;
   if (!Number.isFinite(retention) || retention < 0) {
     throw new InvalidOptionError('retention', 'must be a finite number >= 0', retention);

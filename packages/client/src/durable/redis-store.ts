@@ -34,8 +34,8 @@ import type {
 } from './types.js';
 import type { OperationState } from '@unfazed/contract';
 
-/** Options of {@link redisStore}. */
-export interface RedisStoreOptions {
+/** Options of {@link redisDurableStore}. */
+export interface RedisDurableStoreOptions {
   /** Key prefix (no braces). Default `unfazed:durable:`. */
   readonly prefix?: string;
   /**
@@ -96,7 +96,10 @@ const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
  * partitions with their own tags. Give workers a connection with `maxRetriesPerRequest: null`
  * and without `enableAutoPipelining`. The store never closes the connection it was given.
  */
-export function redisStore(redis: Redis | Cluster, options: RedisStoreOptions = {}): DurableStore {
+export function redisDurableStore(
+  redis: Redis | Cluster,
+  options: RedisDurableStoreOptions = {},
+): DurableStore {
   const prefix = options.prefix ?? 'unfazed:durable:';
   if (typeof prefix !== 'string' || /[{}]/.test(prefix))
     throw new InvalidOptionError('prefix', 'must be a string without { or }', prefix);

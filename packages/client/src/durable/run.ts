@@ -21,7 +21,7 @@ import type {
   OperationFailure,
   OperationRecord,
   Settlement,
-  StoredResponse,
+  OperationResponse,
 } from './types.js';
 
 /** What hooks receive besides the response or failure. */
@@ -49,7 +49,7 @@ export interface OperationDefinition<I> {
   /** Default `wait` of `start`, ms. Default 2 000. */
   readonly wait?: number;
   /** Runs at least once after the downstream accepted the call; then the operation is `completed`. */
-  onSuccess?(response: StoredResponse, ctx: OperationContext<I>): unknown;
+  onSuccess?(response: OperationResponse, ctx: OperationContext<I>): unknown;
   /** Compensation: runs at least once when the operation fails or dies. */
   onGiveUp?(failure: OperationFailure, ctx: OperationContext<I>): unknown;
 }
@@ -103,13 +103,13 @@ export interface RunOptions {
 }
 
 type Attempt =
-  | { kind: 'success'; response: StoredResponse; status: number }
+  | { kind: 'success'; response: OperationResponse; status: number }
   | {
       kind: 'transient';
       code: string;
       status?: number;
       retryAfter?: number;
-      response?: StoredResponse;
+      response?: OperationResponse;
     }
   | { kind: 'permanent'; failure: OperationFailure }
   | { kind: 'circuit-open'; nextProbeAt: number }
@@ -567,7 +567,7 @@ async function callOnce(
   }
 }
 
-function answered(env: RunEnv, rec: OperationRecord, response: StoredResponse): Attempt {
+function answered(env: RunEnv, rec: OperationRecord, response: OperationResponse): Attempt {
   const status = response.status;
   const contentType = response.headers['content-type'] ?? '';
   let code: string | undefined;

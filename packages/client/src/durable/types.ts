@@ -4,7 +4,7 @@ import type { OperationState } from '@unfazed/contract';
 export type OperationPhase = 'attempt' | 'success-hook' | 'failed-hook' | 'dead-hook';
 
 /** A response as the durable store keeps it: enough to answer a caller again later. */
-export interface StoredResponse {
+export interface OperationResponse {
   readonly status: number;
   /** Response headers, lower-case names (content-type, location, ...). */
   readonly headers: Readonly<Record<string, string>>;
@@ -20,7 +20,7 @@ export interface OperationFailure {
   /** The downstream's status, when the give-up was an answer. */
   readonly status?: number;
   /** The downstream's answer, when the give-up was an answer. */
-  readonly response?: StoredResponse;
+  readonly response?: OperationResponse;
 }
 
 /** One line of an operation's history. */
@@ -74,7 +74,7 @@ export interface OperationRecord {
   readonly leaseUntil?: number;
   readonly lastError?: OperationFailure;
   /** The success response (or the final failing answer). */
-  readonly response?: StoredResponse;
+  readonly response?: OperationResponse;
   /** When it reached a terminal state. */
   readonly finishedAt?: number;
 }
@@ -112,14 +112,14 @@ export type Settlement =
       readonly attempts: number;
       readonly leaseUntil: number;
       readonly lastError?: OperationFailure;
-      readonly response?: StoredResponse;
+      readonly response?: OperationResponse;
     }
   | {
       readonly action: 'finish';
       readonly state: 'completed' | 'failed' | 'dead';
       readonly attempts?: number;
       readonly lastError?: OperationFailure;
-      readonly response?: StoredResponse;
+      readonly response?: OperationResponse;
     };
 
 /** A filter over finished (failed / dead) operations. */
@@ -160,7 +160,7 @@ export interface QueueGauges {
 }
 
 /**
- * Storage behind `createDurable`. `memoryStore()` and `redisStore()` implement it; every method
+ * Storage behind `createDurable`. `memoryDurableStore()` and `redisDurableStore()` implement it; every method
  * that changes a leased operation checks the owner token atomically.
  */
 export interface DurableStore {

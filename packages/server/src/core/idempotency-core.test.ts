@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { IdempotencyEvent } from './events.js';
 import { IdempotencyCore } from './idempotency-core.js';
 import type { IdempotencyStore } from './store.js';
-import { memoryStore } from '../stores/memory-store.js';
+import { memoryIdempotencyStore } from '../stores/memory-store.js';
 
 interface Req {
   user?: string;
@@ -19,7 +19,7 @@ const input = (body: string, req: Req = {}) => ({
 describe('IdempotencyCore', () => {
   it('uses a custom fingerprint instead of the raw bytes', async () => {
     const core = new IdempotencyCore<Req>({
-      store: memoryStore(),
+      store: memoryIdempotencyStore(),
       fingerprint: (_req, raw) => String((JSON.parse(raw.toString()) as { amount: number }).amount),
     });
     const first = await core.begin(input('{"amount":1,"at":1}'));
@@ -32,7 +32,7 @@ describe('IdempotencyCore', () => {
 
   it('rejects when the scope function throws (an application bug, not a 5xx to store)', async () => {
     const core = new IdempotencyCore<Req>({
-      store: memoryStore(),
+      store: memoryIdempotencyStore(),
       scope: () => {
         throw new Error('no session');
       },
@@ -41,7 +41,7 @@ describe('IdempotencyCore', () => {
   });
 
   it('answers 503 when the store is slower than storeTimeoutMs, and undoes a claim that lands late', async () => {
-    const inner = memoryStore();
+    const inner = memoryIdempotencyStore();
     const released: string[] = [];
     const slow: IdempotencyStore = {
       claim: (i) => new Promise((r) => setTimeout(() => r(inner.claim(i)), 150)),
@@ -76,7 +76,7 @@ describe('IdempotencyCore', () => {
 
   it('ignores a listener that throws', async () => {
     const core = new IdempotencyCore<Req>({
-      store: memoryStore(),
+      store: memoryIdempotencyStore(),
       on: {
         claimed: () => {
           throw new Error('listener bug');

@@ -12,9 +12,13 @@ import { IdempotencyStoreTimeoutError } from '../errors.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { IdempotencyEvent, IdempotencyEventName } from './events.js';
 import { recordKey, requestFingerprint } from './fingerprint.js';
-import { resolveOptions, type IdempotencyOptions, type ResolvedOptions } from './options.js';
+import {
+  resolveOptions,
+  type IdempotencyMiddlewareOptions,
+  type ResolvedOptions,
+} from './options.js';
 import { ResponseCapture } from './response-capture.js';
-import type { ClaimResult, StoredResponse } from './store.js';
+import type { ClaimResult, ReplayableResponse } from './store.js';
 import { pickStoredHeaders, pickStoredHeadersBy } from './stored-headers.js';
 
 /** A complete answer the adapter writes as is (a problem, or a replay). */
@@ -84,7 +88,7 @@ export class IdempotencyCore<TReq> {
   /** @internal Used by {@link Execution}. */
   readonly renewals: DeadlineQueue;
 
-  constructor(options: IdempotencyOptions<TReq>) {
+  constructor(options: IdempotencyMiddlewareOptions<TReq>) {
     this.options = resolveOptions(options);
     this.storeDeadlines = new DeadlineQueue(this.options.storeTimeoutMs);
     this.renewals = new DeadlineQueue(this.options.leaseRenewalMs);
@@ -290,7 +294,7 @@ export class Execution {
       await this.release(status);
       return;
     }
-    const response: StoredResponse = {
+    const response: ReplayableResponse = {
       status,
       headers:
         typeof headers === 'function'
@@ -396,7 +400,7 @@ export class Execution {
   }
 }
 
-function replay(stored: StoredResponse): PreparedResponse {
+function replay(stored: ReplayableResponse): PreparedResponse {
   if (stored.body === null) {
     return problemResponse(
       'response-not-retained',

@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { isInvalidOptionError } from '@unfazed/contract';
-import { memoryStore } from '../stores/memory-store.js';
+import { memoryIdempotencyStore } from '../stores/memory-store.js';
 import { defaultShouldStore, resolveOptions } from './options.js';
 
 describe('resolveOptions', () => {
-  const store = memoryStore();
+  const store = memoryIdempotencyStore();
 
   it('applies the documented defaults', () => {
     const o = resolveOptions({ store });

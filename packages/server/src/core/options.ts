@@ -7,8 +7,8 @@ import { DEFAULT_STORED_HEADERS, NEVER_STORED_HEADERS } from './stored-headers.j
  * Options of the Idempotency-Key middleware, shared by the Express and Fastify adapters.
  * `TReq` is the framework's request type.
  */
-export interface IdempotencyOptions<TReq> {
-  /** Where records live: `redisStore(redis)` or `memoryStore()`. Required. */
+export interface IdempotencyMiddlewareOptions<TReq> {
+  /** Where records live: `redisIdempotencyStore(redis)` or `memoryIdempotencyStore()`. Required. */
   store: IdempotencyStore;
   /** Methods the middleware covers; others pass through untouched. Default `['POST', 'PATCH']`. */
   methods?: readonly string[];
@@ -83,7 +83,9 @@ export function defaultShouldStore(status: number): boolean {
 }
 
 /** Applies defaults and checks every option, throwing `InvalidOptionError` naming the culprit. */
-export function resolveOptions<TReq>(options: IdempotencyOptions<TReq>): ResolvedOptions<TReq> {
+export function resolveOptions<TReq>(
+  options: IdempotencyMiddlewareOptions<TReq>,
+): ResolvedOptions<TReq> {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError('options', 'must be an object with a store', options);
   }
@@ -98,7 +100,7 @@ export function resolveOptions<TReq>(options: IdempotencyOptions<TReq>): Resolve
   ) {
     throw new InvalidOptionError(
       'store',
-      'must be an idempotency store (redisStore(redis) or memoryStore())',
+      'must be an idempotency store (redisIdempotencyStore(redis) or memoryIdempotencyStore())',
       store,
     );
   }

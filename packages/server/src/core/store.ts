@@ -6,7 +6,7 @@
  */
 
 /** A response as kept for replay. */
-export interface StoredResponse {
+export interface ReplayableResponse {
   /** HTTP status of the first answer. */
   status: number;
   /** Allow-listed response headers, lower-case names. */
@@ -39,13 +39,13 @@ export type ClaimResult =
   /** A live claim with the same fingerprint; its lease has `leaseRemainingMs` left. */
   | { outcome: 'in-flight'; leaseRemainingMs: number }
   /** A completed record with the same fingerprint. */
-  | { outcome: 'completed'; response: StoredResponse };
+  | { outcome: 'completed'; response: ReplayableResponse };
 
 /** Input of {@link IdempotencyStore.complete}. */
 export interface CompleteInput {
   key: string;
   owner: string;
-  response: StoredResponse;
+  response: ReplayableResponse;
   /** How long the completed record is kept, ms. */
   retentionMs: number;
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { isIdempotencyStoreFullError } from '../errors.js';
-import { memoryStore } from './memory-store.js';
+import { memoryIdempotencyStore } from './memory-store.js';
 
 const response = (bytes: number) => ({ status: 201, headers: {}, body: Buffer.alloc(bytes) });
 
-describe('memoryStore', () => {
+describe('memoryIdempotencyStore', () => {
   it('expires an in-flight claim with its lease and reports the takeover', async () => {
     let now = 1_000;
-    const store = memoryStore({ now: () => now });
+    const store = memoryIdempotencyStore({ now: () => now });
     expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', leaseMs: 100 })).toEqual({
       outcome: 'claimed',
       recovered: false,
@@ -38,7 +38,7 @@ describe('memoryStore', () => {
   });
 
   it('evicts the oldest completed record when full, never an in-flight one', async () => {
-    const store = memoryStore({ maxEntries: 2 });
+    const store = memoryIdempotencyStore({ maxEntries: 2 });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
     await store.complete({ key: 'a', owner: 'o', response: response(1), retentionMs: 10_000 });
     await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
@@ -59,7 +59,7 @@ describe('memoryStore', () => {
   });
 
   it('bounds the bytes of kept responses', async () => {
-    const store = memoryStore({ maxBytes: 1_000 });
+    const store = memoryIdempotencyStore({ maxBytes: 1_000 });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
     expect(
       await store.complete({ key: 'a', owner: 'o', response: response(600), retentionMs: 10_000 }),
@@ -78,9 +78,9 @@ describe('memoryStore', () => {
   });
 });
 
-describe('memoryStore at capacity', () => {
+describe('memoryIdempotencyStore at capacity', () => {
   it('keeps accepting claims at maxEntries, evicting the oldest completed records in batches', async () => {
-    const store = memoryStore({ maxEntries: 640 });
+    const store = memoryIdempotencyStore({ maxEntries: 640 });
     const claim = (i: number) =>
       store.claim({ key: `k${i}`, fingerprint: 'f', owner: `o${i}`, leaseMs: 60_000 });
     const done = (i: number) =>

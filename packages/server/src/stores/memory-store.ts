@@ -5,12 +5,12 @@ import type {
   CompleteInput,
   IdempotencyStore,
   OwnerInput,
-  StoredResponse,
+  ReplayableResponse,
 } from '../core/store.js';
 import { IdempotencyStoreFullError } from '../errors.js';
 
-/** Options of {@link memoryStore}. */
-export interface MemoryStoreOptions {
+/** Options of {@link memoryIdempotencyStore}. */
+export interface MemoryIdempotencyStoreOptions {
   /** Most records kept (in flight and completed). Default 10 000. */
   maxEntries?: number;
   /** Most bytes of stored responses (bodies and headers) kept. Default 64 MiB. */
@@ -23,7 +23,7 @@ interface MemoryRecord {
   fingerprint: string;
   owner: string | null;
   expiresAt: number;
-  response: StoredResponse | null;
+  response: ReplayableResponse | null;
   bytes: number;
 }
 
@@ -31,10 +31,12 @@ interface MemoryRecord {
  * An in-process store for one server or tests. Bounded: when `maxEntries` or `maxBytes` would be
  * exceeded, expired records go first, then the oldest completed ones; in-flight records are never
  * evicted (a claim that would need it fails, and the request is answered 503). Records expire
- * lazily on access and during eviction. Nothing is shared between processes: use `redisStore`
+ * lazily on access and during eviction. Nothing is shared between processes: use `redisIdempotencyStore`
  * when more than one server instance answers the same keys.
  */
-export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore {
+export function memoryIdempotencyStore(
+  options: MemoryIdempotencyStoreOptions = {},
+): IdempotencyStore {
   const maxEntries = positiveInt('maxEntries', options.maxEntries, 10_000);
   const maxBytes = positiveInt('maxBytes', options.maxBytes, 64 * 1_048_576);
   const now = options.now ?? Date.now;
@@ -141,7 +143,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   };
 }
 
-function sizeOf(response: StoredResponse): number {
+function sizeOf(response: ReplayableResponse): number {
   let size = 64 + (response.body?.length ?? 0);
   for (const [name, value] of Object.entries(response.headers)) size += name.length + value.length;
   return size;

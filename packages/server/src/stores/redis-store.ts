@@ -12,8 +12,8 @@ import { COMPLETE_SCRIPT } from './lua/complete-1.js';
 import { RELEASE_SCRIPT } from './lua/release-1.js';
 import { RENEW_SCRIPT } from './lua/renew-1.js';
 
-/** Options of {@link redisStore}. */
-export interface RedisStoreOptions {
+/** Options of {@link redisIdempotencyStore}. */
+export interface RedisIdempotencyStoreOptions {
   /** Prepended to every key name. Default `'unfazed:idem:'`. */
   prefix?: string;
 }
@@ -51,9 +51,9 @@ interface IdempotencyCommands {
  * Give the client a bounded `maxRetriesPerRequest` (or rely on `storeTimeoutMs`): the
  * middleware never waits longer than `storeTimeoutMs` for an answer either way.
  */
-export function redisStore(
+export function redisIdempotencyStore(
   redis: Redis | Cluster,
-  options: RedisStoreOptions = {},
+  options: RedisIdempotencyStoreOptions = {},
 ): IdempotencyStore {
   if (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function') {
     throw new InvalidOptionError('redis', 'must be an ioredis Redis or Cluster client', redis);

@@ -15,17 +15,21 @@ async function main(): Promise<void> {
   const [mode = 'bare', srcDir] = (process.env.MODE ?? 'bare').split(':');
   const here = dirname(process.argv[1] ?? '.');
   const src = srcDir ? (isAbsolute(srcDir) ? srcDir : join(here, srcDir)) : join(here, '../../src');
-  const { memoryStore, redisStore } = (await import(join(src, 'index.ts'))) as typeof Stores;
+  const { memoryIdempotencyStore, redisIdempotencyStore } = (await import(
+    join(src, 'index.ts')
+  )) as typeof Stores;
   const { idempotency } = (await import(join(src, 'fastify.ts'))) as typeof Plugin;
   const app = Fastify();
   const redis =
     mode === 'redis' ? new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined;
   if (mode === 'memory') {
     await app.register(idempotency, {
-      store: memoryStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 }),
+      store: memoryIdempotencyStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 }),
     });
   } else if (redis) {
-    await app.register(idempotency, { store: redisStore(redis, { prefix: 'bench:cpu:' }) });
+    await app.register(idempotency, {
+      store: redisIdempotencyStore(redis, { prefix: 'bench:cpu:' }),
+    });
   }
   let served = 0;
   let cpu = process.cpuUsage();

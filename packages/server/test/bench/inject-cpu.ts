@@ -24,8 +24,8 @@ interface Plugin {
   idempotency: Parameters<FastifyInstance['register']>[0];
 }
 interface Stores {
-  memoryStore(o: object): unknown;
-  redisStore(r: Redis, o: object): unknown;
+  memoryIdempotencyStore(o: object): unknown;
+  redisIdempotencyStore(r: Redis, o: object): unknown;
 }
 
 async function build(
@@ -39,8 +39,8 @@ async function build(
     const s = (await import(join(variant.dir, 'index.ts'))) as Stores;
     const st =
       store === 'memory'
-        ? s.memoryStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 })
-        : s.redisStore(redis, { prefix: 'bench:inject:' });
+        ? s.memoryIdempotencyStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 })
+        : s.redisIdempotencyStore(redis, { prefix: 'bench:inject:' });
     await app.register(plugin.idempotency, { store: st } as never);
   }
   app.post('/charges', async (req) => ({ ok: true, body: req.body }));

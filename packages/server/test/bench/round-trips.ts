@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { redisStore } from '@unfazed/server';
+import { redisIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/fastify';
 
 async function commandCalls(admin: Redis): Promise<number> {
@@ -25,7 +25,9 @@ async function main(): Promise<void> {
   const client = new Redis(url);
   const admin = new Redis(url);
   const app = Fastify();
-  await app.register(idempotency, { store: redisStore(client, { prefix: 'bench:rt:' }) });
+  await app.register(idempotency, {
+    store: redisIdempotencyStore(client, { prefix: 'bench:rt:' }),
+  });
   app.post('/charges', async () => ({ ok: true }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

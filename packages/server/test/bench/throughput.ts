@@ -8,7 +8,11 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { memoryStore, redisStore, type IdempotencyStore } from '@unfazed/server';
+import {
+  memoryIdempotencyStore,
+  redisIdempotencyStore,
+  type IdempotencyStore,
+} from '@unfazed/server';
 import { idempotency } from '@unfazed/server/fastify';
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
@@ -48,10 +52,13 @@ async function main(): Promise<void> {
   const phases: [string, IdempotencyStore | undefined][] = [
     ['without middleware', undefined],
     [
-      'with middleware, memoryStore',
-      memoryStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 }),
+      'with middleware, memoryIdempotencyStore',
+      memoryIdempotencyStore({ maxEntries: 1_000_000, maxBytes: 512 * 1_048_576 }),
     ],
-    ['with middleware, redisStore', redisStore(redis, { prefix: 'bench:tp:' })],
+    [
+      'with middleware, redisIdempotencyStore',
+      redisIdempotencyStore(redis, { prefix: 'bench:tp:' }),
+    ],
   ];
   console.log(`concurrency ${CONCURRENCY}, ${SECONDS} s per phase, node ${process.version}`);
   for (const [name, store] of phases) {
