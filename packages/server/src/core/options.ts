@@ -34,6 +34,11 @@ export interface IdempotencyMiddlewareOptions<TReq> {
   /** `Retry-After` of the 503 answered when the store is unavailable, ms. Default 1 000. */
   unavailableRetryAfterMs?: number;
   /**
+   * `Retry-After` of the 409 answered while the same key is in flight: a short poll hint, ms,
+   * never more than the lease time left. Default 1 000.
+   */
+  inFlightRetryAfterMs?: number;
+  /**
    * When the store is unavailable, run the handler without deduplication instead of answering
    * 503. A `failOpen` event fires every time. Default `false` (fail closed).
    */
@@ -66,6 +71,7 @@ export interface ResolvedOptions<TReq> {
   retentionMs: number;
   storeTimeoutMs: number;
   unavailableRetryAfterMs: number;
+  inFlightRetryAfterMs: number;
   failOpen: boolean;
   maxBodyBytes: number;
   maxResponseBytes: number;
@@ -156,6 +162,7 @@ export function resolveOptions<TReq>(
       options.unavailableRetryAfterMs,
       1_000,
     ),
+    inFlightRetryAfterMs: positiveInt('inFlightRetryAfterMs', options.inFlightRetryAfterMs, 1_000),
     failOpen: bool('failOpen', options.failOpen, false),
     maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes, 1_048_576),
     maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 1_048_576),
