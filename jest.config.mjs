@@ -22,8 +22,9 @@ const config = {
       },
     ],
   },
-  // uuid >= 12 ships ESM only: let swc turn it into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/uuid@|uuid/))'],
+  // ESM-only dependencies, turned into CommonJS by swc for jest: uuid >= 12, and cookie >= 1
+  // (required by light-my-request, so Fastify's app.inject() needs it).
+  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/(uuid|cookie)@|(uuid|cookie)/))'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironmentOptions: { customExportConditions: ['@unfazed/source', 'node', 'node-addons'] },
   testTimeout: 30_000,
