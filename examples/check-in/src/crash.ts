@@ -21,20 +21,31 @@ export interface CrashPlanOptions {
   readonly fallbackMs: number;
 }
 
-/** `--crash`: kills the victim with SIGKILL once it froze (or at the fallback time) and starts another. */
+/** What `--crash` did: the worker it killed, why, and the worker started in its place. */
+export interface CrashReport {
+  readonly killed: WorkerProcess;
+  readonly why: string;
+  readonly started: WorkerProcess;
+}
+
+/**
+ * `--crash`: kills the victim with SIGKILL once it froze (or at the fallback time, or when the
+ * story ends first) and starts another. It always kills exactly one worker.
+ */
 export interface CrashPlan {
   /** Call with the victim's `frozen` message. */
   onFrozen(message: FrozenMessage): void;
-  /** Resolves once the victim died and the replacement runs; `undefined` if nothing was killed. */
-  done(): Promise<{ killed: WorkerProcess; started: WorkerProcess } | undefined>;
+  /** Resolves once the victim was killed (now, if it had not been yet) and the replacement runs. */
+  done(): Promise<CrashReport>;
 }
 
 /** Arms the crash of `--crash`. */
 export function crashPlan(options: CrashPlanOptions): CrashPlan {
   const { victim, timeline } = options;
-  let crash: Promise<{ killed: WorkerProcess; started: WorkerProcess }> | undefined;
-  const kill = (why: string): void => {
-    if (crash) return;
+  let crash: Promise<CrashReport> | undefined;
+  const kill = (why: string): Promise<CrashReport> => {
+    if (crash) return crash;
+    clearTimeout(timer);
     crash = (async () => {
       victim.child.kill('SIGKILL');
       const how = await victim.exited;
@@ -45,26 +56,29 @@ export function crashPlan(options: CrashPlanOptions): CrashPlan {
         `started ${started.name} (pid ${started.pid}); expired leases hand it the dead worker's operations`,
         'info',
       );
-      return { killed: victim, started };
+      return { killed: victim, why, started };
     })();
+    return crash;
   };
   const timer = setTimeout(
-    () => kill(`(${options.fallbackMs / 1000} s in; it had not finished a call yet)`),
+    () => void kill(`(${options.fallbackMs / 1000} s in; it had not finished a call yet)`),
     options.fallbackMs,
   );
   return {
     onFrozen(m) {
       void options
         .subjectOf(m.id)
-        .then((subject) =>
-          kill(
-            `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
-          ),
+        .then(
+          (subject) =>
+            void kill(
+              `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
+            ),
         );
     },
-    async done() {
-      clearTimeout(timer);
-      return crash;
+    done() {
+      // The story ended before the victim froze or the fallback fired: kill it now, so that
+      // `--crash` always kills a worker and says which.
+      return kill('(the story ended before it finished a call)');
     },
   };
 }

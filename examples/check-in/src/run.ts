@@ -135,7 +135,10 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     }
 
     // With Unfazed: workers here (memory) or in their own processes (Redis).
-    const workerStats = { started: 0, killed: 0 };
+    const workerStats: { started: number; killed: number; killedWorker?: string } = {
+      started: 0,
+      killed: 0,
+    };
     const inProcess: DurableWorker[] = [];
     const processes: WorkerProcess[] = [];
     const workerConfig = (name: string, freeze = false): WorkerConfig => ({
@@ -154,8 +157,11 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
         pq.durable.startWorker({ pollInterval: 50, name: 'payment worker' }),
       );
     } else {
+      // With --crash the victim runs alone until it is killed, so that it surely holds
+      // operations when it dies; the other workers start with its replacement.
+      const first = options.crash ? 1 : options.workers;
       const started = await Promise.all(
-        Array.from({ length: options.workers }, (_, i) =>
+        Array.from({ length: first }, (_, i) =>
           startWorkerProcess(
             workerConfig(`worker-${i + 1}`, options.crash && i === 0),
             onEvent,
@@ -191,13 +197,14 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
             (await stores.paymentQueue.get(id))?.key ??
             id,
           restart: async () => {
-            const next = await startWorkerProcess(
-              workerConfig(`worker-${processes.length + 1}`),
-              onEvent,
+            const more = await Promise.all(
+              Array.from({ length: options.workers }, (_, i) =>
+                startWorkerProcess(workerConfig(`worker-${processes.length + i + 1}`), onEvent),
+              ),
             );
-            processes.push(next);
-            workerStats.started++;
-            return next;
+            processes.push(...more);
+            workerStats.started += more.length;
+            return more[0] as WorkerProcess;
           },
         })
       : undefined;
@@ -221,7 +228,11 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       start: runStart,
       say: (actor, text, tone) => timeline.line(actor, text, tone),
     });
-    if (await crash?.done()) workerStats.killed++;
+    const crashed = await crash?.done();
+    if (crashed) {
+      workerStats.killed++;
+      workerStats.killedWorker = `${crashed.killed.name} ${crashed.why}`;
+    }
 
     // Operations a worker took over after another's lease ran out (the killed one's).
     let takeovers = 0;

@@ -13,6 +13,8 @@ export interface Summary {
   readonly workers: {
     readonly started: number;
     readonly killed: number;
+    /** The worker `--crash` killed, and when: e.g. `worker-1 right after … answered 200`. */
+    readonly killedWorker?: string;
     readonly takeovers: number;
   };
   readonly passengers: number;
@@ -60,7 +62,7 @@ export interface Summary {
 export interface SummaryInput {
   readonly mode: 'memory' | 'redis';
   readonly seed: number;
-  readonly workers: { started: number; killed: number; takeovers: number };
+  readonly workers: { started: number; killed: number; killedWorker?: string; takeovers: number };
   readonly passengerIds: readonly string[];
   readonly paymentIds: readonly string[];
   readonly checkInAnswers: ReadonlyMap<string, number>;
@@ -197,7 +199,7 @@ export function printSummary(
     'stores',
     s.mode === 'memory'
       ? 'in memory, workers in this process'
-      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killed} killed with SIGKILL mid-way, ${s.workers.takeovers} of its operations taken over)` : ''}`,
+      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killedWorker ?? `${s.workers.killed} worker`} killed with SIGKILL, ${s.workers.takeovers} of its operations taken over)` : ''}`,
   ]);
   if (s.withoutUnfazed)
     rows.push([

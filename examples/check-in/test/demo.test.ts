@@ -157,6 +157,7 @@ describe('pnpm demo', () => {
       expectExit(run, 0);
       const s = summaryOf(run);
       expect(s.workers).toMatchObject({ started: 3, killed: 1 });
+      expect(s.workers.killedWorker).toMatch(/^worker-1 /);
       // It was killed holding an operation whose call had succeeded: another worker took it over.
       expect(s.workers.takeovers).toBeGreaterThanOrEqual(1);
       expectInvariants(s, 5, 3);
