@@ -1,4 +1,15 @@
 import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * What {@link redisDurableStore} accepts: any ioredis `Redis` or `Cluster`, of the user's own
+ * ioredis 5 or 6 copy. Typed by shape, not by ioredis's classes (their private members make two
+ * installed copies, or two majors, unassignable to each other).
+ */
+export interface DurableRedisClient {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  pipeline(): unknown;
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
 import { InvalidOptionError } from '@unfazed/contract';
 import { v7 as uuidv7 } from 'uuid';
 import {
@@ -97,9 +108,12 @@ const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
  * and without `enableAutoPipelining`. The store never closes the connection it was given.
  */
 export function redisDurableStore(
-  redis: Redis | Cluster,
+  client: DurableRedisClient,
   options: RedisDurableStoreOptions = {},
 ): DurableStore {
+  // The store is written against the workspace's own ioredis types; the user's client is the
+  // same object at run time (ioredis 5 and 6 share these commands).
+  const redis = client as unknown as Redis | Cluster;
   const prefix = options.prefix ?? 'unfazed:durable:';
   if (typeof prefix !== 'string' || /[{}]/.test(prefix))
     throw new InvalidOptionError('prefix', 'must be a string without { or }', prefix);

@@ -1,5 +1,14 @@
 import { InvalidOptionError } from '@unfazed/contract';
 import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * What {@link redisIdempotencyStore} accepts: any ioredis `Redis` or `Cluster`, of the user's
+ * own ioredis 5 or 6 copy. Typed by shape, not by ioredis's classes (their private members make
+ * two installed copies, or two majors, unassignable to each other).
+ */
+export interface IdempotencyRedisClient {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+}
 import type {
   ClaimInput,
   ClaimResult,
@@ -52,9 +61,12 @@ interface IdempotencyCommands {
  * middleware never waits longer than `storeTimeoutMs` for an answer either way.
  */
 export function redisIdempotencyStore(
-  redis: Redis | Cluster,
+  client: IdempotencyRedisClient,
   options: RedisIdempotencyStoreOptions = {},
 ): IdempotencyStore {
+  // Written against the workspace's own ioredis types; the user's client is the same object
+  // at run time (ioredis 5 and 6 share these commands).
+  const redis = client as unknown as Redis | Cluster | undefined | null;
   if (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function') {
     throw new InvalidOptionError('redis', 'must be an ioredis Redis or Cluster client', redis);
   }
@@ -111,6 +123,7 @@ export function redisIdempotencyStore(
         response.body ? Buffer.from(response.body) : Buffer.alloc(0),
         response.body ? '1' : '0',
         input.retentionMs,
+        input.fingerprint,
       );
       return stored === 1;
     },
