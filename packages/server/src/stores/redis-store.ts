@@ -123,7 +123,6 @@ export function redisIdempotencyStore(
         response.body ? Buffer.from(response.body) : Buffer.alloc(0),
         response.body ? '1' : '0',
         input.retentionMs,
-        input.fingerprint,
       );
       return stored === 1;
     },
