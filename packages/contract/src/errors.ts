@@ -71,12 +71,19 @@ export class InvalidOptionError extends UnfazedError {
   readonly rule: string;
   /** The value that was given. */
   readonly value: unknown;
+  /** The factory or function whose option it is (`createClient`), when known. */
+  readonly factory: string | undefined;
 
-  constructor(option: string, rule: string, value: unknown) {
-    super(InvalidOptionError.code, `Invalid option "${option}": ${rule} (got ${describe(value)})`);
+  constructor(option: string, rule: string, value: unknown, context: { factory?: string } = {}) {
+    const where = context.factory === undefined ? '' : `${context.factory}: `;
+    super(
+      InvalidOptionError.code,
+      `${where}Invalid option "${option}": ${rule} (got ${describe(value)})`,
+    );
     this.option = option;
     this.rule = rule;
     this.value = value;
+    this.factory = context.factory;
   }
 }
 

@@ -42,6 +42,10 @@ describe('public API', () => {
         'TERMINAL_OPERATION_STATES',
         'isTerminalOperationState',
         'isOperationStatus',
+        'MAX_TIMER_MS',
+        'OptionRule',
+        'option',
+        'validateOptions',
       ].sort(),
     );
   });

@@ -68,3 +68,17 @@ export {
   type OperationError,
   type OperationStatus,
 } from './operation-status.js';
+export {
+  MAX_TIMER_MS,
+  OptionRule,
+  option,
+  validateOptions,
+  type OptionsOf,
+  type FailOption,
+  type ResolvedShape,
+  type ShapeFor,
+  type NumberRuleOptions,
+  type StringRuleOptions,
+  type ObjectRuleOptions,
+  type ValidateOptionsContext,
+} from './validate-options.js';

@@ -1,0 +1,445 @@
+/**
+ * The one option validator of every Unfazed factory. A factory declares its options once as a
+ * schema built from {@link option}; {@link validateOptions} checks a caller's value against it,
+ * fills in the defaults and returns the resolved options (typed from the schema), or throws one
+ * {@link InvalidOptionError} naming the option (a dotted path), the rule and the value. Unknown
+ * keys are rejected with a "did you mean" hint. Validation runs once per factory call.
+ */
+import { InvalidOptionError } from './errors.js';
+
+/** Node fires a longer timer after 1 ms (with a warning): no duration option may exceed this. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** The resolved value type of a rule or schema. */
+export type OptionsOf<R> = R extends OptionRule<infer T> ? T : never;
+
+/** Reports a broken rule from inside {@link OptionRule.refine}; `key` is relative to the value. */
+export type FailOption = (key: string | undefined, rule: string, ...value: [] | [unknown]) => never;
+
+/** Thrown by rules, turned into one InvalidOptionError by {@link validateOptions}. */
+class OptionFailure {
+  constructor(
+    readonly path: string,
+    readonly rule: string,
+    readonly value: unknown,
+  ) {}
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/**
+ * One option's rule: how to check it, how to describe it (`must be <description>`), and what it
+ * resolves to. Rules are immutable: `optional()`, `default()` and `refine()` return new rules.
+ */
+export class OptionRule<T> {
+  /** @internal */
+  constructor(
+    /** What a valid value is, in words, e.g. `an integer from 0 to 100`. */
+    readonly description: string,
+    /** @internal Checks a present (not `undefined`) value. */
+    readonly check: (value: unknown, path: string) => T,
+    /** @internal What an absent value gives. */
+    readonly absent:
+      | { readonly kind: 'required' | 'optional' }
+      | { readonly kind: 'default'; readonly value: unknown } = { kind: 'required' },
+  ) {}
+
+  /** @internal */
+  parse(value: unknown, path: string): T {
+    if (value === undefined) {
+      if (this.absent.kind === 'optional') return undefined as T;
+      if (this.absent.kind === 'default') return this.check(this.absent.value, path);
+      throw new OptionFailure(path, `must be ${this.description} (it is required)`, value);
+    }
+    return this.check(value, path);
+  }
+
+  /** The option may be left out (resolves to `undefined`). */
+  optional(): OptionRule<T | undefined> {
+    return new OptionRule<T | undefined>(this.description, this.check, { kind: 'optional' });
+  }
+
+  /**
+   * The option may be left out; it then resolves as if `value` had been given (so
+   * `object({...}).default({})` fills in the nested defaults).
+   */
+  default(value: unknown): OptionRule<T> {
+    return new OptionRule<T>(this.description, this.check, { kind: 'default', value });
+  }
+
+  /**
+   * Checks across fields or transforms the checked value (e.g. a string into a `URL`). `fail`
+   * reports a broken rule on `key` of the value (or on the value itself when `key` is undefined).
+   */
+  refine<U>(fn: (value: T, fail: FailOption) => U): OptionRule<U> {
+    return new OptionRule<U>(
+      this.description,
+      (value, path) => {
+        const checked = this.check(value, path);
+        const fail: FailOption = (key, rule, ...given) => {
+          const at = key === undefined ? path : join(path, key);
+          const shown =
+            given.length > 0
+              ? given[0]
+              : key === undefined
+                ? checked
+                : (checked as Record<string, unknown>)[key];
+          throw new OptionFailure(at, rule, shown);
+        };
+        return fn(checked, fail);
+      },
+      this.absent,
+    );
+  }
+}
+
+type Shape = Record<string, OptionRule<unknown>>;
+
+/** The resolved type of an object schema: every key present (absent optional ones `undefined`). */
+export type ResolvedShape<S extends Shape> = { -readonly [K in keyof S]: OptionsOf<S[K]> };
+
+/** Checks every key of an interface has a rule, and no rule names an unknown key. */
+export type ShapeFor<I> = { [K in keyof Required<I>]: OptionRule<unknown> };
+
+/** Options of {@link option.number}. */
+export interface NumberRuleOptions {
+  /** Whole numbers only (safe integers). */
+  integer?: boolean;
+  /** Smallest allowed value (inclusive). */
+  min?: number;
+  /** Values must be greater than this (exclusive lower bound). */
+  above?: number;
+  /** Largest allowed value (inclusive). */
+  max?: number;
+}
+
+/** Options of {@link option.string}. */
+export interface StringRuleOptions {
+  /** Rejects `''`. */
+  nonEmpty?: boolean;
+  /** Longest allowed string. */
+  maxLength?: number;
+  /** A test the string must pass, with the rule in words (`must be <rule>`). */
+  test?: { readonly check: RegExp | ((value: string) => boolean); readonly rule: string };
+}
+
+/** Options of {@link option.object}. */
+export interface ObjectRuleOptions {
+  /** Hints for keys people are known to write instead: `{ ttl: 'retentionMs' }`. */
+  aliases?: Readonly<Record<string, string>>;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function numberDescription(o: NumberRuleOptions): string {
+  const kind = o.integer ? 'an integer' : 'a finite number';
+  const low = o.min !== undefined ? o.min : undefined;
+  if (low !== undefined && o.max !== undefined) return `${kind} from ${low} to ${o.max}`;
+  const parts: string[] = [];
+  if (low !== undefined) parts.push(`>= ${low}`);
+  if (o.above !== undefined) parts.push(`> ${o.above}`);
+  if (o.max !== undefined) parts.push(`<= ${o.max}`);
+  return parts.length === 0 ? kind : `${kind} ${parts.join(' and ')}`;
+}
+
+function number(o: NumberRuleOptions = {}): OptionRule<number> {
+  const description = numberDescription(o);
+  return new OptionRule<number>(description, (value, path) => {
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      (o.integer === true && !Number.isSafeInteger(value)) ||
+      (o.min !== undefined && value < o.min) ||
+      (o.above !== undefined && value <= o.above) ||
+      (o.max !== undefined && value > o.max)
+    ) {
+      throw new OptionFailure(path, `must be ${description}`, value);
+    }
+    return value;
+  });
+}
+
+/** A duration in milliseconds that a Node timer can wait: > 0 (or >= 0) and <= MAX_TIMER_MS. */
+function duration(o: { zero?: boolean; integer?: boolean } = {}): OptionRule<number> {
+  const low = o.zero === true ? '>= 0' : '> 0';
+  const description = `${o.integer === true ? 'an integer' : 'a finite'} number of milliseconds ${low} and <= ${MAX_TIMER_MS} (the longest Node timer)`;
+  return new OptionRule<number>(description, (value, path) => {
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      (o.integer === true && !Number.isSafeInteger(value)) ||
+      (o.zero === true ? value < 0 : value <= 0) ||
+      value > MAX_TIMER_MS
+    ) {
+      throw new OptionFailure(path, `must be ${description}`, value);
+    }
+    return value;
+  });
+}
+
+function boolean(): OptionRule<boolean> {
+  return new OptionRule<boolean>('true or false', (value, path) => {
+    if (typeof value !== 'boolean') throw new OptionFailure(path, 'must be true or false', value);
+    return value;
+  });
+}
+
+function string(o: StringRuleOptions = {}): OptionRule<string> {
+  const description = o.test?.rule ?? (o.nonEmpty === true ? 'a non-empty string' : 'a string');
+  const test = o.test?.check;
+  const passes =
+    test === undefined
+      ? () => true
+      : typeof test === 'function'
+        ? test
+        : (s: string) => {
+            test.lastIndex = 0;
+            return test.test(s);
+          };
+  return new OptionRule<string>(description, (value, path) => {
+    if (typeof value !== 'string') throw new OptionFailure(path, `must be ${description}`, value);
+    if (o.nonEmpty === true && value === '') {
+      throw new OptionFailure(path, 'must be a non-empty string', value);
+    }
+    if (o.maxLength !== undefined && value.length > o.maxLength) {
+      throw new OptionFailure(path, `must be at most ${o.maxLength} characters long`, value);
+    }
+    if (!passes(value)) throw new OptionFailure(path, `must be ${description}`, value);
+    return value;
+  });
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+function fn<F extends AnyFunction>(description = 'a function'): OptionRule<F> {
+  return new OptionRule<F>(description, (value, path) => {
+    if (typeof value !== 'function') throw new OptionFailure(path, `must be ${description}`, value);
+    return value as F;
+  });
+}
+
+function oneOf<const L extends readonly (string | number | boolean)[]>(
+  literals: L,
+): OptionRule<L[number]> {
+  const description = `one of ${literals.map((l) => JSON.stringify(l)).join(', ')}`;
+  return new OptionRule<L[number]>(description, (value, path) => {
+    if (!literals.includes(value as L[number])) {
+      throw new OptionFailure(path, `must be ${description}`, value);
+    }
+    return value as L[number];
+  });
+}
+
+function array<T>(
+  item: OptionRule<T>,
+  o: { minLength?: number; description?: string } = {},
+): OptionRule<T[]> {
+  const description = o.description ?? `an array of ${item.description}`;
+  return new OptionRule<T[]>(description, (value, path) => {
+    if (!Array.isArray(value)) throw new OptionFailure(path, `must be ${description}`, value);
+    if (o.minLength !== undefined && value.length < o.minLength) {
+      throw new OptionFailure(path, `must hold at least ${o.minLength} item(s)`, value);
+    }
+    return value.map((v: unknown, i) => item.parse(v, `${path}[${i}]`));
+  });
+}
+
+function record<T>(item: OptionRule<T>, description?: string): OptionRule<Record<string, T>> {
+  const text = description ?? `an object of ${item.description}`;
+  return new OptionRule<Record<string, T>>(text, (value, path) => {
+    if (!isPlainObject(value)) throw new OptionFailure(path, `must be ${text}`, value);
+    for (const [k, v] of Object.entries(value)) item.parse(v, join(path, k));
+    return value as Record<string, T>;
+  });
+}
+
+function object<S extends Shape>(
+  shape: S,
+  o: ObjectRuleOptions = {},
+): OptionRule<ResolvedShape<S>> {
+  const keys = Object.keys(shape);
+  const known = new Set(keys);
+  return new OptionRule<ResolvedShape<S>>('an object', (value, path) => {
+    if (!isPlainObject(value)) throw new OptionFailure(path, 'must be an object', value);
+    for (const key of Object.keys(value)) {
+      if (!known.has(key)) {
+        const hint = suggest(key, keys, o.aliases);
+        throw new OptionFailure(
+          join(path, key),
+          hint === undefined
+            ? `is not a known option (known: ${keys.join(', ')})`
+            : `is not a known option; did you mean "${hint}"?`,
+          value[key],
+        );
+      }
+    }
+    const out: Record<string, unknown> = {};
+    for (const key of keys)
+      out[key] = (shape[key] as OptionRule<unknown>).parse(value[key], join(path, key));
+    return out as ResolvedShape<S>;
+  });
+}
+
+/** A plain object passed through unchecked (e.g. undici `Pool.Options`). */
+function passthrough<T extends object>(description = 'an object'): OptionRule<T> {
+  return new OptionRule<T>(description, (value, path) => {
+    if (!isPlainObject(value)) throw new OptionFailure(path, `must be ${description}`, value);
+    return value as T;
+  });
+}
+
+/**
+ * An object of a kind recognised by its methods (e.g. a store with `claim` and `complete`) or by
+ * a predicate; `description` names what to pass, e.g. `an ioredis Redis or Cluster client`.
+ */
+function instance<T>(
+  description: string,
+  test: readonly string[] | ((value: unknown) => boolean),
+): OptionRule<T> {
+  const passes =
+    typeof test === 'function'
+      ? test
+      : (value: unknown) =>
+          ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
+          test.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  return new OptionRule<T>(description, (value, path) => {
+    if (!passes(value)) throw new OptionFailure(path, `must be ${description}`, value);
+    return value as T;
+  });
+}
+
+/**
+ * The first rule that accepts the value. A rule that recognised the value's kind but failed
+ * deeper inside (e.g. `breaker.windowMs` of an object) reports that failure.
+ */
+function union<R extends readonly OptionRule<unknown>[]>(
+  ...rules: R
+): OptionRule<OptionsOf<R[number]>> {
+  const description = rules.map((r) => r.description).join(' or ');
+  return new OptionRule<OptionsOf<R[number]>>(description, (value, path) => {
+    for (const rule of rules) {
+      try {
+        return rule.check(value, path) as OptionsOf<R[number]>;
+      } catch (error) {
+        if (!(error instanceof OptionFailure) || error.path !== path) throw error;
+      }
+    }
+    throw new OptionFailure(path, `must be ${description}`, value);
+  });
+}
+
+/** Rule builders for {@link validateOptions} schemas. */
+export const option = Object.freeze({
+  /** A finite number (NaN and ±Infinity are always rejected), optionally an integer in a range. */
+  number,
+  /** A number of milliseconds a timer can wait: > 0 (or `>= 0` with `zero`), at most MAX_TIMER_MS. */
+  duration,
+  /** `true` or `false`. */
+  boolean,
+  /** A string, optionally non-empty, bounded, or passing a test. */
+  string,
+  /** A function; the type parameter gives its signature. */
+  function: fn,
+  /** One of the given literals. */
+  oneOf,
+  /** An array whose every item passes `item` (paths `name[0]`). */
+  array,
+  /** An object whose every value passes `item` (e.g. headers). */
+  record,
+  /** An object with exactly these keys; unknown keys are rejected with a "did you mean" hint. */
+  object,
+  /** A plain object not checked further. */
+  passthrough,
+  /** An object recognised by its methods or a predicate. */
+  instance,
+  /** The first of several rules that accepts the value. */
+  union,
+});
+
+/** Where {@link validateOptions} reports from. */
+export interface ValidateOptionsContext {
+  /** The factory, named in the message: `createClient`. */
+  name: string;
+  /** Dotted path of the value (default: none, so top-level keys are named as they are). */
+  path?: string;
+}
+
+/**
+ * Checks `value` against `rule`, returning the resolved value (defaults applied).
+ * @throws {InvalidOptionError} on the first broken rule; `option` is the dotted path (`options`
+ * for the value itself), the message starts with the factory's name.
+ */
+export function validateOptions<T>(
+  rule: OptionRule<T>,
+  value: unknown,
+  context: ValidateOptionsContext,
+): T {
+  const path = context.path ?? '';
+  try {
+    return rule.parse(value, path);
+  } catch (error) {
+    if (!(error instanceof OptionFailure)) throw error;
+    throw new InvalidOptionError(
+      error.path === '' ? 'options' : error.path,
+      error.rule,
+      error.value,
+      {
+        factory: context.name,
+      },
+    );
+  }
+}
+
+/**
+ * The known key a mistyped one most likely meant: a listed alias, a case-insensitive match, or
+ * the closest by Damerau–Levenshtein distance (at most 1 for short keys, about a third of the
+ * length for longer ones, so `storeTimout` finds `storeTimeoutMs`).
+ */
+export function suggest(
+  given: string,
+  known: readonly string[],
+  aliases?: Readonly<Record<string, string>>,
+): string | undefined {
+  const alias = aliases !== undefined && Object.hasOwn(aliases, given) ? aliases[given] : undefined;
+  if (alias !== undefined) return alias;
+  const lower = given.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const c = candidate.toLowerCase();
+    if (c === lower) return candidate;
+    const limit = Math.min(given.length, c.length) <= 4 ? 1 : Math.max(2, Math.floor(c.length / 3));
+    const d = distance(lower, c, limit);
+    if (d <= limit && d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Optimal-string-alignment distance (Damerau–Levenshtein with adjacent transpositions). */
+function distance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let prev2: number[] = [];
+  let prev: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row: number[] = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, (prev2[j - 2] ?? 0) + 1);
+      }
+      row.push(d);
+    }
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
