@@ -45,7 +45,7 @@ export interface FaultProxy {
   disable(): Promise<void>;
   /** Listens again on the same port. */
   enable(): Promise<void>;
-  /** Open connections. */
+  /** Open connections: those with a socket not yet closed (0 once `close()` has resolved). */
   readonly connections: number;
   /** Connections accepted so far. */
   readonly accepted: number;
@@ -59,7 +59,11 @@ export interface FaultProxy {
   replayHint(): string;
   /** The plan's event log. */
   formatEvents(): string;
-  /** Closes the listener and every connection. Never hangs. */
+  /**
+   * Stops listening and closes every connection, whatever its state (half-closed after a Redis
+   * `QUIT` or an HTTP `Connection: close` included); resolves once every socket has closed, so
+   * nothing of the proxy keeps the process alive.
+   */
   close(): Promise<void>;
 }
 
@@ -353,6 +357,7 @@ class Connection {
 
   start(): void {
     const client = this.client;
+    this.watch(client);
     client.on('error', () => this.destroy(false));
     client.on('end', () => (this.#clientEnded = true));
     // A graceful close (FIN seen) waits for the other side; an abrupt one tears both down.
@@ -388,6 +393,7 @@ class Connection {
     if (this.closed) return;
     const upstream = connect({ ...this.proxy.upstream, allowHalfOpen: true });
     this.upstream = upstream;
+    this.watch(upstream);
     const up = new Link(this, 'upstream', this.client, upstream);
     const down = new Link(this, 'downstream', upstream, this.client);
     this.up = up;
@@ -418,19 +424,44 @@ class Connection {
     for (const timer of this.#toxicTimers.values()) clearTimeout(timer);
     this.up?.stop();
     this.down?.stop();
-    const client = this.client as Socket & { resetAndDestroy?: () => void };
-    if (reset && typeof client.resetAndDestroy === 'function' && !client.destroyed)
-      client.resetAndDestroy();
-    else client.destroy();
-    this.upstream?.destroy();
-    this.proxy.connections.delete(this);
+    closeSocket(this.client, reset);
+    if (this.upstream) closeSocket(this.upstream, false);
+    this.#forgetIfGone();
   }
+
+  /** Called on each socket's `close`: the connection leaves the count once both are closed. */
+  #forgetIfGone(): void {
+    if (this.closed && this.client.closed && (this.upstream?.closed ?? true)) {
+      this.proxy.forget(this);
+    }
+  }
+
+  /** Registers the `close` listeners that end the connection's life in the count. */
+  watch(socket: Socket): void {
+    socket.once('close', () => this.#forgetIfGone());
+  }
+}
+
+/**
+ * Closes a socket, with an RST when `reset` is asked and the socket can still send one. A socket
+ * whose FIN is queued or sent (`end()` was called) cannot: libuv refuses the reset with EINVAL
+ * while the shutdown is in flight, and Node then drops the handle without closing it — the file
+ * descriptor stays open and keeps the process alive for good. Such a socket is closed normally:
+ * its peer has seen, or is about to see, the FIN.
+ */
+function closeSocket(socket: Socket, reset: boolean): void {
+  if (socket.destroyed) return;
+  if (reset && !socket.writableEnded && !socket.connecting) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 interface ProxyState {
   readonly upstream: { host: string; port: number };
   toxics: Toxic[];
+  /** Connections with a socket not yet closed. */
   readonly connections: Set<Connection>;
+  /** Removes a connection whose sockets have all closed. */
+  forget(conn: Connection): void;
 }
 
 /**
@@ -471,7 +502,17 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   }
   const seed = options.seed === undefined ? defaultSeed() : parseSeed(options.seed);
   const random = seededRandom(seed);
-  const state: ProxyState = { upstream, toxics: [], connections: new Set() };
+  // close() resolves once every socket has emitted `close`: nothing of the proxy is left then.
+  let whenEmpty: (() => void) | undefined;
+  const state: ProxyState = {
+    upstream,
+    toxics: [],
+    connections: new Set(),
+    forget: (conn) => {
+      state.connections.delete(conn);
+      if (state.connections.size === 0) whenEmpty?.();
+    },
+  };
   const key = `${upstream.host}:${upstream.port}`;
   let accepted = 0;
   let closing = false;
@@ -526,7 +567,7 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   const port = typeof address === 'object' && address !== null ? address.port : requested;
 
   const cut = (): number => {
-    const open = [...state.connections];
+    const open = [...state.connections].filter((conn) => !conn.closed);
     for (const conn of open) conn.destroy(true);
     return open.length;
   };
@@ -588,6 +629,9 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
         const stopped = stopListening();
         cut();
         await stopped;
+        if (state.connections.size > 0) {
+          await new Promise<void>((resolve) => (whenEmpty = resolve));
+        }
       })();
       return closed;
     },
