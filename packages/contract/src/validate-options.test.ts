@@ -297,6 +297,21 @@ describe('record and passthrough', () => {
     });
   });
 
+  it('takes any value with unknown(), checked by refine', () => {
+    const s2 = option.object({
+      json: option.unknown().optional(),
+      body: option
+        .unknown()
+        .refine((b, fail) => (typeof b === 'string' ? b.length : fail(undefined, 'must be text')))
+        .optional(),
+    });
+    expect(validateOptions(s2, { json: null, body: 'abc' }, { name: 'x' })).toEqual({
+      json: null,
+      body: 3,
+    });
+    expect(rejection(s2, { body: 1 }).rule).toBe('must be text');
+  });
+
   it('rejects a non-object passthrough', () => {
     expect(rejection(s, { pool: 3 }).option).toBe('pool');
   });

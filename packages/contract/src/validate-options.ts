@@ -285,6 +285,11 @@ function object<S extends Shape>(
   });
 }
 
+/** Any value (checked, if at all, by a {@link OptionRule.refine}); e.g. a JSON body. */
+function anything(description = 'any value'): OptionRule<unknown> {
+  return new OptionRule<unknown>(description, (value) => value);
+}
+
 /** A plain object passed through unchecked (e.g. undici `Pool.Options`). */
 function passthrough<T extends object>(description = 'an object'): OptionRule<T> {
   return new OptionRule<T>(description, (value, path) => {
@@ -355,6 +360,8 @@ export const option = Object.freeze({
   object,
   /** A plain object not checked further. */
   passthrough,
+  /** Any value; pair it with `refine` to check or convert it. */
+  unknown: anything,
   /** An object recognised by its methods or a predicate. */
   instance,
   /** The first of several rules that accepts the value. */
