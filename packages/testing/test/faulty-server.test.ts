@@ -66,6 +66,12 @@ describe('faultyServer: each fault as the caller and the server see it', () => {
     expect(server.requests[0]?.body.toString()).toBe('a');
   });
 
+  it('status with retryAfterMs: 0 sends Retry-After: 0 over the wire', async () => {
+    const { server } = await start(plans.times(1, faults.status(503, { retryAfterMs: 0 })));
+    const first = await observe(`${server.url}/charges`, { method: 'POST', body: 'a' });
+    expect(first).toMatchObject({ kind: 'answer', status: 503, headers: { 'retry-after': '0' } });
+  });
+
   it('status (beforeSend): the caller gets 503 with Retry-After, the handler never ran', async () => {
     const { ledger, server } = await start(
       plans.times(2, faults.status(503, { retryAfterMs: 2000, body: { title: 'busy' } })),

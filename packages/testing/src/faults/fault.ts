@@ -81,7 +81,11 @@ export interface StatusFaultOptions {
   headers?: Record<string, string>;
   /** Response body; objects are sent as JSON. Default: the status text. */
   body?: FaultBody;
-  /** Shorthand for a `Retry-After` header, in ms (rounded up to whole seconds). */
+  /**
+   * Shorthand for a `Retry-After` header, in ms. The header counts whole seconds, so the value is
+   * rounded to the nearest second (half up): `0` and anything below 500 send `Retry-After: 0`
+   * ("retry now"), `1500` sends `2`. Pass `headers: { 'retry-after': … }` for any other value.
+   */
   retryAfterMs?: number;
   /** `afterSend`: run the handler first and replace its answer (a gateway timing out late). */
   label?: 'beforeSend' | 'afterSend';
@@ -137,7 +141,10 @@ export const faults = {
       headers[name.toLowerCase()] = value;
     }
     if (options.retryAfterMs !== undefined) {
-      headers['retry-after'] = formatRetryAfter(nonNegative('retryAfterMs', options.retryAfterMs));
+      const ms = nonNegative('retryAfterMs', options.retryAfterMs);
+      // What the test asked for, to the nearest second: no 1 s floor (that is a server's policy,
+      // not a test's), so a retry loop under test does not sleep a second per attempt.
+      headers['retry-after'] = formatRetryAfter(Math.round(ms / 1000) * 1000, 0);
     }
     return Object.freeze({
       kind: 'status',
