@@ -13,7 +13,7 @@ import {
 } from './core/idempotency-core.js';
 import type { IdempotencyMiddlewareOptions } from './core/options.js';
 import { readRawBody } from './core/read-body.js';
-import { BodyAlreadyConsumedError } from './errors.js';
+import { ParsedBody } from './core/fingerprint.js';
 
 export type { IdempotencyMiddlewareOptions } from './core/options.js';
 
@@ -22,22 +22,37 @@ export type ExpressIdempotencyOptions = IdempotencyMiddlewareOptions<Request>;
 
 /**
  * Keeps the raw body bytes when a body parser runs before `idempotency()`:
- * `app.use(express.json({ verify: rawBodySaver }))`. The middleware then fingerprints these bytes.
+ * `app.use(express.json({ verify: rawBodySaver }))`. The middleware then fingerprints these
+ * bytes instead of the parsed body's canonical form.
  */
 export function rawBodySaver(req: IncomingMessage, _res: ServerResponse, buf: Buffer): void {
   (req as IncomingMessage & { rawBody?: Buffer }).rawBody = buf;
 }
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace -- how Express types are extended
+  namespace Express {
+    interface Request {
+      /**
+       * The request's Idempotency-Key, parsed (no sf-string quotes), set by `idempotency()`
+       * on the requests it covers; `undefined` on the others.
+       */
+      idempotencyKey?: string;
+    }
+  }
+}
+
 /**
- * The Idempotency-Key middleware. Mount it on the routes it protects, before the body parsers
- * (or keep raw bytes with {@link rawBodySaver}):
- * `app.post('/charges', idempotency({ store }), express.json(), handler)`.
+ * The Idempotency-Key middleware. Mount it globally or per route, before or after the body
+ * parsers: `app.use(express.json())` then `app.post('/charges', idempotency({ store }), handler)`.
+ * It fingerprints the raw body bytes when it can see them (mounted before the parser, or the
+ * parser keeps them with {@link rawBodySaver}), else a canonical form of the parsed `req.body`.
  * A first request runs the handler and its response is stored; a retry with the same key gets
- * the stored response; see the README for the full status table.
+ * the stored response; see the README for the full status table. The handler finds the parsed
+ * key in `req.idempotencyKey`.
  */
 export function idempotency(options: ExpressIdempotencyOptions): RequestHandler {
   const core = new IdempotencyCore<Request>(options);
-  const maxBodyBytes = core.options.maxBodyBytes;
 
   return (req: Request, res: Response, next: NextFunction): void => {
     const header =
@@ -45,42 +60,62 @@ export function idempotency(options: ExpressIdempotencyOptions): RequestHandler 
     const decision = core.decideKey(req.method, header);
     if (decision.action === 'skip') return next();
     if (decision.action === 'respond') return send(res, decision.response);
-
-    const run = async (): Promise<void> => {
-      let body: Buffer;
-      const saved = (req as Request & { rawBody?: unknown }).rawBody;
-      if (Buffer.isBuffer(saved)) {
-        if (saved.length > maxBodyBytes) return send(res, payloadTooLarge(maxBodyBytes), true);
-        body = saved;
-      } else if (req.readableEnded || (req as Request & { _body?: boolean })._body === true) {
-        return next(new BodyAlreadyConsumedError());
-      } else {
-        const read = await readRawBody(req, maxBodyBytes);
-        if (!read.ok) return send(res, payloadTooLarge(maxBodyBytes), true);
-        body = read.body;
-      }
-      // The client left while the body was read: claiming would only hold the key for nothing.
-      if (connectionClosed(res)) return;
-      const begun = await core.begin({
-        req,
-        key: decision.key,
-        method: req.method,
-        target: req.originalUrl,
-        body,
-      });
-      if (begun.action === 'respond') return send(res, begun.response);
-      // The client left during the claim: the request stream is gone (a body parser after us
-      // would see no body) and nobody can receive the answer, so do not run the handler; a
-      // claim is released so that the client's retry runs it.
-      if (connectionClosed(res)) {
-        if (begun.execution) await begun.execution.abandon();
-        return;
-      }
-      if (begun.execution) track(res, begun.execution);
-      next();
-    };
-    run().catch(next);
+    req.idempotencyKey = decision.key;
+    handleKeyed(core, req, res, next, decision.key).catch(next);
   };
+}
+
+/** The body as the fingerprint sees it, or `null` after a 413 was answered. */
+async function requestBody(
+  req: Request,
+  res: Response,
+  maxBodyBytes: number,
+): Promise<Buffer | ParsedBody | null> {
+  const saved = (req as Request & { rawBody?: unknown }).rawBody;
+  if (Buffer.isBuffer(saved)) {
+    if (saved.length <= maxBodyBytes) return saved;
+    send(res, payloadTooLarge(maxBodyBytes));
+    return null;
+  }
+  // A parser ran before us (body-parser 1 marks `_body`; body-parser 2 reads to the end): the
+  // bytes are gone, the parsed body stands for them. The limit applies to the declared size (a
+  // chunked body is bounded by the parser's own `limit`).
+  if (req.readableEnded || (req as Request & { _body?: unknown })._body === true) {
+    if (Number(req.headers['content-length']) > maxBodyBytes) {
+      send(res, payloadTooLarge(maxBodyBytes));
+      return null;
+    }
+    return new ParsedBody(req.body);
+  }
+  const read = await readRawBody(req, maxBodyBytes);
+  if (read.ok) return read.body;
+  // The request body was left unread: do not let the next request parse it.
+  send(res, payloadTooLarge(maxBodyBytes), true);
+  return null;
+}
+
+async function handleKeyed(
+  core: IdempotencyCore<Request>,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  key: string,
+): Promise<void> {
+  const body = await requestBody(req, res, core.options.maxBodyBytes);
+  if (body === null) return;
+  // The client left while the body was read: claiming would only hold the key for nothing.
+  if (connectionClosed(res)) return;
+  const begun = await core.begin({ req, key, method: req.method, target: req.originalUrl, body });
+  if (begun.action === 'respond') return send(res, begun.response);
+  // The client left during the claim: the request stream is gone (a body parser after us
+  // would see no body) and nobody can receive the answer, so do not run the handler; a
+  // claim is released so that the client's retry runs it.
+  if (connectionClosed(res)) {
+    if (begun.execution) await begun.execution.abandon();
+    return;
+  }
+  if (begun.execution) track(res, begun.execution);
+  next();
 }
 
 /** The connection of `res` is closed: nothing written to it reaches the client. */
@@ -109,11 +144,11 @@ function track(res: ServerResponse, execution: Execution): void {
   const settle = (): void => {
     void execution.finish(res.statusCode, (name) => res.getHeader(name));
   };
+  const captured = execution.capture;
   const capture = (chunk: unknown, encoding: unknown): void => {
-    execution.capture.write(
-      chunk,
-      typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
-    );
+    // Set by now, the bytes are encoded already; set later, by a compressor mounted before us.
+    if (!captured.encodingNoted) captured.noteEncoding(res.getHeader('content-encoding'));
+    captured.write(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
   };
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     capture(chunk, rest[0]);

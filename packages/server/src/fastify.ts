@@ -2,6 +2,7 @@
  * `@unfazed/server/fastify` — the Idempotency-Key plugin for Fastify 5.
  * @packageDocumentation
  */
+import { IncomingMessage } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -25,6 +26,13 @@ declare module 'fastify' {
     /** `false` turns the Idempotency-Key plugin off for this route. */
     idempotency?: boolean;
   }
+  interface FastifyRequest {
+    /**
+     * The request's Idempotency-Key, parsed (no sf-string quotes), set by the plugin on the
+     * requests it covers; `undefined` on the others.
+     */
+    idempotencyKey: string | undefined;
+  }
 }
 
 interface KeyedRequest {
@@ -38,7 +46,16 @@ interface KeyedRequest {
 }
 
 const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options) => {
-  const core = new IdempotencyCore<FastifyRequest>(options);
+  let core: IdempotencyCore<FastifyRequest>;
+  try {
+    core = new IdempotencyCore<FastifyRequest>(options);
+  } catch (error) {
+    // A bad option rejects register()/ready() (a synchronous throw here escapes avvio).
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+  if (!fastify.hasRequestDecorator('idempotencyKey')) {
+    fastify.decorateRequest('idempotencyKey', undefined);
+  }
   const maxBodyBytes = core.options.maxBodyBytes;
   const keyed = new WeakMap<FastifyRequest, KeyedRequest>();
 
@@ -55,6 +72,7 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
     );
     if (decision.action === 'skip') return done();
     if (decision.action === 'respond') return void send(reply, decision.response);
+    req.idempotencyKey = decision.key;
     keyed.set(req, { key: decision.key, body: EMPTY });
     done();
   });
@@ -63,9 +81,10 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   fastify.addHook('preParsing', (req, reply, payload, done) => {
     const state = keyed.get(req);
     if (!state) return done(null, payload);
-    if (payload === req.raw) {
+    if (payload === req.raw && payload instanceof IncomingMessage) {
       // The socket's own request stream: read it and put the bytes back (as for Express), so
-      // the content-type parser reads the same stream; no second stream per request.
+      // the content-type parser reads the same stream; no second stream per request. (Not
+      // app.inject()'s request: it is a plain stream, read by the general path below.)
       readRawBody(req.raw, maxBodyBytes).then((read) => {
         if (!read.ok) {
           keyed.delete(req);
@@ -172,6 +191,9 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       captured();
       return done(null, payload);
     }
+    // Set by now (by the handler, or a compressor whose onSend ran first), the payload is
+    // encoded; a compressor whose onSend runs later encodes the replay again.
+    execution.capture.noteEncoding(reply.getHeader('content-encoding'));
     if (typeof payload === 'string' || payload instanceof Uint8Array) {
       execution.capture.write(payload);
       captured();

@@ -44,7 +44,8 @@ describe('redis store — what Redis holds', () => {
       expect(keys.join()).not.toContain('tenant-7');
       const ttl = await redis.pttl(keys[0] ?? '');
       expect(ttl).toBeGreaterThan(86_000_000);
-      expect(await redis.hget(keys[0] ?? '', 'o')).toBeNull();
+      // Completed: no lease left; the owner token stays, so a repeated completion is known.
+      expect(await redis.hmget(keys[0] ?? '', 's', 'e')).toEqual(['c', null]);
     } finally {
       await app.close();
     }

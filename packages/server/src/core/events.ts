@@ -32,6 +32,13 @@ export interface IdempotencyEvent {
   /** `storeError`, `failOpen`: the store operation and what went wrong. */
   operation?: 'claim' | 'complete' | 'release' | 'renew';
   error?: unknown;
+  /**
+   * `storeError` of `complete`: which try of the completion write failed (1, 2, ...);
+   * `completed`: which try stored it.
+   */
+  attempt?: number;
+  /** `storeError` of `complete`: ms until the completion write is tried again. */
+  retryInMs?: number;
 }
 
 /**

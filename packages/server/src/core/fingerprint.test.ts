@@ -1,9 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { recordKey, requestFingerprint } from './fingerprint.js';
+import { ParsedBody, compileExclusions, recordKey, requestFingerprint } from './fingerprint.js';
 
 const base = { method: 'POST', target: '/charges', scope: '', excludeFields: [] as string[] };
-const fp = (body: string, extra: Partial<typeof base> = {}) =>
-  requestFingerprint({ ...base, ...extra, body: Buffer.from(body) });
+const fpOf = (body: Uint8Array | ParsedBody, extra: Partial<typeof base> = {}) => {
+  const { excludeFields, ...rest } = { ...base, ...extra };
+  return requestFingerprint({ ...rest, body, exclusions: compileExclusions(excludeFields) });
+};
+const fp = (body: string, extra: Partial<typeof base> = {}) => fpOf(Buffer.from(body), extra);
+const parsed = (value: unknown, extra: Partial<typeof base> = {}) =>
+  fpOf(new ParsedBody(value), extra);
 
 describe('requestFingerprint', () => {
   it('hashes the raw bytes: reordered or re-spaced JSON is another request', () => {
@@ -24,6 +29,36 @@ describe('requestFingerprint', () => {
       fp('{"meta":{"trace":"b"},"sentAt":2, "amount":1}', ex),
     );
     expect(fp('{"amount":1,"sentAt":1}', ex)).not.toBe(fp('{"amount":2,"sentAt":1}', ex));
+  });
+
+  it('hashes a parsed object canonically: the same JSON in any key order is the same request', () => {
+    expect(parsed({ a: 1, b: { c: [1, { d: 2, e: 3 }] } })).toBe(
+      parsed(JSON.parse('{"b":{"c":[1,{"e":3,"d":2}]},"a":1}')),
+    );
+    expect(parsed({ a: 1 })).not.toBe(parsed({ a: 2 }));
+    expect(parsed({ a: 1 })).not.toBe(parsed({ a: '1' }));
+    expect(parsed({ a: [1, 2] })).not.toBe(parsed({ a: [2, 1] }));
+    // A urlencoded body parses to an object too.
+    expect(parsed({ amount: '42', note: 'x' })).toBe(parsed({ note: 'x', amount: '42' }));
+  });
+
+  it('hashes a parsed string or Buffer like its raw bytes, and no body like an empty one', () => {
+    expect(parsed('{"b":2,"a":1}')).toBe(fp('{"b":2,"a":1}'));
+    expect(parsed(Buffer.from('raw bytes'))).toBe(fp('raw bytes'));
+    expect(parsed('é')).toBe(fp('é'));
+    expect(parsed(undefined)).toBe(fp(''));
+    expect(parsed(null)).toBe(fp(''));
+  });
+
+  it('leaves excluded fields out of a parsed body without touching it, as for raw JSON', () => {
+    const ex = { excludeFields: ['sentAt', 'meta.trace'] };
+    const body = { amount: 1, sentAt: 5, meta: { trace: 'a', kept: true } };
+    expect(parsed(body, ex)).toBe(
+      fp('{"meta":{"kept":true,"trace":"z"},"amount":1,"sentAt":9}', ex),
+    );
+    expect(body).toEqual({ amount: 1, sentAt: 5, meta: { trace: 'a', kept: true } });
+    expect(parsed(body, ex)).not.toBe(parsed({ ...body, amount: 2 }, ex));
+    expect(parsed('{"amount":1,"sentAt":3}', ex)).toBe(parsed({ amount: 1 }, ex));
   });
 
   it('separates parts so that moving bytes between them changes the hash', () => {

@@ -24,52 +24,135 @@ export function recordKey(scope: string, key: string): string {
 }
 
 /**
- * The default fingerprint: method, target, scope and the raw body bytes. With `excludeFields`
- * and a JSON body, the named fields (dot paths) are removed and the rest hashed in a canonical
- * form; a body that is not JSON is hashed as raw bytes.
+ * A request body some parser already read (Express: `req.body`), for when the raw bytes are
+ * gone. Fingerprinted in a canonical form: see {@link requestFingerprint}.
+ */
+export class ParsedBody {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Field names left out of the fingerprint, as a tree: `true` leaves the field out, a nested
+ * tree names fields inside it. Built once from the `excludeFields` option.
+ */
+export type FieldExclusions = ReadonlyMap<string, FieldExclusions | true>;
+
+/** Builds the tree of {@link FieldExclusions} from dotted paths; `undefined` when there are none. */
+export function compileExclusions(fields: readonly string[]): FieldExclusions | undefined {
+  if (fields.length === 0) return undefined;
+  const root = new Map<string, Map<string, unknown> | true>();
+  for (const field of fields) {
+    let node = root;
+    const parts = field.split('.');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i] as string;
+      const existing = node.get(part);
+      if (existing === true) break;
+      if (i === parts.length - 1) {
+        node.set(part, true);
+        break;
+      }
+      let child = existing as Map<string, Map<string, unknown> | true> | undefined;
+      if (!child) {
+        child = new Map();
+        node.set(part, child);
+      }
+      node = child;
+    }
+  }
+  return root as FieldExclusions;
+}
+
+/**
+ * The default fingerprint: method, target, scope and the body.
+ * - Raw bytes (the usual case) are hashed as they are: `{"a":1,"b":2}` and `{"b":2,"a":1}` differ.
+ * - A parsed body (a parser ran first and no raw bytes were kept) is hashed in a canonical form:
+ *   a string (text parser) or bytes (raw parser) as its bytes, which matches the raw-bytes
+ *   fingerprint; an object (JSON or urlencoded parser) as JSON with sorted keys, so the same
+ *   JSON in any key order gives the same fingerprint; `undefined`/`null` as an empty body.
+ * - With `exclusions` a JSON body (raw, text or object) is hashed in the canonical JSON form
+ *   without the excluded fields; a raw body that is not JSON is hashed as raw bytes.
  */
 export function requestFingerprint(input: {
   method: string;
   target: string;
   scope: string;
-  body: Uint8Array;
-  excludeFields: readonly string[];
+  body: Uint8Array | ParsedBody;
+  exclusions: FieldExclusions | undefined;
 }): string {
-  let body: string | Uint8Array = input.body;
-  if (input.excludeFields.length > 0 && input.body.length > 0) {
-    const stripped = stripFields(input.body, input.excludeFields);
-    if (stripped !== undefined) body = stripped;
-  }
-  return digest(['fingerprint', input.method.toUpperCase(), input.target, input.scope, body]);
+  return digest([
+    'fingerprint',
+    input.method.toUpperCase(),
+    input.target,
+    input.scope,
+    canonicalBody(input.body, input.exclusions),
+  ]);
 }
 
-function stripFields(body: Uint8Array, fields: readonly string[]): string | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    return undefined;
+/**
+ * The body part of the fingerprint. Strings hash like their UTF-8 bytes (see {@link digest}),
+ * so a text body parsed to a string fingerprints like its raw bytes.
+ */
+export function canonicalBody(
+  body: Uint8Array | ParsedBody,
+  exclusions: FieldExclusions | undefined,
+): string | Uint8Array {
+  if (!(body instanceof ParsedBody)) {
+    if (exclusions === undefined || body.length === 0) return body;
+    return (
+      stripFields(Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8')) ?? body
+    );
   }
-  for (const path of fields) deletePath(value, path.split('.'));
-  return 'json:' + canonicalJson(value);
+  const value = body.value;
+  if (value === undefined || value === null) return EMPTY;
+  if (typeof value === 'string') {
+    if (exclusions === undefined || value.length === 0) return value;
+    return stripFields(value) ?? value;
+  }
+  if (value instanceof Uint8Array) return canonicalBody(value, exclusions);
+  return 'json:' + canonicalJson(value, exclusions);
+
+  function stripFields(text: string): string | undefined {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    return 'json:' + canonicalJson(parsed, exclusions);
+  }
 }
 
-function deletePath(value: unknown, path: string[]): void {
-  const [head, ...rest] = path;
-  if (head === undefined || typeof value !== 'object' || value === null) return;
+const EMPTY = new Uint8Array(0);
+
+/** JSON with object keys sorted, leaving out the excluded fields; the value is not changed. */
+function canonicalJson(value: unknown, exclusions: FieldExclusions | undefined): string {
+  if (typeof value !== 'object' || value === null) {
+    // JSON.stringify gives undefined for undefined, functions and symbols: null, as in arrays.
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += canonicalJson(value[i], undefined);
+    }
+    return out + ']';
+  }
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
   const record = value as Record<string, unknown>;
-  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the field names are the user's option
-  if (rest.length === 0) delete record[head];
-  else deletePath(record[head], rest);
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const field = record[key];
+    // As JSON.stringify: a field whose value is undefined (or a function) is left out.
+    if (field === undefined || typeof field === 'function' || typeof field === 'symbol') continue;
+    const excluded = exclusions?.get(key);
+    if (excluded === true) continue;
+    if (!first) out += ',';
+    first = false;
+    out += JSON.stringify(key) + ':' + canonicalJson(field, excluded);
   }
-  return JSON.stringify(value);
+  return out + '}';
 }

@@ -11,7 +11,14 @@ import {
 import { IdempotencyStoreTimeoutError } from '../errors.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { IdempotencyEvent, IdempotencyEventName } from './events.js';
-import { recordKey, requestFingerprint } from './fingerprint.js';
+import {
+  ParsedBody,
+  canonicalBody,
+  compileExclusions,
+  recordKey,
+  requestFingerprint,
+  type FieldExclusions,
+} from './fingerprint.js';
 import {
   resolveOptions,
   type IdempotencyMiddlewareOptions,
@@ -47,8 +54,33 @@ export interface BeginInput<TReq> {
   method: string;
   /** Request target: path and query as received. */
   target: string;
-  /** Raw body bytes, before any parser. */
-  body: Buffer;
+  /**
+   * Raw body bytes, before any parser; or, when a parser already read them and kept no copy,
+   * the parsed body, fingerprinted in a canonical form.
+   */
+  body: Buffer | ParsedBody;
+}
+
+/** Timers the core schedules completion retries with; tests pass a fake clock. */
+export interface CoreTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+}
+
+const REAL_TIMERS: CoreTimers = {
+  setTimeout(callback, ms) {
+    // A retry loop must not keep a process alive that is otherwise done.
+    return setTimeout(callback, ms).unref();
+  },
+};
+
+/** First delay between two tries of a failed completion write, ms; doubled each try. */
+const COMPLETE_RETRY_BASE_MS = 50;
+/** Longest delay between two tries of a failed completion write, ms. */
+const COMPLETE_RETRY_MAX_MS = 1_000;
+
+/** Delay before try `attempt + 1` of a completion write whose try `attempt` failed. */
+export function completeRetryDelayMs(attempt: number): number {
+  return Math.min(COMPLETE_RETRY_MAX_MS, COMPLETE_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10));
 }
 
 /** The answer to a covered request whose body is over `maxBodyBytes`. */
@@ -87,9 +119,14 @@ export class IdempotencyCore<TReq> {
   private readonly storeDeadlines: DeadlineQueue;
   /** @internal Used by {@link Execution}. */
   readonly renewals: DeadlineQueue;
+  /** @internal Used by {@link Execution}. */
+  readonly timers: CoreTimers;
+  private readonly exclusions: FieldExclusions | undefined;
 
-  constructor(options: IdempotencyMiddlewareOptions<TReq>) {
+  constructor(options: IdempotencyMiddlewareOptions<TReq>, timers: CoreTimers = REAL_TIMERS) {
     this.options = resolveOptions(options);
+    this.timers = timers;
+    this.exclusions = compileExclusions(this.options.excludeFields);
     this.storeDeadlines = new DeadlineQueue(this.options.storeTimeoutMs);
     this.renewals = new DeadlineQueue(this.options.leaseRenewalMs);
   }
@@ -135,7 +172,11 @@ export class IdempotencyCore<TReq> {
     const base = { key: input.key, scope: scope ?? '', method: input.method, target: input.target };
     let fingerprint: string;
     if (o.fingerprint) {
-      let custom = o.fingerprint(input.req, input.body);
+      const raw =
+        input.body instanceof ParsedBody
+          ? Buffer.from(canonicalBody(input.body, undefined))
+          : input.body;
+      let custom = o.fingerprint(input.req, raw);
       if (isThenable(custom)) custom = await custom;
       fingerprint = digestCustom(custom, base.scope);
     } else {
@@ -144,7 +185,7 @@ export class IdempotencyCore<TReq> {
         target: base.target,
         scope: base.scope,
         body: input.body,
-        excludeFields: o.excludeFields,
+        exclusions: this.exclusions,
       });
     }
     const key = recordKey(base.scope, input.key);
@@ -179,7 +220,7 @@ export class IdempotencyCore<TReq> {
         if (this.listens('claimed')) this.emit('claimed', { ...base, recovered: result.recovered });
         return {
           action: 'run',
-          execution: new Execution(this as IdempotencyCore<never>, base, key, owner),
+          execution: new Execution(this as IdempotencyCore<never>, base, key, owner, fingerprint),
         };
       case 'mismatch':
         this.emit('mismatch', base);
@@ -196,7 +237,12 @@ export class IdempotencyCore<TReq> {
           response: problemResponse(
             'request-in-flight',
             { detail: 'a request with this Idempotency-Key is still running' },
-            { [HEADERS.retryAfter]: formatRetryAfter(result.leaseRemainingMs) },
+            // A poll hint, not the lease: the first request usually ends well before it does.
+            {
+              [HEADERS.retryAfter]: formatRetryAfter(
+                Math.min(o.inFlightRetryAfterMs, result.leaseRemainingMs),
+              ),
+            },
           ),
         };
       }
@@ -274,6 +320,7 @@ export class Execution {
     private readonly base: Omit<IdempotencyEvent, 'type'>,
     private readonly key: string,
     private readonly owner: string,
+    private readonly fingerprint: string,
   ) {
     const o = core.options;
     this.capture = new ResponseCapture(o.maxResponseBytes);
@@ -282,49 +329,67 @@ export class Execution {
 
   /**
    * The response was sent in full (`finish`): store it when the status policy says so, else
-   * release the key. Resolves when the store has answered (never rejects).
+   * release the key. Resolves when the store has answered (never rejects). A completion write
+   * that fails is tried again with a bounded backoff (a `storeError` event each time) while the
+   * lease keeps being renewed, until it is stored or the owner has lost the claim; the response
+   * itself has gone out already.
    */
   async finish(
     status: number,
     headers: Record<string, unknown> | ((name: string) => unknown),
   ): Promise<void> {
-    if (!this.begin()) return;
+    if (this.settled) return;
+    this.settled = true;
     const o = this.core.options;
     if (!o.shouldStore(status)) {
+      this.stopRenewing();
       await this.release(status);
       return;
     }
-    const response: ReplayableResponse = {
-      status,
-      headers:
-        typeof headers === 'function'
-          ? pickStoredHeadersBy(headers, o.storedHeaders)
-          : pickStoredHeaders(headers, o.storedHeaders),
-      body: this.capture.body(),
+    const stored =
+      typeof headers === 'function'
+        ? pickStoredHeadersBy(headers, o.storedHeaders)
+        : pickStoredHeaders(headers, o.storedHeaders);
+    // The encoding of the bytes captured, as seen when they were written: a compressor that
+    // runs after the capture sets the header later, and then re-encodes the replay itself.
+    const encoding = this.capture.contentEncoding;
+    if (encoding !== undefined) stored['content-encoding'] = encoding;
+    const response: ReplayableResponse = { status, headers: stored, body: this.capture.body() };
+    const input = {
+      key: this.key,
+      owner: this.owner,
+      fingerprint: this.fingerprint,
+      response,
+      retentionMs: o.retentionMs,
     };
-    try {
-      const stored = await this.core.withTimeout(
-        'complete',
-        o.store.complete({
-          key: this.key,
-          owner: this.owner,
-          response,
-          retentionMs: o.retentionMs,
-        }),
-      );
-      if (stored) {
-        if (this.core.listens('completed')) {
-          this.core.emit('completed', {
-            ...this.base,
-            status,
-            bodyRetained: response.body !== null,
-          });
-        }
-      } else {
-        this.core.emit('leaseExpired', { ...this.base, operation: 'complete', status });
+    for (let attempt = 1; ; attempt++) {
+      let done: boolean;
+      try {
+        done = await this.core.withTimeout('complete', o.store.complete(input));
+      } catch (error) {
+        const retryInMs = completeRetryDelayMs(attempt);
+        this.core.emit('storeError', {
+          ...this.base,
+          operation: 'complete',
+          error,
+          attempt,
+          retryInMs,
+        });
+        await new Promise<void>((resolve) => this.core.timers.setTimeout(resolve, retryInMs));
+        continue;
       }
-    } catch (error) {
-      this.core.emit('storeError', { ...this.base, operation: 'complete', error });
+      this.stopRenewing();
+      if (!done) {
+        this.core.emit('leaseExpired', { ...this.base, operation: 'complete', status });
+      } else if (this.core.listens('completed')) {
+        this.core.emit('completed', {
+          ...this.base,
+          status,
+          bodyRetained: response.body !== null,
+          attempt,
+        });
+      }
+      return;
     }
   }
 
@@ -389,10 +454,10 @@ export class Execution {
       .withTimeout('renew', o.store.renew({ key: this.key, owner: this.owner, leaseMs: o.leaseMs }))
       .then(
         (held) => {
-          if (!held && !this.settled) {
-            this.stopRenewing();
-            this.core.emit('leaseExpired', { ...this.base, operation: 'renew' });
-          }
+          if (held) return;
+          this.stopRenewing();
+          // While a completion is being retried, its own answer tells what happened.
+          if (!this.settled) this.core.emit('leaseExpired', { ...this.base, operation: 'renew' });
         },
         (error: unknown) =>
           this.core.emit('storeError', { ...this.base, operation: 'renew', error }),

@@ -3,8 +3,25 @@ export class ResponseCapture {
   private readonly chunks: Buffer[] = [];
   private bytes = 0;
   private overflowed = false;
+  /** `Content-Encoding` of the bytes captured, as set when the first of them was written. */
+  contentEncoding: string | undefined = undefined;
+  /** {@link ResponseCapture.noteEncoding} was called. */
+  encodingNoted = false;
 
   constructor(private readonly maxBytes: number) {}
+
+  /**
+   * Records the `Content-Encoding` header as it is when the response body starts through the
+   * capture: set by then, the bytes captured are encoded (the handler or a compressor that runs
+   * before the capture did it); set later, a compressor after the capture encodes what it
+   * sees, and will encode the replay again.
+   */
+  noteEncoding(header: unknown): void {
+    this.encodingNoted = true;
+    if (header === undefined || header === null) return;
+    const value = Array.isArray(header) ? header.map(String).join(', ') : String(header);
+    if (value !== '' && value.toLowerCase() !== 'identity') this.contentEncoding = value;
+  }
 
   /** Records one chunk as written to the socket (strings in `encoding`, default utf8). */
   write(chunk: unknown, encoding?: BufferEncoding): void {

@@ -45,6 +45,8 @@ export type ClaimResult =
 export interface CompleteInput {
   key: string;
   owner: string;
+  /** The claim's fingerprint, kept with the outcome (a record lost since the claim is rewritten). */
+  fingerprint: string;
   response: ReplayableResponse;
   /** How long the completed record is kept, ms. */
   retentionMs: number;
@@ -61,14 +63,18 @@ export interface OwnerInput {
  * - `claim` is atomic: of concurrent claims on one key exactly one gets `claimed`. A completed or
  *   in-flight record with another fingerprint gives `mismatch` (checked before in-flight). A claim
  *   whose lease has expired counts as absent and is taken over (`recovered: true`).
- * - `complete`, `release` and `renew` act only while `owner` still holds the in-flight claim and
- *   return `false` otherwise (a slow old owner can never overwrite a newer record).
+ * - `release` and `renew` act only while `owner` still holds the in-flight claim and return
+ *   `false` otherwise. `complete` stores while no other owner holds the key: `owner` holds the
+ *   claim, or the record is gone (lost in a restart, or long expired), and returns `false` when
+ *   another owner's record is there (a slow old owner can never overwrite a newer record). A
+ *   record `owner` completed already answers `true` again: the middleware repeats a completion
+ *   whose answer was lost.
  * - an in-flight record never outlives its lease by much; a completed one is kept `retentionMs`.
  */
 export interface IdempotencyStore {
   /** Claims `key`, or reports the live record's state (a replay gets its response here). */
   claim(input: ClaimInput): Promise<ClaimResult>;
-  /** Turns the owner's claim into a completed record. `false` when the owner lost the claim. */
+  /** Turns the owner's claim into a completed record. `false` when another owner holds the key. */
   complete(input: CompleteInput): Promise<boolean>;
   /** Deletes the owner's claim so the key can run again. `false` when the owner lost it. */
   release(input: OwnerInput): Promise<boolean>;

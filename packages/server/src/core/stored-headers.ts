@@ -9,11 +9,14 @@ export const DEFAULT_STORED_HEADERS: readonly string[] = Object.freeze([
   'last-modified',
   'link',
   'cache-control',
+  // The body is kept as sent: its variants (e.g. by Accept-Encoding) go with it.
+  'vary',
 ]);
 
 /**
  * Never kept, even when a user adds them: cookies and dates belong to one response, and
- * hop-by-hop or framing headers are recomputed for the replay.
+ * hop-by-hop or framing headers are recomputed for the replay. `content-encoding` is kept with
+ * the body by the middleware itself, as it was when the body was captured (not user-selectable).
  */
 export const NEVER_STORED_HEADERS: readonly string[] = Object.freeze([
   'set-cookie',

@@ -21,7 +21,10 @@ export interface MemoryIdempotencyStoreOptions {
 
 interface MemoryRecord {
   fingerprint: string;
+  /** The claim's owner while in flight; `null` once completed. */
   owner: string | null;
+  /** The owner that completed the record (a repeated completion answers `true`). */
+  completedBy: string | null;
   expiresAt: number;
   response: ReplayableResponse | null;
   bytes: number;
@@ -99,6 +102,7 @@ export function memoryIdempotencyStore(
       records.set(input.key, {
         fingerprint: input.fingerprint,
         owner: input.owner,
+        completedBy: null,
         expiresAt: now() + input.leaseMs,
         response: null,
         bytes: 0,
@@ -107,16 +111,30 @@ export function memoryIdempotencyStore(
     },
 
     complete(input: CompleteInput): Promise<boolean> {
-      // An owner whose lease ran out may still complete while nobody has taken the key over.
-      const rec = records.get(input.key);
-      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      // An owner whose lease ran out may still complete while nobody has taken the key over;
+      // so may an owner whose record is gone. A record it completed already answers true.
+      let rec = records.get(input.key);
+      if (rec?.response) return Promise.resolve(rec.completedBy === input.owner);
+      if (rec && rec.owner !== input.owner) return Promise.resolve(false);
       const size = sizeOf(input.response);
       // Leave the claim in place while making room so that it is not evicted.
-      if (size > maxBytes || !makeRoom(0, size)) {
+      if (size > maxBytes || !makeRoom(rec ? 0 : 1, size)) {
         remove(input.key);
         return Promise.reject(new IdempotencyStoreFullError(`${maxBytes} bytes`));
       }
+      if (!rec) {
+        rec = {
+          fingerprint: input.fingerprint,
+          owner: null,
+          completedBy: null,
+          expiresAt: 0,
+          response: null,
+          bytes: 0,
+        };
+        records.set(input.key, rec);
+      }
       rec.owner = null;
+      rec.completedBy = input.owner;
       rec.response = input.response;
       rec.bytes = size;
       rec.expiresAt = now() + input.retentionMs;

@@ -44,6 +44,7 @@ interface IdempotencyCommands {
     body: Buffer,
     retained: string,
     retentionMs: number,
+    fingerprint: string,
   ): Promise<number>;
   unfazedIdemRelease(key: string, owner: string): Promise<number>;
   unfazedIdemRenew(key: string, owner: string, leaseMs: number): Promise<number>;
@@ -123,6 +124,7 @@ export function redisIdempotencyStore(
         response.body ? Buffer.from(response.body) : Buffer.alloc(0),
         response.body ? '1' : '0',
         input.retentionMs,
+        input.fingerprint,
       );
       return stored === 1;
     },

@@ -8,8 +8,33 @@ import Fastify from 'fastify';
 import type { IdempotencyStore, IdempotencyListeners } from '@unfazed/server';
 import { idempotency as expressIdempotency } from '@unfazed/server/express';
 import { idempotency as fastifyIdempotency } from '@unfazed/server/fastify';
+import { post, requestHeaders, type Answer } from './http.js';
 
-export type Framework = 'express' | 'fastify';
+/**
+ * How an app is wired, as users wire them:
+ * - `express`: the middleware first (`app.use(idempotency)` then `app.use(express.json())`);
+ * - `express-parsed`: a global `express.json()` first, then the middleware (the usual shape);
+ * - `fastify`: the plugin, requests over real sockets;
+ * - `fastify-inject`: the plugin, requests through `app.inject()` (how Fastify users test).
+ * Tests that need a socket (a raw request, a client that disconnects) use `url` in every wiring.
+ */
+export type Framework = 'express' | 'express-parsed' | 'fastify' | 'fastify-inject';
+
+/** Every wiring, for suites that run in all of them. */
+export const WIRINGS: readonly Framework[] = [
+  'express',
+  'express-parsed',
+  'fastify',
+  'fastify-inject',
+];
+
+/** What {@link TestApp.post} sends. */
+export interface PostOptions {
+  key?: string | undefined;
+  body?: string | Buffer;
+  user?: string;
+  headers?: Record<string, string>;
+}
 
 /** Options a test may set; the app adds `scope` from the `x-user` header. */
 export interface AppOptions {
@@ -29,6 +54,8 @@ export const BIG_BODY_BYTES = 64 * 1024;
 
 export interface TestApp {
   url: string;
+  /** POSTs as the wiring's users do: over a socket, or through `app.inject()`. */
+  post(path: string, options?: PostOptions): Promise<Answer>;
   /** Handler runs per route path. */
   calls: Map<string, number>;
   /** Lets every request waiting in `/hold` answer. */
@@ -71,15 +98,16 @@ export async function startApp(framework: Framework, options: AppOptions): Promi
 
   let close: () => Promise<void>;
   let url: string;
-  if (framework === 'express') {
+  let send: TestApp['post'] | undefined;
+  if (framework === 'express' || framework === 'express-parsed') {
     const app = express();
-    app.use(
-      expressIdempotency({
-        ...options,
-        scope: (req) => req.get('x-user'),
-      }),
-    );
+    const middleware = expressIdempotency({
+      ...options,
+      scope: (req) => req.get('x-user'),
+    });
+    if (framework === 'express') app.use(middleware);
     app.use(express.json({ limit: '2mb' }));
+    if (framework === 'express-parsed') app.use(middleware);
     app.post('/charges', async (req, res) => {
       count('/charges');
       await sleep(delayOf(req.query));
@@ -174,13 +202,37 @@ export async function startApp(framework: Framework, options: AppOptions): Promi
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    if (framework === 'fastify-inject') {
+      send = async (path, opts = {}) => {
+        const res = await app.inject({
+          method: 'POST',
+          url: path,
+          headers: requestHeaders(opts),
+          payload: opts.body ?? '{"amount":42}',
+        });
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value === undefined) continue;
+          for (const v of Array.isArray(value) ? value : [value]) headers.append(name, String(v));
+        }
+        const body = res.rawPayload;
+        return {
+          status: res.statusCode,
+          headers,
+          body,
+          json: () => JSON.parse(body.toString()) as unknown,
+        };
+      };
+    }
     close = async () => {
       app.server.closeAllConnections();
       await app.close();
     };
   }
+  const appUrl = url;
   return {
     url,
+    post: send ?? ((path, opts) => post(appUrl, path, opts)),
     calls,
     releaseHeld() {
       releaseHold();

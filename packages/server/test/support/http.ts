@@ -8,6 +8,21 @@ export interface Answer {
   json(): unknown;
 }
 
+/** The headers `post` sends: JSON by default, the key as an sf-string, the user as `x-user`. */
+export function requestHeaders(options: {
+  key?: string | undefined;
+  user?: string;
+  headers?: Record<string, string>;
+}): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...options.headers,
+  };
+  if (options.key !== undefined) headers['idempotency-key'] = `"${options.key}"`;
+  if (options.user !== undefined) headers['x-user'] = options.user;
+  return headers;
+}
+
 export async function post(
   url: string,
   path: string,
@@ -18,12 +33,7 @@ export async function post(
     headers?: Record<string, string>;
   } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...options.headers,
-  };
-  if (options.key !== undefined) headers['idempotency-key'] = `"${options.key}"`;
-  if (options.user !== undefined) headers['x-user'] = options.user;
+  const headers = requestHeaders(options);
   const res = await fetch(url + path, {
     method: 'POST',
     headers,

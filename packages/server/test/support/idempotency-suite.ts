@@ -8,12 +8,13 @@ import type { IdempotencyEvent, IdempotencyStore } from '@unfazed/server';
 import {
   BIG_BODY_BYTES,
   STREAM_BODY,
+  WIRINGS,
   startApp,
   type Framework,
   type TestApp,
   type AppOptions,
 } from './apps.js';
-import { post, rawRequest, sleep, type Answer } from './http.js';
+import { rawRequest, sleep, type Answer } from './http.js';
 
 /** A store backend: `open()` gives a store on its own connection; `sever()` cuts it, as a crash would. */
 export interface StoreFixture {
@@ -55,7 +56,16 @@ function expectProblem(answer: Answer, status: number, code: string): void {
   expect(answer.json()).toMatchObject({ status, code, type: `urn:unfazed:problem:${code}` });
 }
 
-export function idempotencySuite(label: string, makeFixture: () => Promise<StoreFixture>): void {
+/**
+ * Runs the suite on a store in each of `wirings` (default: every wiring of {@link WIRINGS}:
+ * Express with the middleware first and after a global `express.json()`, Fastify over sockets
+ * and through `inject`).
+ */
+export function idempotencySuite(
+  label: string,
+  makeFixture: () => Promise<StoreFixture>,
+  wirings: readonly Framework[] = WIRINGS,
+): void {
   let fixture: StoreFixture;
   beforeAll(async () => {
     fixture = await makeFixture();
@@ -63,7 +73,7 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
   afterAll(async () => {
     await fixture.close();
   });
-  describe.each<Framework>(['express', 'fastify'])(`${label} — %s`, (framework) => {
+  describe.each<Framework>([...wirings])(`${label} — %s`, (framework) => {
     const apps: TestApp[] = [];
     const start = async (options: Partial<AppOptions> = {}): Promise<TestApp> => {
       const app = await startApp(framework, {
@@ -83,11 +93,11 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('runs a first request once and replays status, body bytes and allow-listed headers, never Set-Cookie', async () => {
       const app = await start();
       const key = randomUUID();
-      const first = await post(app.url, '/charges', { key });
+      const first = await app.post('/charges', { key });
       expect(first.status).toBe(201);
       expect(first.headers.get('set-cookie')).not.toBeNull();
       expect(first.headers.get('idempotent-replayed')).toBeNull();
-      const again = await post(app.url, '/charges', { key });
+      const again = await app.post('/charges', { key });
       expect(again.status).toBe(201);
       expect(again.body.equals(first.body)).toBe(true);
       expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -104,7 +114,7 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       const app = await start({ storeTimeoutMs: 5_000, leaseMs: 5_000 });
       const key = randomUUID();
       const answers = await Promise.all(
-        Array.from({ length: 200 }, () => post(app.url, '/charges?delay=150', { key })),
+        Array.from({ length: 200 }, () => app.post('/charges?delay=150', { key })),
       );
       expect(app.calls.get('/charges')).toBe(1);
       const ok = answers.filter((a) => a.status === 201);
@@ -118,7 +128,7 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
         expect(Number(a.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       }
       const retried = await Promise.all(
-        busy.slice(0, 20).map(() => post(app.url, '/charges?delay=150', { key })),
+        busy.slice(0, 20).map(() => app.post('/charges?delay=150', { key })),
       );
       for (const a of retried) {
         expect(a.status).toBe(201);
@@ -130,20 +140,20 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('answers 422 for the same key with another body, also while the first still runs', async () => {
       const app = await start();
       const key = randomUUID();
-      const running = post(app.url, '/hold', { key, body: '{"amount":1}' });
+      const running = app.post('/hold', { key, body: '{"amount":1}' });
       await app.held(1);
-      const whileRunning = await post(app.url, '/hold', { key, body: '{"amount":2}' });
+      const whileRunning = await app.post('/hold', { key, body: '{"amount":2}' });
       expectProblem(whileRunning, 422, 'idempotency-key-reused');
-      const sameWhileRunning = await post(app.url, '/hold', { key, body: '{"amount":1}' });
+      const sameWhileRunning = await app.post('/hold', { key, body: '{"amount":1}' });
       expectProblem(sameWhileRunning, 409, 'request-in-flight');
       const leaseLeft = Number(sameWhileRunning.headers.get('retry-after'));
       expect(leaseLeft).toBeGreaterThanOrEqual(1);
       expect(leaseLeft).toBeLessThanOrEqual(Math.ceil(LEASE_MS / 1000));
       app.releaseHeld();
       expect((await running).status).toBe(201);
-      const afterwards = await post(app.url, '/hold', { key, body: '{"amount":2}' });
+      const afterwards = await app.post('/hold', { key, body: '{"amount":2}' });
       expectProblem(afterwards, 422, 'idempotency-key-reused');
-      const otherRoute = await post(app.url, '/charges', { key, body: '{"amount":1}' });
+      const otherRoute = await app.post('/charges', { key, body: '{"amount":1}' });
       expectProblem(otherRoute, 422, 'idempotency-key-reused');
       expect(app.calls.get('/hold')).toBe(1);
     });
@@ -151,13 +161,13 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('runs the same key separately for another user, and never replays one user’s response to another', async () => {
       const app = await start();
       const key = randomUUID();
-      const alice = await post(app.url, '/charges', { key, user: 'alice' });
-      const bob = await post(app.url, '/charges', { key, user: 'bob' });
+      const alice = await app.post('/charges', { key, user: 'alice' });
+      const bob = await app.post('/charges', { key, user: 'bob' });
       expect(alice.status).toBe(201);
       expect(bob.status).toBe(201);
       expect(bob.body.equals(alice.body)).toBe(false);
       expect(app.calls.get('/charges')).toBe(2);
-      const aliceAgain = await post(app.url, '/charges', { key, user: 'alice' });
+      const aliceAgain = await app.post('/charges', { key, user: 'alice' });
       expect(aliceAgain.body.equals(alice.body)).toBe(true);
     });
 
@@ -166,20 +176,20 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       const { store, sever } = fixture.open();
       const crashed = await start({ store });
       const key = randomUUID();
-      void post(crashed.url, '/hold', { key }).catch(() => undefined);
+      void crashed.post('/hold', { key }).catch(() => undefined);
       await crashed.held(1);
       sever(); // the process's store connection is gone: it can neither renew, complete nor release
       const survivor = await start({ on: { claimed: (e) => events.push(e) } });
-      const during = await post(survivor.url, '/hold', { key });
+      const during = await survivor.post('/hold', { key });
       expectProblem(during, 409, 'request-in-flight');
       await sleep(LEASE_MS + 100);
-      const after = post(survivor.url, '/hold', { key });
+      const after = survivor.post('/hold', { key });
       await survivor.held(1);
       survivor.releaseHeld();
       expect((await after).status).toBe(201);
       expect(survivor.calls.get('/hold')).toBe(1);
       expect(events).toEqual([expect.objectContaining({ type: 'claimed', recovered: true })]);
-      const replay = await post(survivor.url, '/hold', { key });
+      const replay = await survivor.post('/hold', { key });
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(survivor.calls.get('/hold')).toBe(1);
     });
@@ -187,10 +197,10 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('renews the lease while the handler runs longer than the lease', async () => {
       const app = await start();
       const key = randomUUID();
-      const running = post(app.url, '/hold', { key });
+      const running = app.post('/hold', { key });
       await app.held(1);
       await sleep(LEASE_MS * 2);
-      expectProblem(await post(app.url, '/hold', { key }), 409, 'request-in-flight');
+      expectProblem(await app.post('/hold', { key }), 409, 'request-in-flight');
       app.releaseHeld();
       expect((await running).status).toBe(201);
       expect(app.calls.get('/hold')).toBe(1);
@@ -204,10 +214,10 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       });
       const fast = await start();
       const key = randomUUID();
-      const first = post(slow.url, '/hold', { key });
+      const first = slow.post('/hold', { key });
       await slow.held(1);
       await sleep(LEASE_MS + 100);
-      const second = post(fast.url, '/hold', { key });
+      const second = fast.post('/hold', { key });
       await fast.held(1);
       fast.releaseHeld();
       const secondAnswer = await second;
@@ -218,7 +228,7 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       expect(expired).toEqual([
         expect.objectContaining({ type: 'leaseExpired', operation: 'complete' }),
       ]);
-      const replay = await post(fast.url, '/hold', { key });
+      const replay = await fast.post('/hold', { key });
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(replay.body.equals(secondAnswer.body)).toBe(true);
     });
@@ -238,13 +248,13 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
       await gone;
       await sleep(50);
       expectProblem(
-        await post(app.url, '/hold', { key, body: '{"amount":7}' }),
+        await app.post('/hold', { key, body: '{"amount":7}' }),
         409,
         'request-in-flight',
       );
       app.releaseHeld();
       await sleep(100);
-      const replay = await post(app.url, '/hold', { key, body: '{"amount":7}' });
+      const replay = await app.post('/hold', { key, body: '{"amount":7}' });
       expect([replay.status, replay.body.toString()]).toEqual([201, '{"held":true,"amount":7}']);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(replay.json()).toEqual({ held: true, amount: 7 });
@@ -254,9 +264,9 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('replays a streamed response byte-identical', async () => {
       const app = await start({ maxResponseBytes: 64 * 1024 });
       const key = randomUUID();
-      const first = await post(app.url, '/stream', { key });
+      const first = await app.post('/stream', { key });
       expect(first.body.equals(STREAM_BODY)).toBe(true);
-      const again = await post(app.url, '/stream', { key });
+      const again = await app.post('/stream', { key });
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body.equals(STREAM_BODY)).toBe(true);
       expect(again.headers.get('content-type')).toBe('application/octet-stream');
@@ -266,10 +276,10 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('sends an oversized response in full once, then replays it as response-not-retained without running again', async () => {
       const app = await start({ maxResponseBytes: 16 * 1024 });
       const key = randomUUID();
-      const first = await post(app.url, '/big', { key });
+      const first = await app.post('/big', { key });
       expect(first.status).toBe(200);
       expect(first.body.length).toBe(BIG_BODY_BYTES);
-      const again = await post(app.url, '/big', { key });
+      const again = await app.post('/big', { key });
       expectProblem(again, 409, 'response-not-retained');
       expect(again.json()).toMatchObject({ originalStatus: 200 });
       expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -279,14 +289,14 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('stores a 4xx outcome but releases the key on 5xx so that a retry runs again', async () => {
       const app = await start();
       const key = randomUUID();
-      expect((await post(app.url, '/boom', { key })).status).toBe(503);
-      const retry = await post(app.url, '/boom', { key });
+      expect((await app.post('/boom', { key })).status).toBe(503);
+      const retry = await app.post('/boom', { key });
       expect(retry.status).toBe(200);
       expect(retry.headers.get('idempotent-replayed')).toBeNull();
       expect(app.calls.get('/boom')).toBe(2);
       const key2 = randomUUID();
-      expect((await post(app.url, '/invalid', { key: key2 })).status).toBe(400);
-      const replay = await post(app.url, '/invalid', { key: key2 });
+      expect((await app.post('/invalid', { key: key2 })).status).toBe(400);
+      const replay = await app.post('/invalid', { key: key2 });
       expect(replay.status).toBe(400);
       expect(replay.headers.get('idempotent-replayed')).toBe('true');
       expect(app.calls.get('/invalid')).toBe(1);
@@ -295,14 +305,14 @@ export function idempotencySuite(label: string, makeFixture: () => Promise<Store
     it('answers 413 problem+json for a body over maxBodyBytes without running the handler', async () => {
       const app = await start({ maxBodyBytes: 1024 });
       const big = JSON.stringify({ amount: 1, pad: 'p'.repeat(4096) });
-      const answer = await post(app.url, '/charges', { key: randomUUID(), body: big });
+      const answer = await app.post('/charges', { key: randomUUID(), body: big });
       expectProblem(answer, 413, 'payload-too-large');
       expect(app.calls.get('/charges')).toBeUndefined();
     });
 
     it('answers 400 problem+json for a missing key, and ignores methods it does not cover', async () => {
       const app = await start();
-      const missing = await post(app.url, '/charges', {});
+      const missing = await app.post('/charges', {});
       expectProblem(missing, 400, 'idempotency-key-missing');
       const get = await fetch(`${app.url}/charges`, { headers: { 'idempotency-key': '' } });
       expect(get.status).toBe(200);
