@@ -79,6 +79,7 @@ export { checkpoint, childRun } from './process/checkpoint.js';
 export {
   runChild,
   type RunChildOptions,
+  type ChildModule,
   type ChildRun,
   type ChildExit,
   type CheckpointHit,

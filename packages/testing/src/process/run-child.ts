@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvalidOptionError } from '@unfazed/contract';
 import { seededRandom } from '../faults/prng.js';
 import { defaultSeed, parseSeed, replayHint } from '../faults/seed.js';
@@ -53,8 +53,10 @@ export interface RunChildOptions {
   /** The child is SIGKILLed after this long and its exit marked `timedOut`. Default 30 000 ms. */
   timeoutMs?: number;
   /**
-   * Node flags. Default: none for JavaScript; for `.ts`/`.mts`/`.cts` modules
-   * `--import tsx --conditions=@unfazed/source` (tsx resolved from the current directory).
+   * Node flags. Default: none for JavaScript; for `.ts`/`.mts`/`.cts` modules `--import tsx`
+   * (tsx resolved from the current directory), plus `--conditions=@unfazed/source` only when
+   * this package itself runs from its TypeScript sources (inside the Unfazed repository), so that
+   * a child there imports the same sources; an installed package has no sources to point at.
    * A `--require` of the orphan guard (the child exits when its parent is gone) always comes first.
    */
   execArgv?: readonly string[];
@@ -93,6 +95,9 @@ export interface ChildExit {
   /** One line for logs and failure messages, with the replay hint when a seed was used. */
   readonly summary: string;
 }
+
+/** The module a child runs: a path (absolute, or relative to the current directory) or a `file:` URL. */
+export type ChildModule = string | URL;
 
 /** A child process started by {@link runChild}. */
 export interface ChildRun {
@@ -140,16 +145,43 @@ const TS_MODULE = /\.[cm]?tsx?$/;
  * delay (SIGKILL by default, as in a crash). Output is collected; `restart()` runs it again,
  * as a supervisor would. Children are killed when the test process exits.
  *
- * @param modulePath - the module to run, absolute or relative to the current directory;
- *   TypeScript modules run through tsx.
+ * @param modulePath - the module to run: a path, absolute or relative to the current directory,
+ *   or a `file:` URL (`new URL('./child.ts', import.meta.url)`, or its `href`); TypeScript
+ *   modules run through tsx.
  * @example
- * const run = await runChild('test/fixtures/charge-worker.ts', { kill: { atCheckpoint: 'after-charge' } });
+ * const run = await runChild(new URL('./fixtures/charge-worker.ts', import.meta.url), {
+ *   kill: { atCheckpoint: 'after-charge' },
+ * });
  * const exit = await run.exited; // exit.signal === 'SIGKILL', exit.killedAt === 'after-charge'
  * const second = await run.restart();
  * expect((await second.exited).code).toBe(0);
  */
-export function runChild(modulePath: string, options: RunChildOptions = {}): Promise<ChildRun> {
-  return start(resolvePath(modulePath), options, 1);
+export async function runChild(
+  modulePath: ChildModule,
+  options: RunChildOptions = {},
+): Promise<ChildRun> {
+  return start(modulePathOf(modulePath), options, 1);
+}
+
+/** The absolute path of a {@link ChildModule}. @internal */
+export function modulePathOf(module: ChildModule): string {
+  const url =
+    module instanceof URL
+      ? module
+      : typeof module === 'string' && /^file:/i.test(module)
+        ? module
+        : undefined;
+  if (url !== undefined) {
+    try {
+      return fileURLToPath(url);
+    } catch {
+      throw new InvalidOptionError('modulePath', 'must be a file: URL or a path', String(url));
+    }
+  }
+  if (typeof module !== 'string' || module === '') {
+    throw new InvalidOptionError('modulePath', 'must be a file: URL or a non-empty path', module);
+  }
+  return resolvePath(module);
 }
 
 function validate(options: RunChildOptions): void {
@@ -194,7 +226,15 @@ function validate(options: RunChildOptions): void {
   }
 }
 
-function defaultExecArgv(modulePath: string): string[] {
+/**
+ * True when this file is the TypeScript source (`src/process/run-child.ts`), which only happens
+ * where the `@unfazed/source` export condition resolves: the Unfazed repository. The published
+ * package runs `dist/process/run-child.js` and ships no sources.
+ */
+const RUNS_FROM_SOURCE = TS_MODULE.test(fileURLToPath(import.meta.url));
+
+/** Node flags for a child module when the caller gives none. @internal */
+export function defaultExecArgv(modulePath: string, fromSource = RUNS_FROM_SOURCE): string[] {
   if (!TS_MODULE.test(modulePath)) return [];
   let loader = 'tsx';
   try {
@@ -202,7 +242,7 @@ function defaultExecArgv(modulePath: string): string[] {
   } catch {
     // let node resolve "tsx" itself and report it if missing
   }
-  return ['--import', loader, '--conditions=@unfazed/source'];
+  return ['--import', loader, ...(fromSource ? ['--conditions=@unfazed/source'] : [])];
 }
 
 async function start(modulePath: string, options: RunChildOptions, run: number): Promise<ChildRun> {
