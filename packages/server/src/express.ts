@@ -105,7 +105,14 @@ async function handleKeyed(
   if (body === null) return;
   // The client left while the body was read: claiming would only hold the key for nothing.
   if (connectionClosed(res)) return;
-  const begun = await core.begin({ req, key, method: req.method, target: req.originalUrl, body });
+  const begun = await core.begin({
+    req,
+    key,
+    method: req.method,
+    target: req.originalUrl,
+    body,
+    acceptEncoding: req.headers['accept-encoding'],
+  });
   if (begun.action === 'respond') return send(res, begun.response);
   // The client left during the claim: the request stream is gone (a body parser after us
   // would see no body) and nobody can receive the answer, so do not run the handler; a

@@ -155,7 +155,14 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       return done();
     }
     core
-      .begin({ req, key: state.key, method: req.method, target: req.url, body: state.body })
+      .begin({
+        req,
+        key: state.key,
+        method: req.method,
+        target: req.url,
+        body: state.body,
+        acceptEncoding: req.headers['accept-encoding'],
+      })
       .then((begun) => {
         if (begun.action === 'respond') {
           keyed.delete(req);

@@ -24,6 +24,7 @@ import {
   type IdempotencyMiddlewareOptions,
   type ResolvedOptions,
 } from './options.js';
+import { acceptsCoding, decodeBody } from './content-coding.js';
 import { ResponseCapture } from './response-capture.js';
 import type { ClaimResult, ReplayableResponse } from './store.js';
 import { pickStoredHeaders, pickStoredHeadersBy } from './stored-headers.js';
@@ -59,6 +60,11 @@ export interface BeginInput<TReq> {
    * the parsed body, fingerprinted in a canonical form.
    */
   body: Buffer | ParsedBody;
+  /**
+   * The request's `Accept-Encoding`: a replay whose stored body is in a coding the client
+   * refuses is decoded. Absent: any coding is acceptable (RFC 9110).
+   */
+  acceptEncoding?: string | undefined;
 }
 
 /** Timers the core schedules completion retries with; tests pass a fake clock. */
@@ -254,7 +260,7 @@ export class IdempotencyCore<TReq> {
             bodyRetained: result.response.body !== null,
           });
         }
-        return { action: 'respond', response: replay(result.response) };
+        return { action: 'respond', response: replay(result.response, input.acceptEncoding) };
     }
   }
 
@@ -465,7 +471,7 @@ export class Execution {
   }
 }
 
-function replay(stored: ReplayableResponse): PreparedResponse {
+function replay(stored: ReplayableResponse, acceptEncoding: string | undefined): PreparedResponse {
   if (stored.body === null) {
     return problemResponse(
       'response-not-retained',
@@ -478,11 +484,20 @@ function replay(stored: ReplayableResponse): PreparedResponse {
       { [HEADERS.idempotentReplayed]: 'true' },
     );
   }
-  return {
-    status: stored.status,
-    headers: { ...stored.headers, [HEADERS.idempotentReplayed]: 'true' },
-    body: Buffer.from(stored.body),
+  const headers: Record<string, string> = {
+    ...stored.headers,
+    [HEADERS.idempotentReplayed]: 'true',
   };
+  const coding = headers['content-encoding'];
+  if (coding !== undefined && !acceptsCoding(acceptEncoding, coding)) {
+    // Stored as sent to a client that took this coding; this one refuses it: decode it.
+    const decoded = decodeBody(coding, stored.body);
+    if (decoded !== undefined) {
+      delete headers['content-encoding'];
+      return { status: stored.status, headers, body: decoded };
+    }
+  }
+  return { status: stored.status, headers, body: Buffer.from(stored.body) };
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
