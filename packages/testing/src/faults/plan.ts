@@ -168,7 +168,7 @@ export class FaultPlan {
     );
   }
 
-  /** The one-line replay hint, e.g. `replay with seed=42 (UNFAZED_SEED=42 npx jest <file>, ...)`. */
+  /** The one-line replay hint, e.g. `replay with seed=42 (UNFAZED_SEED=42 npx jest <file> -t <name>, ...)`. */
   replayHint(): string {
     return replayHint(this.seed === undefined ? [] : [this.seed]);
   }

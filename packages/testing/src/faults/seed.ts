@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { InvalidOptionError } from '@unfazed/contract';
+import { replayCommand } from './replay-command.js';
 
 /** Environment variable that fixes the seed of every plan and toxic created without one. */
 export const SEED_ENV = 'UNFAZED_SEED';
@@ -27,13 +28,16 @@ export function parseSeed(value: unknown, option = 'seed'): number {
   return n;
 }
 
-/** The one-line replay hint printed with failures: `replay with seed=<n> (UNFAZED_SEED=<n>)`. */
+/**
+ * The one-line replay hint printed with failures: `replay with seed=<n> (<command>, or pass
+ * { seed: <n> })`, where the command re-runs the current jest test with `UNFAZED_SEED=<n>`.
+ */
 export function replayHint(seeds: Iterable<number>): string {
   const unique = [...new Set(seeds)];
   if (unique.length === 0) return 'no seeded fault: every run injects the same faults';
   if (unique.length === 1) {
     const [seed] = unique;
-    return `replay with seed=${seed} (UNFAZED_SEED=${seed} npx jest <file>, or pass { seed: ${seed} })`;
+    return `replay with seed=${seed} (${replayCommand(seed as number)}, or pass { seed: ${seed} })`;
   }
   return `replay with seeds=${unique.join(',')} (pass each plan its { seed })`;
 }
