@@ -90,8 +90,12 @@ describe('Fastify through app.inject()', () => {
 describe('Fastify registration with bad options', () => {
   const uncaught: unknown[] = [];
   const onUncaught = (e: unknown): void => void uncaught.push(e);
-  beforeAll(() => process.on('uncaughtException', onUncaught));
-  afterAll(() => process.off('uncaughtException', onUncaught));
+  beforeAll(() => {
+    process.on('uncaughtException', onUncaught);
+  });
+  afterAll(() => {
+    process.off('uncaughtException', onUncaught);
+  });
 
   it.each([
     ['no options', undefined],

@@ -62,6 +62,7 @@ describe('redis store — what Redis holds', () => {
     expect(
       await store.complete({
         key: 'k1',
+        fingerprint: 'f',
         owner: 'other',
         retentionMs: 1000,
         response: { status: 200, headers: {}, body: Buffer.from('x') },
@@ -71,5 +72,33 @@ describe('redis store — what Redis holds', () => {
     expect(await store.renew({ key: 'k1', owner: 'other', leaseMs: 500 })).toBe(false);
     expect(await store.release({ key: 'k1', owner: 'o1' })).toBe(true);
     expect(await redis.exists(`${ctx.prefix}lease:{k1}`)).toBe(0);
+  });
+
+  it('completes a record lost since the claim (e.g. a restart without persistence), once', async () => {
+    const redis = ctx.connect();
+    const store = redisIdempotencyStore(redis, { prefix: `${ctx.prefix}lost:` });
+    const record = `${ctx.prefix}lost:{k2}`;
+    expect(await store.claim({ key: 'k2', fingerprint: 'f2', owner: 'o1', leaseMs: 5000 })).toEqual(
+      { outcome: 'claimed', recovered: false },
+    );
+    await redis.del(record);
+    const done = {
+      key: 'k2',
+      fingerprint: 'f2',
+      owner: 'o1',
+      retentionMs: 60_000,
+      response: { status: 201, headers: { 'content-type': 'text/plain' }, body: Buffer.from('ok') },
+    };
+    expect(await store.complete(done)).toBe(true);
+    // A repeat (an earlier try whose answer was lost) is still true; another owner is refused.
+    expect(await store.complete(done)).toBe(true);
+    expect(await store.complete({ ...done, owner: 'o2' })).toBe(false);
+    expect(await redis.hmget(record, 's', 'f', 'c')).toEqual(['c', 'f2', '201']);
+    expect(await redis.pttl(record)).toBeGreaterThan(50_000);
+    const replay = await store.claim({ key: 'k2', fingerprint: 'f2', owner: 'o3', leaseMs: 500 });
+    expect(replay).toMatchObject({ outcome: 'completed', response: { status: 201 } });
+    expect(
+      await store.claim({ key: 'k2', fingerprint: 'other', owner: 'o3', leaseMs: 500 }),
+    ).toEqual({ outcome: 'mismatch' });
   });
 });

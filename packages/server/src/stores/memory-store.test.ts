@@ -26,10 +26,22 @@ describe('memoryIdempotencyStore', () => {
       recovered: true,
     });
     expect(
-      await store.complete({ key: 'k', owner: 'a', response: response(1), retentionMs: 1000 }),
+      await store.complete({
+        fingerprint: 'f',
+        key: 'k',
+        owner: 'a',
+        response: response(1),
+        retentionMs: 1000,
+      }),
     ).toBe(false);
     expect(
-      await store.complete({ key: 'k', owner: 'b', response: response(1), retentionMs: 1000 }),
+      await store.complete({
+        fingerprint: 'f',
+        key: 'k',
+        owner: 'b',
+        response: response(1),
+        retentionMs: 1000,
+      }),
     ).toBe(true);
     now += 1001;
     expect(
@@ -40,7 +52,13 @@ describe('memoryIdempotencyStore', () => {
   it('evicts the oldest completed record when full, never an in-flight one', async () => {
     const store = memoryIdempotencyStore({ maxEntries: 2 });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
-    await store.complete({ key: 'a', owner: 'o', response: response(1), retentionMs: 10_000 });
+    await store.complete({
+      fingerprint: 'f',
+      key: 'a',
+      owner: 'o',
+      response: response(1),
+      retentionMs: 10_000,
+    });
     await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
     // Full: the completed a makes room for c.
     expect(
@@ -62,11 +80,23 @@ describe('memoryIdempotencyStore', () => {
     const store = memoryIdempotencyStore({ maxBytes: 1_000 });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
     expect(
-      await store.complete({ key: 'a', owner: 'o', response: response(600), retentionMs: 10_000 }),
+      await store.complete({
+        fingerprint: 'f',
+        key: 'a',
+        owner: 'o',
+        response: response(600),
+        retentionMs: 10_000,
+      }),
     ).toBe(true);
     await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });
     expect(
-      await store.complete({ key: 'b', owner: 'o', response: response(600), retentionMs: 10_000 }),
+      await store.complete({
+        fingerprint: 'f',
+        key: 'b',
+        owner: 'o',
+        response: response(600),
+        retentionMs: 10_000,
+      }),
     ).toBe(true);
     // a was evicted to make room for b
     expect(
@@ -75,6 +105,21 @@ describe('memoryIdempotencyStore', () => {
     expect(
       (await store.claim({ key: 'b', fingerprint: 'f', owner: 'p', leaseMs: 10 })).outcome,
     ).toBe('completed');
+  });
+
+  it('completes a record that is gone (nobody else holds the key), and answers a repeat with true', async () => {
+    const store = memoryIdempotencyStore();
+    const done = { key: 'lost', fingerprint: 'f', owner: 'a', retentionMs: 1000 };
+    expect(await store.complete({ ...done, response: response(1) })).toBe(true);
+    expect(await store.complete({ ...done, response: response(1) })).toBe(true);
+    expect(await store.complete({ ...done, owner: 'b', response: response(1) })).toBe(false);
+    expect(await store.claim({ key: 'lost', fingerprint: 'f', owner: 'c', leaseMs: 100 })).toEqual({
+      outcome: 'completed',
+      response: response(1),
+    });
+    expect(await store.claim({ key: 'lost', fingerprint: 'g', owner: 'c', leaseMs: 100 })).toEqual({
+      outcome: 'mismatch',
+    });
   });
 });
 
@@ -86,6 +131,7 @@ describe('memoryIdempotencyStore at capacity', () => {
     const done = (i: number) =>
       store.complete({
         key: `k${i}`,
+        fingerprint: 'f',
         owner: `o${i}`,
         response: { status: 201, headers: {}, body: Buffer.from(`r${i}`) },
         retentionMs: 60_000,
