@@ -115,7 +115,7 @@ describe('prepareCall', () => {
     [{ path: '/', json: {}, body: 'x' }, 'json', /cannot be combined with body/],
     [{ path: '/', body: 42 }, 'body', /must be a string, a Uint8Array/],
     [{ path: '/', idempotencyKey: '' }, 'idempotencyKey', /empty/],
-    [{ path: '/', idempotencyKey: 1 }, 'idempotencyKey', /string or false/],
+    [{ path: '/', idempotencyKey: 1 }, 'idempotencyKey', /false or a string/],
     [
       { path: '/', headers: { 'idempotency-key': '"a' } },
       'headers.idempotency-key',
@@ -127,6 +127,33 @@ describe('prepareCall', () => {
   ])('rejects %j naming %s', (req, option, rule) => {
     expect(() => prepare(req as RequestOptions)).toThrow(
       expect.objectContaining({ option, message: expect.stringMatching(rule) }),
+    );
+  });
+
+  it.each([
+    [{ path: '/', jsno: {} }, 'jsno', 'json'],
+    [{ path: '/', idempotencykey: 'k' }, 'idempotencykey', 'idempotencyKey'],
+    [{ path: '/', timeout: { totl: 5 } }, 'timeout.totl', 'total'],
+    [{ path: '/', retry: { maxRetires: 1 } }, 'retry.maxRetires', 'maxRetries'],
+  ])('rejects the unknown key of %j with a hint', (req, option, hint) => {
+    expect(() => prepare(req as RequestOptions)).toThrow(
+      expect.objectContaining({
+        option,
+        rule: `is not a known option; did you mean "${hint}"?`,
+        message: expect.stringMatching(/^request: Invalid option/),
+      }),
+    );
+  });
+
+  it.each([
+    [{ path: '/', retry: { maxRetries: -1 } }, 'retry.maxRetries', /integer from 0 to 100/],
+    [{ path: '/', timeout: { total: Infinity } }, 'timeout.total', /finite number/],
+    [{ path: 42 }, 'path', /must be a string/],
+    [{ path: '/', headers: { a: 1 } }, 'headers.a', /a string or an array/],
+    [null, 'options', /must be an object/],
+  ])('rejects the wrong type or range in %j', (req, option, rule) => {
+    expect(() => prepare(req as RequestOptions)).toThrow(
+      expect.objectContaining({ option, rule: expect.stringMatching(rule) }),
     );
   });
 

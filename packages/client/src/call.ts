@@ -2,18 +2,23 @@ import type { IBackoff } from 'cockatiel';
 import type { Dispatcher } from 'undici';
 import {
   HEADERS,
-  InvalidOptionError,
   KEYED_METHODS,
   formatIdempotencyKey,
   generateIdempotencyKey,
   IDEMPOTENT_METHODS,
+  option,
   parseIdempotencyKey,
   validateIdempotencyKey,
+  validateOptions,
+  type OptionRule,
+  type OptionsOf,
+  type ShapeFor,
 } from '@unfazed/contract';
 import type { AttemptRecord, CallInfo } from './errors.js';
 import {
-  resolveMaxRetries,
-  resolveTimeouts,
+  headerValueRule,
+  maxRetriesRule,
+  timeoutRule,
   type ResolvedOptions,
   type TimeoutOptions,
 } from './options.js';
@@ -80,6 +85,118 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS);
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+const urlRule = option
+  .instance<string | URL>(
+    'an absolute http(s) URL',
+    (v) => typeof v === 'string' || v instanceof URL,
+  )
+  .refine((value, fail): URL => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return fail(undefined, 'must be an absolute http(s) URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      fail(undefined, 'must use http: or https:');
+    }
+    return url;
+  });
+
+/** The shape of {@link RequestOptions}, resolved against one client's options. */
+function requestRule(options: ResolvedOptions) {
+  return option
+    .object({
+      method: option
+        .string({ test: { check: METHOD, rule: 'an HTTP method token' } })
+        .refine((m) => m.toUpperCase())
+        .default('GET'),
+      path: option.string().optional(),
+      url: urlRule.optional(),
+      query: option
+        .passthrough<Record<string, QueryValue | readonly QueryValue[] | undefined>>()
+        .optional(),
+      headers: option.record(headerValueRule.optional()).optional(),
+      json: option
+        .unknown()
+        .refine((json, fail): string => {
+          try {
+            // JSON.stringify of a function or a symbol gives undefined: sent as no body.
+            return JSON.stringify(json) as string;
+          } catch (error) {
+            return fail(undefined, `cannot be serialised: ${(error as Error).message}`);
+          }
+        })
+        .optional(),
+      body: option
+        .unknown()
+        .refine((body, fail) => {
+          try {
+            return bodySource(body as RequestBody);
+          } catch (error) {
+            return fail(undefined, (error as Error).message);
+          }
+        })
+        .optional(),
+      idempotencyKey: option
+        .union(
+          option.oneOf([false]),
+          option.string().refine((key, fail) => {
+            try {
+              return validateIdempotencyKey(key);
+            } catch (error) {
+              return fail(undefined, (error as Error).message);
+            }
+          }),
+        )
+        .optional(),
+      signal: option
+        .instance<AbortSignal>('an AbortSignal', (v) => v instanceof AbortSignal)
+        .optional(),
+      timeout: timeoutRule(options.timeout).optional(),
+      retry: option.object({ maxRetries: maxRetriesRule.optional() }).optional(),
+    } satisfies ShapeFor<RequestOptions>)
+    .refine((r, fail) => {
+      if (r.url !== undefined && r.path !== undefined) fail('url', 'cannot be combined with path');
+      if (r.url === undefined) {
+        if (r.path === undefined) fail('path', 'a request needs path or url', undefined);
+        if (options.baseUrl === undefined) {
+          fail('path', 'needs the client option baseUrl (or pass url)');
+        }
+      }
+      if (r.json !== undefined && r.body !== undefined) {
+        fail('json', 'cannot be combined with body');
+      }
+      const headers: Record<string, string | string[]> = { ...lowerCased(options.headers) };
+      if (r.headers !== undefined) {
+        for (const name in r.headers) {
+          const value = r.headers[name];
+          if (value !== undefined) headers[name.toLowerCase()] = value;
+        }
+      }
+      let headerKey: string | undefined;
+      const header = headers[HEADERS.idempotencyKey];
+      if (r.idempotencyKey === undefined && header !== undefined) {
+        const parsed = parseIdempotencyKey(header);
+        if (!parsed.ok) fail('headers.idempotency-key', parsed.message, header);
+        else headerKey = parsed.key;
+      }
+      // `r` is the validator's own copy: completing it spares another object per call.
+      const checked = r as typeof r & {
+        headers: Record<string, string | string[]>;
+        headerKey?: string;
+      };
+      checked.headers = headers;
+      if (headerKey !== undefined) checked.headerKey = headerKey;
+      return checked;
+    });
+}
+
+type CheckedRequest = OptionsOf<ReturnType<typeof requestRule>>;
+
+/** One request rule per client: it resolves against that client's options. */
+const requestRules = new WeakMap<ResolvedOptions, OptionRule<CheckedRequest>>();
+
 /**
  * Validates one request and turns it into a call: URL, headers, Idempotency-Key, body source,
  * effective timeouts and retry budget.
@@ -90,66 +207,25 @@ export function prepareCall(
   options: ResolvedOptions,
   breakerKeyOf: 'origin' | ((url: URL, method: string) => string) | undefined,
 ): Call {
-  if (typeof req !== 'object' || req === null) {
-    throw new InvalidOptionError('request', 'must be an object', req);
+  let rule = requestRules.get(options);
+  if (rule === undefined) {
+    rule = requestRule(options);
+    requestRules.set(options, rule);
   }
-  const method = (req.method ?? 'GET').toUpperCase();
-  if (
-    typeof req.method !== 'undefined' &&
-    (typeof req.method !== 'string' || !METHOD.test(method))
-  ) {
-    throw new InvalidOptionError('method', 'must be an HTTP method token', req.method);
-  }
-  const target = targetOf(req, options.baseUrl);
-  const headers: Record<string, string | string[]> = { ...lowerCased(options.headers) };
-  if (req.headers !== undefined) {
-    if (typeof req.headers !== 'object' || req.headers === null) {
-      throw new InvalidOptionError('headers', 'must be an object', req.headers);
-    }
-    for (const name in req.headers) {
-      if (!Object.hasOwn(req.headers, name)) continue;
-      const value = req.headers[name];
-      if (value !== undefined) headers[name.toLowerCase()] = value;
-    }
-  }
-  if (req.json !== undefined && req.body !== undefined) {
-    throw new InvalidOptionError('json', 'cannot be combined with body', req.json);
-  }
+  const r = validateOptions(rule, req, { name: 'request' });
+  const { method, headers } = r;
+  const target = targetOf(r, options.baseUrl);
   let body: BodySource;
-  if (req.json !== undefined) {
-    let text: string;
-    try {
-      text = JSON.stringify(req.json);
-    } catch (error) {
-      throw new InvalidOptionError(
-        'json',
-        `cannot be serialised: ${(error as Error).message}`,
-        req.json,
-      );
-    }
-    body = bodySource(text);
+  if (r.json !== undefined) {
+    body = bodySource(r.json);
     headers['content-type'] ??= 'application/json';
   } else {
-    try {
-      body = bodySource(req.body);
-    } catch (error) {
-      throw new InvalidOptionError('body', (error as Error).message, req.body);
-    }
+    body = r.body ?? bodySource(undefined);
   }
-
-  const idempotencyKey = keyOf(req, options.idempotency.autoKey, method, headers);
-  const t =
-    req.timeout === undefined
-      ? options.timeout
-      : resolveTimeouts('timeout', req.timeout, options.timeout);
-  const maxRetries =
-    req.retry?.maxRetries === undefined
-      ? options.retry.maxRetries
-      : resolveMaxRetries('retry.maxRetries', req.retry.maxRetries);
-  const signal = req.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidOptionError('signal', 'must be an AbortSignal', signal);
-  }
+  const idempotencyKey = keyOf(r, options.idempotency.autoKey);
+  const t = r.timeout ?? options.timeout;
+  const maxRetries = r.retry?.maxRetries ?? options.retry.maxRetries;
+  const signal = r.signal;
   return {
     info: { method, url: target.href, idempotencyKey },
     origin: target.origin,
@@ -196,7 +272,7 @@ const DOT_SEGMENT = /\/\.|%2e/i;
 /** The origin and path prefix of a base URL, computed once per client. */
 const bases = new WeakMap<URL, { readonly origin: string; readonly prefix: string }>();
 
-function targetOf(req: RequestOptions, baseUrl: URL | undefined): Target {
+function targetOf(req: CheckedRequest, baseUrl: URL | undefined): Target {
   const path = req.path;
   if (
     req.url === undefined &&
@@ -238,34 +314,9 @@ function lowerCased(
   return lower;
 }
 
-function urlOf(req: RequestOptions, baseUrl: URL | undefined): URL {
-  if (req.url !== undefined && req.path !== undefined) {
-    throw new InvalidOptionError('url', 'cannot be combined with path', req.url);
-  }
-  let url: URL;
-  if (req.url !== undefined) {
-    try {
-      url = new URL(req.url);
-    } catch {
-      throw new InvalidOptionError('url', 'must be an absolute http(s) URL', req.url);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new InvalidOptionError('url', 'must use http: or https:', req.url);
-    }
-  } else if (req.path !== undefined) {
-    if (typeof req.path !== 'string')
-      throw new InvalidOptionError('path', 'must be a string', req.path);
-    if (!baseUrl) {
-      throw new InvalidOptionError(
-        'path',
-        'needs the client option baseUrl (or pass url)',
-        req.path,
-      );
-    }
-    url = joinPath(baseUrl, req.path);
-  } else {
-    throw new InvalidOptionError('path', 'a request needs path or url', undefined);
-  }
+function urlOf(req: CheckedRequest, baseUrl: URL | undefined): URL {
+  // The request rule saw to it that there is exactly one of url and path, and a base for a path.
+  const url = req.url ?? joinPath(baseUrl as URL, req.path as string);
   if (req.query !== undefined) {
     for (const [name, value] of Object.entries(req.query)) {
       if (value === undefined) continue;
@@ -276,36 +327,19 @@ function urlOf(req: RequestOptions, baseUrl: URL | undefined): URL {
   return url;
 }
 
-function keyOf(
-  req: RequestOptions,
-  autoKey: boolean,
-  method: string,
-  headers: Record<string, string | string[]>,
-): string | undefined {
+function keyOf(req: CheckedRequest, autoKey: boolean): string | undefined {
   const given = req.idempotencyKey;
   if (given === false) return undefined;
-  if (typeof given === 'string') {
-    try {
-      headers[HEADERS.idempotencyKey] = formatIdempotencyKey(validateIdempotencyKey(given));
-    } catch (error) {
-      throw new InvalidOptionError('idempotencyKey', (error as Error).message, given);
-    }
+  if (given !== undefined) {
+    req.headers[HEADERS.idempotencyKey] = formatIdempotencyKey(given);
     return given;
   }
-  if (given !== undefined) {
-    throw new InvalidOptionError('idempotencyKey', 'must be a string or false', given);
-  }
-  const header = headers[HEADERS.idempotencyKey];
-  if (header !== undefined) {
-    const parsed = parseIdempotencyKey(header);
-    if (!parsed.ok) throw new InvalidOptionError('headers.idempotency-key', parsed.message, header);
-    return parsed.key;
-  }
-  if (!autoKey || !KEYED_METHODS.includes(method)) return undefined;
+  if (req.headerKey !== undefined) return req.headerKey;
+  if (!autoKey || !KEYED_METHODS.includes(req.method)) return undefined;
   const key = generateIdempotencyKey();
   // A UUID needs neither the checks nor the escaping of formatIdempotencyKey: quoting it is
   // its sf-string form.
-  headers[HEADERS.idempotencyKey] = `"${key}"`;
+  req.headers[HEADERS.idempotencyKey] = `"${key}"`;
   return key;
 }
 

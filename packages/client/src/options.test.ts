@@ -56,8 +56,8 @@ describe('client options', () => {
       'breaker.windowMs',
       /at least 2 × timeout.attempt \(20000 ms\)/,
     ],
-    [{ breaker: { failureRatio: 0 } }, 'breaker.failureRatio', /greater than 0 and at most 1/],
-    [{ breaker: { failureRatio: 1.5 } }, 'breaker.failureRatio', /greater than 0 and at most 1/],
+    [{ breaker: { failureRatio: 0 } }, 'breaker.failureRatio', /a finite number > 0 and <= 1/],
+    [{ breaker: { failureRatio: 1.5 } }, 'breaker.failureRatio', /a finite number > 0 and <= 1/],
     [{ breaker: { minimumCalls: 0 } }, 'breaker.minimumCalls', /integer >= 1/],
     [{ breaker: { halfOpenProbes: 0 } }, 'breaker.halfOpenProbes', /integer >= 1/],
     [
@@ -72,20 +72,49 @@ describe('client options', () => {
     [{ baseUrl: 'http://x/?a=1' }, 'baseUrl', /query or a fragment/],
     [{ idempotency: { autoKey: 'yes' } }, 'idempotency.autoKey', /true or false/],
     [{ dispatcher: {} }, 'dispatcher', /undici Dispatcher/],
-    [{ timeout: { total: 1e10 } }, 'timeout.total', /at most 2147483647 ms/],
+    [{ timeout: { total: 1e10 } }, 'timeout.total', /<= 2147483647 \(the longest Node timer\)/],
     [{ retries: 3 }, 'retries', /not a known option/],
     [
       { timeout: { deadline: 3 } },
       'timeout.deadline',
       /not a known option \(known: total, attempt\)/,
     ],
-    [{ breaker: null }, 'breaker', /must be an object/],
+    [{ breaker: null }, 'breaker', /must be false or an object/],
   ])('rejects %j naming %s and the rule', (options, option, rule) => {
     const error = rejection(options);
     expect(error.code).toBe('UNFAZED_ERR_INVALID_OPTION');
     expect(error.option).toBe(option);
     expect(error.message).toContain(`Invalid option "${option}"`);
     expect(error.message).toMatch(rule);
+  });
+
+  it.each([
+    [{ timout: {} }, 'timout', 'timeout'],
+    [{ breaker: { halfOpenProbs: 2 } }, 'breaker.halfOpenProbs', 'halfOpenProbes'],
+    [{ retry: { backoff: { initialDelay: 5 } } }, 'retry.backoff.initialDelay', 'initialMs'],
+    [{ retry: { backoff: { factor: 3 } } }, 'retry.backoff.factor', 'exponent'],
+    [{ baseURL: 'http://x' }, 'baseURL', 'baseUrl'],
+    [{ maxRetries: 2 }, 'maxRetries', 'retry.maxRetries'],
+  ])('rejects the unknown key of %j with a hint', (options, option, hint) => {
+    const error = rejection(options);
+    expect(error.option).toBe(option);
+    expect(error.message).toMatch(/^createClient: Invalid option/);
+    expect(error.rule).toBe(`is not a known option; did you mean "${hint}"?`);
+  });
+
+  it.each([
+    [{ headers: { 'x-a': 1 } }, 'headers.x-a', /a string or an array of a string/],
+    [{ pool: 'big' }, 'pool', /must be an object/],
+    [{ retry: { maxRetries: 101 } }, 'retry.maxRetries', /integer from 0 to 100/],
+    [{ breaker: { minimumCalls: Number.NaN } }, 'breaker.minimumCalls', /integer >= 1/],
+  ])('rejects the wrong type or range in %j', (options, option, rule) => {
+    const error = rejection(options);
+    expect(error.option).toBe(option);
+    expect(error.rule).toMatch(rule);
+  });
+
+  it.each([null, 'http://x', [], 42])('rejects %p as the options object', (options) => {
+    expect(rejection(options).option).toBe('options');
   });
 
   it('checks the breaker window against the attempt timeout actually used', () => {
@@ -97,7 +126,7 @@ describe('client options', () => {
 
   it('validates at construction', () => {
     expect(() => createClient({ timeout: { attempt: 0 } })).toThrow(
-      'Invalid option "timeout.attempt": must be a finite number of milliseconds > 0 (got 0)',
+      'createClient: Invalid option "timeout.attempt": must be a finite number of milliseconds > 0',
     );
   });
 });

@@ -1,4 +1,10 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import {
+  option,
+  validateOptions,
+  type OptionRule,
+  type OptionsOf,
+  type ShapeFor,
+} from '@unfazed/contract';
 import type { Dispatcher, Pool } from 'undici';
 
 /** Timeouts of a call, in ms. */
@@ -79,36 +85,6 @@ export interface ClientOptions {
   pool?: Pool.Options;
 }
 
-/** The effective, validated configuration. */
-export interface ResolvedOptions {
-  readonly baseUrl: URL | undefined;
-  readonly headers: Readonly<Record<string, string | string[]>>;
-  readonly timeout: { readonly total: number; readonly attempt: number };
-  readonly retry: {
-    readonly maxRetries: number;
-    readonly backoff: {
-      readonly initialMs: number;
-      readonly maxMs: number;
-      readonly exponent: number;
-    };
-  };
-  readonly breaker:
-    | {
-        readonly failureRatio: number;
-        readonly windowMs: number;
-        readonly minimumCalls: number;
-        readonly openMs: number;
-        readonly openGrowth: number;
-        readonly maxOpenMs: number;
-        readonly halfOpenProbes: number;
-        readonly key: ((url: URL, method: string) => string) | undefined;
-      }
-    | false;
-  readonly idempotency: { readonly autoKey: boolean };
-  readonly dispatcher: Dispatcher | undefined;
-  readonly pool: Pool.Options;
-}
-
 /** Defaults of every option. */
 export const DEFAULTS = Object.freeze({
   timeout: Object.freeze({ total: 30_000, attempt: 10_000 }),
@@ -128,266 +104,148 @@ export const DEFAULTS = Object.freeze({
   idempotency: Object.freeze({ autoKey: true }),
 });
 
-const KNOWN: Record<string, readonly string[]> = {
-  '': ['baseUrl', 'headers', 'timeout', 'retry', 'breaker', 'idempotency', 'dispatcher', 'pool'],
-  timeout: ['total', 'attempt'],
-  retry: ['maxRetries', 'backoff'],
-  'retry.backoff': ['initialMs', 'maxMs', 'exponent'],
-  breaker: [
-    'failureRatio',
-    'windowMs',
-    'minimumCalls',
-    'openMs',
-    'openGrowth',
-    'maxOpenMs',
-    'halfOpenProbes',
-    'key',
-  ],
-  idempotency: ['autoKey'],
-};
+const ms = option.duration();
+
+type Timeouts = { total: number; attempt: number };
+
+/**
+ * The `timeout` object of the client or of one call, resolved against `defaults`: a call that
+ * sets only `total` gets an attempt timeout of at most that.
+ */
+export function timeoutRule(defaults: Readonly<Timeouts>): OptionRule<Timeouts> {
+  return option
+    .object({ total: ms.optional(), attempt: ms.optional() })
+    .refine((t, fail): Timeouts => {
+      const total = t.total ?? defaults.total;
+      const attempt =
+        t.attempt ?? (t.total !== undefined ? Math.min(defaults.attempt, total) : defaults.attempt);
+      if (attempt > total) {
+        fail('attempt', `must be at most timeout.total (${total} ms)`, attempt);
+      }
+      return { total, attempt };
+    });
+}
+
+/** Retries after the first attempt. */
+export const maxRetriesRule = option.number({ integer: true, min: 0, max: 100 });
+
+/** Other libraries' names for the backoff options, answered with a hint to ours. */
+export const BACKOFF_ALIASES = Object.freeze({
+  initialDelay: 'initialMs',
+  delay: 'initialMs',
+  maxDelay: 'maxMs',
+  factor: 'exponent',
+  multiplier: 'exponent',
+});
+
+const backoffRule = option
+  .object(
+    {
+      initialMs: ms.default(DEFAULTS.retry.backoff.initialMs),
+      maxMs: ms.default(DEFAULTS.retry.backoff.maxMs),
+      exponent: option.number({ min: 1 }).default(DEFAULTS.retry.backoff.exponent),
+    } satisfies ShapeFor<BackoffOptions>,
+    { aliases: BACKOFF_ALIASES },
+  )
+  .refine((b, fail) =>
+    b.maxMs < b.initialMs
+      ? fail('maxMs', `must be at least retry.backoff.initialMs (${b.initialMs})`)
+      : b,
+  );
+
+const d = DEFAULTS.breaker;
+const breakerRule = option
+  .object({
+    failureRatio: option.number({ above: 0, max: 1 }).default(d.failureRatio),
+    windowMs: ms.default(d.windowMs),
+    minimumCalls: option.number({ integer: true, min: 1 }).default(d.minimumCalls),
+    openMs: ms.default(d.openMs),
+    openGrowth: option.number({ min: 1 }).default(d.openGrowth),
+    maxOpenMs: ms.optional(),
+    halfOpenProbes: option.number({ integer: true, min: 1 }).default(d.halfOpenProbes),
+    key: option
+      .function<(url: URL, method: string) => string>('a function (url, method) => string')
+      .optional(),
+  } satisfies ShapeFor<BreakerOptions>)
+  .refine((b, fail) => {
+    const maxOpenMs = b.maxOpenMs ?? Math.max(d.maxOpenMs, b.openMs);
+    if (maxOpenMs < b.openMs) {
+      fail('maxOpenMs', `must be at least breaker.openMs (${b.openMs})`);
+    }
+    return { ...b, maxOpenMs };
+  });
+
+const baseUrlRule = option
+  .instance<string | URL>(
+    'an absolute http(s) URL string',
+    (v) => typeof v === 'string' || v instanceof URL,
+  )
+  .refine((value, fail): URL => {
+    let url: URL;
+    try {
+      url = new URL(String(value));
+    } catch {
+      return fail(undefined, 'must be an absolute http(s) URL string');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      fail(undefined, 'must use http: or https:');
+    }
+    if (url.search || url.hash) fail(undefined, 'must not have a query or a fragment');
+    return url;
+  });
+
+/** Header values of the client (`string` or `string[]` per name). */
+export const headerValueRule = option.union(option.string(), option.array(option.string()));
+
+/** The schema of {@link ClientOptions}. */
+const clientOptionsRule = option
+  .object(
+    {
+      baseUrl: baseUrlRule.optional(),
+      headers: option.record(headerValueRule, 'an object of header values').default({}),
+      timeout: timeoutRule(DEFAULTS.timeout).default({}),
+      retry: option
+        .object({
+          maxRetries: maxRetriesRule.default(DEFAULTS.retry.maxRetries),
+          backoff: backoffRule.default({}),
+        } satisfies ShapeFor<RetryOptions>)
+        .default({}),
+      breaker: option.union(option.oneOf([false]), breakerRule).default({}),
+      idempotency: option
+        .object({
+          autoKey: option.boolean().default(DEFAULTS.idempotency.autoKey),
+        } satisfies ShapeFor<AutoKeyOptions>)
+        .default({}),
+      dispatcher: option.instance<Dispatcher>('an undici Dispatcher', ['request']).optional(),
+      pool: option.passthrough<Pool.Options>().default({}),
+    } satisfies ShapeFor<ClientOptions>,
+    {
+      aliases: {
+        timeoutMs: 'timeout.total',
+        retries: 'retry.maxRetries',
+        maxRetries: 'retry.maxRetries',
+        circuitBreaker: 'breaker',
+      },
+    },
+  )
+  .refine((o, fail) => {
+    if (o.breaker !== false && o.breaker.windowMs < 2 * o.timeout.attempt) {
+      fail(
+        'breaker.windowMs',
+        `must be at least 2 × timeout.attempt (${2 * o.timeout.attempt} ms) so that slow failures are counted`,
+        o.breaker.windowMs,
+      );
+    }
+    return o;
+  });
+
+/** The effective, validated configuration. */
+export type ResolvedOptions = OptionsOf<typeof clientOptionsRule>;
 
 /**
  * Validates client options and fills in defaults.
  * @throws {InvalidOptionError} naming the option and the rule it broke.
  */
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
-  objectOrUndefined('options', options);
-  checkKnown('', options);
-  const baseUrl = options.baseUrl === undefined ? undefined : parseBaseUrl(options.baseUrl);
-  const headers = options.headers ?? {};
-  objectOrUndefined('headers', headers);
-
-  objectOrUndefined('timeout', options.timeout);
-  checkKnown('timeout', options.timeout);
-  const timeout = resolveTimeouts('timeout', options.timeout, DEFAULTS.timeout);
-
-  objectOrUndefined('retry', options.retry);
-  checkKnown('retry', options.retry);
-  const maxRetries = resolveMaxRetries('retry.maxRetries', options.retry?.maxRetries);
-  const b = options.retry?.backoff;
-  objectOrUndefined('retry.backoff', b);
-  checkKnown('retry.backoff', b);
-  const initialMs = positive(
-    'retry.backoff.initialMs',
-    b?.initialMs,
-    DEFAULTS.retry.backoff.initialMs,
-  );
-  const maxMs = positive('retry.backoff.maxMs', b?.maxMs, DEFAULTS.retry.backoff.maxMs);
-  if (maxMs < initialMs) {
-    throw new InvalidOptionError(
-      'retry.backoff.maxMs',
-      `must be at least retry.backoff.initialMs (${initialMs})`,
-      maxMs,
-    );
-  }
-  const exponent = b?.exponent ?? DEFAULTS.retry.backoff.exponent;
-  if (!isFiniteNumber(exponent) || exponent < 1) {
-    throw new InvalidOptionError(
-      'retry.backoff.exponent',
-      'must be a finite number >= 1',
-      exponent,
-    );
-  }
-
-  let breaker: ResolvedOptions['breaker'] = false;
-  if (options.breaker !== false) {
-    const o = options.breaker;
-    objectOrUndefined('breaker', o);
-    checkKnown('breaker', o);
-    const d = DEFAULTS.breaker;
-    const failureRatio = o?.failureRatio ?? d.failureRatio;
-    if (!isFiniteNumber(failureRatio) || failureRatio <= 0 || failureRatio > 1) {
-      throw new InvalidOptionError(
-        'breaker.failureRatio',
-        'must be a number greater than 0 and at most 1',
-        failureRatio,
-      );
-    }
-    const windowMs = positive('breaker.windowMs', o?.windowMs, d.windowMs);
-    if (windowMs < 2 * timeout.attempt) {
-      throw new InvalidOptionError(
-        'breaker.windowMs',
-        `must be at least 2 × timeout.attempt (${2 * timeout.attempt} ms) so that slow failures are counted`,
-        windowMs,
-      );
-    }
-    const minimumCalls = integer('breaker.minimumCalls', o?.minimumCalls, d.minimumCalls, 1);
-    const openMs = positive('breaker.openMs', o?.openMs, d.openMs);
-    const openGrowth = o?.openGrowth ?? d.openGrowth;
-    if (!isFiniteNumber(openGrowth) || openGrowth < 1) {
-      throw new InvalidOptionError(
-        'breaker.openGrowth',
-        'must be a finite number >= 1',
-        openGrowth,
-      );
-    }
-    const maxOpenMs = positive('breaker.maxOpenMs', o?.maxOpenMs, Math.max(d.maxOpenMs, openMs));
-    if (maxOpenMs < openMs) {
-      throw new InvalidOptionError(
-        'breaker.maxOpenMs',
-        `must be at least breaker.openMs (${openMs})`,
-        maxOpenMs,
-      );
-    }
-    const halfOpenProbes = integer(
-      'breaker.halfOpenProbes',
-      o?.halfOpenProbes,
-      d.halfOpenProbes,
-      1,
-    );
-    if (o?.key !== undefined && typeof o.key !== 'function') {
-      throw new InvalidOptionError(
-        'breaker.key',
-        'must be a function (url, method) => string',
-        o.key,
-      );
-    }
-    breaker = {
-      failureRatio,
-      windowMs,
-      minimumCalls,
-      openMs,
-      openGrowth,
-      maxOpenMs,
-      halfOpenProbes,
-      key: o?.key,
-    };
-  }
-
-  objectOrUndefined('idempotency', options.idempotency);
-  checkKnown('idempotency', options.idempotency);
-  const autoKey = options.idempotency?.autoKey ?? DEFAULTS.idempotency.autoKey;
-  if (typeof autoKey !== 'boolean') {
-    throw new InvalidOptionError('idempotency.autoKey', 'must be true or false', autoKey);
-  }
-
-  const dispatcher = options.dispatcher;
-  if (
-    dispatcher !== undefined &&
-    (typeof dispatcher !== 'object' ||
-      dispatcher === null ||
-      typeof (dispatcher as { request?: unknown }).request !== 'function')
-  ) {
-    throw new InvalidOptionError('dispatcher', 'must be an undici Dispatcher', dispatcher);
-  }
-  objectOrUndefined('pool', options.pool);
-
-  return {
-    baseUrl,
-    headers,
-    timeout,
-    retry: { maxRetries, backoff: { initialMs, maxMs, exponent } },
-    breaker,
-    idempotency: { autoKey },
-    dispatcher,
-    pool: options.pool ?? {},
-  };
-}
-
-/**
- * Validates per-call timeout overrides against the client's timeouts.
- * @throws {InvalidOptionError} naming the option and the rule it broke.
- */
-export function resolveTimeouts(
-  prefix: string,
-  given: TimeoutOptions | undefined,
-  defaults: { readonly total: number; readonly attempt: number },
-): { total: number; attempt: number } {
-  const total = positive(`${prefix}.total`, given?.total, defaults.total);
-  const attemptDefault =
-    given?.total !== undefined ? Math.min(defaults.attempt, total) : defaults.attempt;
-  const attempt = positive(`${prefix}.attempt`, given?.attempt, attemptDefault);
-  if (attempt > total) {
-    throw new InvalidOptionError(
-      `${prefix}.attempt`,
-      `must be at most ${prefix}.total (${total} ms)`,
-      attempt,
-    );
-  }
-  return { total, attempt };
-}
-
-/**
- * Validates a `maxRetries` value.
- * @throws {InvalidOptionError} when it is not an integer in 0..100.
- */
-export function resolveMaxRetries(option: string, value: unknown): number {
-  const n = value ?? DEFAULTS.retry.maxRetries;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 100) {
-    throw new InvalidOptionError(option, 'must be an integer from 0 to 100', value);
-  }
-  return n;
-}
-
-function parseBaseUrl(value: unknown): URL {
-  if (typeof value !== 'string' && !(value instanceof URL)) {
-    throw new InvalidOptionError('baseUrl', 'must be an absolute http(s) URL string', value);
-  }
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw new InvalidOptionError('baseUrl', 'must be an absolute http(s) URL string', value);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidOptionError('baseUrl', 'must use http: or https:', value);
-  }
-  if (url.search || url.hash) {
-    throw new InvalidOptionError('baseUrl', 'must not have a query or a fragment', value);
-  }
-  return url;
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
-}
-
-/** Node fires a longer timer after 1 ms (with a warning): refuse such durations. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-function positive(option: string, value: unknown, fallback: number): number {
-  const n = value ?? fallback;
-  if (!isFiniteNumber(n) || n <= 0) {
-    throw new InvalidOptionError(option, 'must be a finite number of milliseconds > 0', value);
-  }
-  if (n > MAX_TIMER_MS) {
-    throw new InvalidOptionError(
-      option,
-      `must be at most ${MAX_TIMER_MS} ms (the longest Node timer)`,
-      value,
-    );
-  }
-  return n;
-}
-
-function integer(option: string, value: unknown, fallback: number, min: number): number {
-  const n = value ?? fallback;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) {
-    throw new InvalidOptionError(option, `must be an integer >= ${min}`, value);
-  }
-  return n;
-}
-
-function objectOrUndefined(option: string, value: unknown): void {
-  if (
-    value !== undefined &&
-    (typeof value !== 'object' || value === null || Array.isArray(value))
-  ) {
-    throw new InvalidOptionError(option, 'must be an object', value);
-  }
-}
-
-function checkKnown(prefix: string, value: object | undefined): void {
-  if (value === undefined) return;
-  const known = KNOWN[prefix] ?? [];
-  for (const name of Object.keys(value)) {
-    if (!known.includes(name)) {
-      const option = prefix ? `${prefix}.${name}` : name;
-      throw new InvalidOptionError(
-        option,
-        `is not a known option (known: ${known.join(', ')})`,
-        (value as Record<string, unknown>)[name],
-      );
-    }
-  }
+  return validateOptions(clientOptionsRule, options, { name: 'createClient' });
 }

@@ -18,16 +18,40 @@ export type FailOption = (key: string | undefined, rule: string, ...value: [] | 
 
 /** Thrown by rules, turned into one InvalidOptionError by {@link validateOptions}. */
 class OptionFailure {
+  /**
+   * Where, innermost segment first: the path is built while the failure unwinds, so a value
+   * that passes costs no string work.
+   */
+  readonly at: string[];
+
   constructor(
-    readonly path: string,
     readonly rule: string,
-    readonly value: unknown,
-  ) {}
+    public value: unknown,
+    /** Set when the value was of the right kind but broke a refined rule (unions report it). */
+    readonly refined = false,
+    at?: string,
+  ) {
+    this.at = at === undefined ? [] : [at];
+  }
+
+  /** The dotted path under `root`. */
+  path(root: string): string {
+    let path = root;
+    for (let i = this.at.length - 1; i >= 0; i--) {
+      const segment = this.at[i] as string;
+      path = path === '' || segment.startsWith('[') ? path + segment : `${path}.${segment}`;
+    }
+    return path;
+  }
 }
 
-function join(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
+/** Stands for "the value the refined rule checked" until the failure reaches its rule. */
+const NOT_GIVEN: unique symbol = Symbol('not given');
+
+/** The `fail` of every {@link OptionRule.refine}: one function, no closure per call. */
+const fail: FailOption = (key, rule, ...given) => {
+  throw new OptionFailure(rule, given.length > 0 ? given[0] : NOT_GIVEN, true, key);
+};
 
 /**
  * One option's rule: how to check it, how to describe it (`must be <description>`), and what it
@@ -39,7 +63,7 @@ export class OptionRule<T> {
     /** What a valid value is, in words, e.g. `an integer from 0 to 100`. */
     readonly description: string,
     /** @internal Checks a present (not `undefined`) value. */
-    readonly check: (value: unknown, path: string) => T,
+    readonly check: (value: unknown) => T,
     /** @internal What an absent value gives. */
     readonly absent:
       | { readonly kind: 'required' | 'optional' }
@@ -47,13 +71,13 @@ export class OptionRule<T> {
   ) {}
 
   /** @internal */
-  parse(value: unknown, path: string): T {
+  parse(value: unknown): T {
     if (value === undefined) {
       if (this.absent.kind === 'optional') return undefined as T;
-      if (this.absent.kind === 'default') return this.check(this.absent.value, path);
-      throw new OptionFailure(path, `must be ${this.description} (it is required)`, value);
+      if (this.absent.kind === 'default') return this.check(this.absent.value);
+      throw new OptionFailure(`must be ${this.description} (it is required)`, value);
     }
-    return this.check(value, path);
+    return this.check(value);
   }
 
   /** The option may be left out (resolves to `undefined`). */
@@ -76,19 +100,18 @@ export class OptionRule<T> {
   refine<U>(fn: (value: T, fail: FailOption) => U): OptionRule<U> {
     return new OptionRule<U>(
       this.description,
-      (value, path) => {
-        const checked = this.check(value, path);
-        const fail: FailOption = (key, rule, ...given) => {
-          const at = key === undefined ? path : join(path, key);
-          const shown =
-            given.length > 0
-              ? given[0]
-              : key === undefined
-                ? checked
-                : (checked as Record<string, unknown>)[key];
-          throw new OptionFailure(at, rule, shown);
-        };
-        return fn(checked, fail);
+      (value) => {
+        const checked = this.check(value);
+        try {
+          return fn(checked, fail);
+        } catch (error) {
+          // `fail` without a value shows the checked one (the key's, when it names a key).
+          if (error instanceof OptionFailure && error.value === NOT_GIVEN) {
+            const key = error.at[0];
+            error.value = key === undefined ? checked : (checked as Record<string, unknown>)[key];
+          }
+          throw error;
+        }
       },
       this.absent,
     );
@@ -148,7 +171,7 @@ function numberDescription(o: NumberRuleOptions): string {
 
 function number(o: NumberRuleOptions = {}): OptionRule<number> {
   const description = numberDescription(o);
-  return new OptionRule<number>(description, (value, path) => {
+  return new OptionRule<number>(description, (value) => {
     if (
       typeof value !== 'number' ||
       !Number.isFinite(value) ||
@@ -157,7 +180,7 @@ function number(o: NumberRuleOptions = {}): OptionRule<number> {
       (o.above !== undefined && value <= o.above) ||
       (o.max !== undefined && value > o.max)
     ) {
-      throw new OptionFailure(path, `must be ${description}`, value);
+      throw new OptionFailure(`must be ${description}`, value);
     }
     return value;
   });
@@ -167,7 +190,7 @@ function number(o: NumberRuleOptions = {}): OptionRule<number> {
 function duration(o: { zero?: boolean; integer?: boolean } = {}): OptionRule<number> {
   const low = o.zero === true ? '>= 0' : '> 0';
   const description = `${o.integer === true ? 'an integer' : 'a finite'} number of milliseconds ${low} and <= ${MAX_TIMER_MS} (the longest Node timer)`;
-  return new OptionRule<number>(description, (value, path) => {
+  return new OptionRule<number>(description, (value) => {
     if (
       typeof value !== 'number' ||
       !Number.isFinite(value) ||
@@ -175,15 +198,15 @@ function duration(o: { zero?: boolean; integer?: boolean } = {}): OptionRule<num
       (o.zero === true ? value < 0 : value <= 0) ||
       value > MAX_TIMER_MS
     ) {
-      throw new OptionFailure(path, `must be ${description}`, value);
+      throw new OptionFailure(`must be ${description}`, value);
     }
     return value;
   });
 }
 
 function boolean(): OptionRule<boolean> {
-  return new OptionRule<boolean>('true or false', (value, path) => {
-    if (typeof value !== 'boolean') throw new OptionFailure(path, 'must be true or false', value);
+  return new OptionRule<boolean>('true or false', (value) => {
+    if (typeof value !== 'boolean') throw new OptionFailure('must be true or false', value);
     return value;
   });
 }
@@ -200,15 +223,15 @@ function string(o: StringRuleOptions = {}): OptionRule<string> {
             test.lastIndex = 0;
             return test.test(s);
           };
-  return new OptionRule<string>(description, (value, path) => {
-    if (typeof value !== 'string') throw new OptionFailure(path, `must be ${description}`, value);
+  return new OptionRule<string>(description, (value) => {
+    if (typeof value !== 'string') throw new OptionFailure(`must be ${description}`, value);
     if (o.nonEmpty === true && value === '') {
-      throw new OptionFailure(path, 'must be a non-empty string', value);
+      throw new OptionFailure('must be a non-empty string', value);
     }
     if (o.maxLength !== undefined && value.length > o.maxLength) {
-      throw new OptionFailure(path, `must be at most ${o.maxLength} characters long`, value);
+      throw new OptionFailure(`must be at most ${o.maxLength} characters long`, value);
     }
-    if (!passes(value)) throw new OptionFailure(path, `must be ${description}`, value);
+    if (!passes(value)) throw new OptionFailure(`must be ${description}`, value);
     return value;
   });
 }
@@ -217,8 +240,8 @@ function string(o: StringRuleOptions = {}): OptionRule<string> {
 type AnyFunction = (...args: any[]) => unknown;
 
 function fn<F extends AnyFunction>(description = 'a function'): OptionRule<F> {
-  return new OptionRule<F>(description, (value, path) => {
-    if (typeof value !== 'function') throw new OptionFailure(path, `must be ${description}`, value);
+  return new OptionRule<F>(description, (value) => {
+    if (typeof value !== 'function') throw new OptionFailure(`must be ${description}`, value);
     return value as F;
   });
 }
@@ -226,10 +249,11 @@ function fn<F extends AnyFunction>(description = 'a function'): OptionRule<F> {
 function oneOf<const L extends readonly (string | number | boolean)[]>(
   literals: L,
 ): OptionRule<L[number]> {
-  const description = `one of ${literals.map((l) => JSON.stringify(l)).join(', ')}`;
-  return new OptionRule<L[number]>(description, (value, path) => {
+  const shown = literals.map((l) => JSON.stringify(l));
+  const description = shown.length === 1 ? `${shown[0]}` : `one of ${shown.join(', ')}`;
+  return new OptionRule<L[number]>(description, (value) => {
     if (!literals.includes(value as L[number])) {
-      throw new OptionFailure(path, `must be ${description}`, value);
+      throw new OptionFailure(`must be ${description}`, value);
     }
     return value as L[number];
   });
@@ -240,20 +264,34 @@ function array<T>(
   o: { minLength?: number; description?: string } = {},
 ): OptionRule<T[]> {
   const description = o.description ?? `an array of ${item.description}`;
-  return new OptionRule<T[]>(description, (value, path) => {
-    if (!Array.isArray(value)) throw new OptionFailure(path, `must be ${description}`, value);
+  return new OptionRule<T[]>(description, (value) => {
+    if (!Array.isArray(value)) throw new OptionFailure(`must be ${description}`, value);
     if (o.minLength !== undefined && value.length < o.minLength) {
-      throw new OptionFailure(path, `must hold at least ${o.minLength} item(s)`, value);
+      throw new OptionFailure(`must hold at least ${o.minLength} item(s)`, value);
     }
-    return value.map((v: unknown, i) => item.parse(v, `${path}[${i}]`));
+    const out: T[] = [];
+    let i = 0;
+    try {
+      for (; i < value.length; i++) out.push(item.parse(value[i]));
+    } catch (error) {
+      if (error instanceof OptionFailure) error.at.push(`[${i}]`);
+      throw error;
+    }
+    return out;
   });
 }
 
 function record<T>(item: OptionRule<T>, description?: string): OptionRule<Record<string, T>> {
   const text = description ?? `an object of ${item.description}`;
-  return new OptionRule<Record<string, T>>(text, (value, path) => {
-    if (!isPlainObject(value)) throw new OptionFailure(path, `must be ${text}`, value);
-    for (const [k, v] of Object.entries(value)) item.parse(v, join(path, k));
+  return new OptionRule<Record<string, T>>(text, (value) => {
+    if (!isPlainObject(value)) throw new OptionFailure(`must be ${text}`, value);
+    let key = '';
+    try {
+      for (key of Object.keys(value)) item.parse(value[key]);
+    } catch (error) {
+      if (error instanceof OptionFailure) error.at.push(key);
+      throw error;
+    }
     return value as Record<string, T>;
   });
 }
@@ -263,24 +301,35 @@ function object<S extends Shape>(
   o: ObjectRuleOptions = {},
 ): OptionRule<ResolvedShape<S>> {
   const keys = Object.keys(shape);
+  const rules = keys.map((key) => shape[key] as OptionRule<unknown>);
   const known = new Set(keys);
-  return new OptionRule<ResolvedShape<S>>('an object', (value, path) => {
-    if (!isPlainObject(value)) throw new OptionFailure(path, 'must be an object', value);
+  return new OptionRule<ResolvedShape<S>>('an object', (value) => {
+    if (!isPlainObject(value)) throw new OptionFailure('must be an object', value);
     for (const key of Object.keys(value)) {
       if (!known.has(key)) {
         const hint = suggest(key, keys, o.aliases);
         throw new OptionFailure(
-          join(path, key),
           hint === undefined
             ? `is not a known option (known: ${keys.join(', ')})`
             : `is not a known option; did you mean "${hint}"?`,
           value[key],
+          false,
+          key,
         );
       }
     }
     const out: Record<string, unknown> = {};
-    for (const key of keys)
-      out[key] = (shape[key] as OptionRule<unknown>).parse(value[key], join(path, key));
+    let i = 0;
+    try {
+      for (; i < keys.length; i++) {
+        const resolved = (rules[i] as OptionRule<unknown>).parse(value[keys[i] as string]);
+        // An absent optional key stays absent (it reads as undefined all the same).
+        if (resolved !== undefined) out[keys[i] as string] = resolved;
+      }
+    } catch (error) {
+      if (error instanceof OptionFailure) error.at.push(keys[i] as string);
+      throw error;
+    }
     return out as ResolvedShape<S>;
   });
 }
@@ -292,8 +341,8 @@ function anything(description = 'any value'): OptionRule<unknown> {
 
 /** A plain object passed through unchecked (e.g. undici `Pool.Options`). */
 function passthrough<T extends object>(description = 'an object'): OptionRule<T> {
-  return new OptionRule<T>(description, (value, path) => {
-    if (!isPlainObject(value)) throw new OptionFailure(path, `must be ${description}`, value);
+  return new OptionRule<T>(description, (value) => {
+    if (!isPlainObject(value)) throw new OptionFailure(`must be ${description}`, value);
     return value as T;
   });
 }
@@ -312,29 +361,29 @@ function instance<T>(
       : (value: unknown) =>
           ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
           test.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
-  return new OptionRule<T>(description, (value, path) => {
-    if (!passes(value)) throw new OptionFailure(path, `must be ${description}`, value);
+  return new OptionRule<T>(description, (value) => {
+    if (!passes(value)) throw new OptionFailure(`must be ${description}`, value);
     return value as T;
   });
 }
 
 /**
  * The first rule that accepts the value. A rule that recognised the value's kind but failed
- * deeper inside (e.g. `breaker.windowMs` of an object) reports that failure.
+ * deeper inside (e.g. `breaker.windowMs` of an object) or in its `refine` reports that failure.
  */
 function union<R extends readonly OptionRule<unknown>[]>(
   ...rules: R
 ): OptionRule<OptionsOf<R[number]>> {
   const description = rules.map((r) => r.description).join(' or ');
-  return new OptionRule<OptionsOf<R[number]>>(description, (value, path) => {
+  return new OptionRule<OptionsOf<R[number]>>(description, (value) => {
     for (const rule of rules) {
       try {
-        return rule.check(value, path) as OptionsOf<R[number]>;
+        return rule.check(value) as OptionsOf<R[number]>;
       } catch (error) {
-        if (!(error instanceof OptionFailure) || error.path !== path) throw error;
+        if (!(error instanceof OptionFailure) || error.at.length > 0 || error.refined) throw error;
       }
     }
-    throw new OptionFailure(path, `must be ${description}`, value);
+    throw new OptionFailure(`must be ${description}`, value);
   });
 }
 
@@ -386,19 +435,14 @@ export function validateOptions<T>(
   value: unknown,
   context: ValidateOptionsContext,
 ): T {
-  const path = context.path ?? '';
   try {
-    return rule.parse(value, path);
+    return rule.parse(value);
   } catch (error) {
     if (!(error instanceof OptionFailure)) throw error;
-    throw new InvalidOptionError(
-      error.path === '' ? 'options' : error.path,
-      error.rule,
-      error.value,
-      {
-        factory: context.name,
-      },
-    );
+    const path = error.path(context.path ?? '');
+    throw new InvalidOptionError(path === '' ? 'options' : path, error.rule, error.value, {
+      factory: context.name,
+    });
   }
 }
 
