@@ -25,6 +25,11 @@ interface CompiledRoute<S extends RouteSpec> {
 export interface Routed<S extends RouteSpec> {
   readonly route: string | undefined;
   readonly spec: S | undefined;
+  /**
+   * The spec of the route given at creation that matches the call, when a `use()` route took
+   * it: a plan-only runtime route keeps that route's other settings (e.g. its handler).
+   */
+  readonly base: S | undefined;
   readonly key: string;
   readonly attempt: number;
   readonly fault: Fault | undefined;
@@ -36,7 +41,10 @@ export interface Routed<S extends RouteSpec> {
  * @internal
  */
 export class FaultRouter<S extends RouteSpec> {
-  readonly #routes: CompiledRoute<S>[] = [];
+  /** The routes given at creation (or by `resetRoutes(routes)`). */
+  #base: CompiledRoute<S>[] = [];
+  /** Routes added by `use()`, newest first; they take precedence over the base routes. */
+  #runtime: CompiledRoute<S>[] = [];
   readonly #defaultPlan: FaultPlan | undefined;
   readonly #keyOf: (request: RouteRequest) => string;
   readonly #attempts = new Map<string, number>();
@@ -63,25 +71,57 @@ export class FaultRouter<S extends RouteSpec> {
       throw new InvalidOptionError('key', 'must be a function of the request', keyOf);
     }
     this.#keyOf = keyOf ?? defaultAttemptKey;
-    if (routes === undefined) return;
+    this.#base = this.#compile(routes, 'routes');
+  }
+
+  #compile(routes: RoutesOption<S> | undefined, option: string): CompiledRoute<S>[] {
+    const compiled: CompiledRoute<S>[] = [];
+    if (routes === undefined) return compiled;
     if (Array.isArray(routes)) {
       routes.forEach((entry: S & { match: RouteMatch }, i) => {
-        const test = compileRoute(entry.match, `routes[${i}].match`);
-        const name = typeof entry.match === 'string' ? entry.match : `routes[${i}]`;
-        this.#routes.push({ name, test, spec: this.#checkSpec(entry, `routes[${i}]`) });
+        const test = compileRoute(entry?.match, `${option}[${i}].match`);
+        const name = typeof entry.match === 'string' ? entry.match : `${option}[${i}]`;
+        compiled.push({ name, test, spec: this.#checkSpec(entry, `${option}[${i}]`) });
       });
     } else if (typeof routes === 'object' && routes !== null) {
       for (const [name, value] of Object.entries(routes as Record<string, FaultPlan | S>)) {
         const spec = value instanceof FaultPlan ? ({ plan: value } as S) : value;
-        this.#routes.push({
+        compiled.push({
           name,
-          test: compileRoute(name, `routes["${name}"]`),
-          spec: this.#checkSpec(spec, `routes["${name}"]`),
+          test: compileRoute(name, `${option}["${name}"]`),
+          spec: this.#checkSpec(spec, `${option}["${name}"]`),
         });
       }
     } else {
-      throw new InvalidOptionError('routes', 'must be an object or an array of routes', routes);
+      throw new InvalidOptionError(option, 'must be an object or an array of routes', routes);
     }
+    return compiled;
+  }
+
+  /**
+   * Adds routes in front of the current ones (like msw's `server.use()`): they win until
+   * {@link resetRoutes}. Among several `use()` calls the latest wins.
+   */
+  use(routes: RoutesOption<S>): void {
+    this.#runtime = [...this.#compile(routes, 'routes'), ...this.#runtime];
+  }
+
+  /**
+   * Drops the routes added by {@link use} (like msw's `resetHandlers()`); with `routes`, they
+   * also replace the routes given at creation.
+   */
+  resetRoutes(routes?: RoutesOption<S>): void {
+    if (routes !== undefined) this.#base = this.#compile(routes, 'routes');
+    this.#runtime = [];
+  }
+
+  /** Forgets the attempt counts: the next call of every key is attempt 1 again. */
+  clearAttempts(): void {
+    this.#attempts.clear();
+  }
+
+  get #routes(): CompiledRoute<S>[] {
+    return [...this.#runtime, ...this.#base];
   }
 
   #checkSpec(spec: S, option: string): S {
@@ -113,6 +153,8 @@ export class FaultRouter<S extends RouteSpec> {
   /** Routes a call: counts the attempt and asks the plan. */
   route(request: RouteRequest): Routed<S> {
     const found = this.#routes.find((r) => r.test(request));
+    const base =
+      found && this.#runtime.includes(found) ? this.#base.find((r) => r.test(request)) : found;
     const key = this.#keyOf(request);
     const attempt = (this.#attempts.get(key) ?? 0) + 1;
     this.#attempts.set(key, attempt);
@@ -128,7 +170,7 @@ export class FaultRouter<S extends RouteSpec> {
     });
     if (fault !== undefined && plan !== undefined)
       this.#onFault?.(plan.events.at(-1) as FaultEvent);
-    return { route: found?.name, spec: found?.spec, key, attempt, fault };
+    return { route: found?.name, spec: found?.spec, base: base?.spec, key, attempt, fault };
   }
 
   /** Every injected fault of every plan, in time order. */

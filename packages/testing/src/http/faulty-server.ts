@@ -117,6 +117,21 @@ export interface FaultyServer {
   replayHint(): string;
   /** The event log, one line per injected fault. */
   formatEvents(): string;
+  /**
+   * Adds routes that take precedence until {@link resetRoutes} (like msw's `server.use()`): give
+   * a test its own plan on a server shared by the file. A route without a `handler` keeps the
+   * handler of the route it shadows, so `use({ 'POST /charges': plan })` changes the faults only.
+   */
+  use(routes: RoutesOption<FaultyRoute>): void;
+  /**
+   * Drops the routes added by {@link use} (like msw's `resetHandlers()`); with `routes`, they
+   * replace the routes given at creation as well.
+   */
+  resetRoutes(routes?: RoutesOption<FaultyRoute>): void;
+  /** Empties the request log and the attempt counts: the next request is `seq` 1, attempt 1. */
+  clearRequests(): void;
+  /** `resetRoutes()` and `clearRequests()`: the server as created, for the next test (`afterEach`). */
+  reset(): void;
   /** Stops listening and destroys every open socket, hung ones included. Never hangs. */
   close(): Promise<void>;
 }
@@ -340,7 +355,7 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
         attempt: routed.attempt,
         route: routed.route,
       };
-      const handler = routed.spec?.handler ?? options.handler;
+      const handler = routed.spec?.handler ?? routed.base?.handler ?? options.handler;
       const handle = (): Promise<Answer> => runHandler(record, handler, request);
       if (fault === undefined) {
         send(res, record, await handle());
@@ -423,6 +438,10 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const url = `http://127.0.0.1:${actualPort}`;
   let closed: Promise<void> | undefined;
+  const clearRequests = (): void => {
+    requests.length = 0;
+    router.clearAttempts();
+  };
 
   return {
     url,
@@ -445,6 +464,13 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
     assertAllFaultsFired: () => router.assertAllFaultsFired(),
     replayHint: () => router.replayHint(),
     formatEvents: () => router.formatEvents(),
+    use: (routes) => router.use(routes),
+    resetRoutes: (routes) => router.resetRoutes(routes),
+    clearRequests,
+    reset: () => {
+      router.resetRoutes();
+      clearRequests();
+    },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         closing = true;

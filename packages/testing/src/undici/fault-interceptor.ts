@@ -55,6 +55,14 @@ export interface FaultInterceptor extends Dispatcher.DispatcherComposeIntercepto
   replayHint(): string;
   /** The event log, one line per injected fault. */
   formatEvents(): string;
+  /** Adds routes that take precedence until {@link resetRoutes} (like msw's `server.use()`). */
+  use(routes: RoutesOption<RouteSpec>): void;
+  /** Drops the routes added by {@link use}; with `routes`, they replace the initial ones too. */
+  resetRoutes(routes?: RoutesOption<RouteSpec>): void;
+  /** Empties the call log and the attempt counts. */
+  clearCalls(): void;
+  /** `resetRoutes()` and `clearCalls()`, for the next test. */
+  reset(): void;
 }
 
 function normalizeHeaders(
@@ -197,6 +205,10 @@ export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultIn
     options.onFault,
   );
   const calls: InterceptedCall[] = [];
+  const clearCalls = (): void => {
+    calls.length = 0;
+    router.clearAttempts();
+  };
 
   const interceptor = (dispatch: Dispatcher['dispatch']): Dispatcher['dispatch'] =>
     function faultDispatch(
@@ -245,5 +257,14 @@ export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultIn
     assertAllFaultsFired: { value: () => router.assertAllFaultsFired() },
     replayHint: { value: () => router.replayHint() },
     formatEvents: { value: () => router.formatEvents() },
+    use: { value: (routes: RoutesOption<RouteSpec>) => router.use(routes) },
+    resetRoutes: { value: (routes?: RoutesOption<RouteSpec>) => router.resetRoutes(routes) },
+    clearCalls: { value: clearCalls },
+    reset: {
+      value: () => {
+        router.resetRoutes();
+        clearCalls();
+      },
+    },
   }) as FaultInterceptor;
 }
