@@ -17,6 +17,7 @@ import { redisTestContext, type RedisTestContext } from '@unfazed/testing';
  * UNFAZED_CONSUMER_PACKS=<dir> uses the tarballs in <dir> instead of packing.
  * UNFAZED_CONSUMER_UPDATE_LOCK=1 runs `npm install` instead of `npm ci` and writes the new
  * lockfile back to app/ (after changing app/package.json or a package's dependencies).
+ * UNFAZED_CONSUMER_KEEP=1 keeps the installed app (its path is printed) to run a cell by hand.
  */
 
 // Each cell is a child process with its own timeout; this only bounds the jest side.
@@ -170,7 +171,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ctx?.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  if (tmp && process.env.UNFAZED_CONSUMER_KEEP !== '1')
+    rmSync(tmp, { recursive: true, force: true });
+  else if (tmp) console.log(`consumer app kept in ${app}`);
   console.log(`consumer suite timings (ms): ${JSON.stringify(timings)}`);
 }, 60_000);
 
@@ -261,6 +264,6 @@ describe('@unfazed/testing', () => {
         '--ci',
       ],
       undefined,
-      90_000,
+      30_000,
     ));
 });
