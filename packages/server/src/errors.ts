@@ -45,26 +45,3 @@ export class IdempotencyStoreFullError extends UnfazedError {
 export const isIdempotencyStoreFullError = errorGuard<IdempotencyStoreFullError>(
   IdempotencyStoreFullError.code,
 );
-
-/**
- * The Express middleware found the request body already read by a body parser and no raw
- * copy of it, so it cannot fingerprint the bytes the client sent. Mount `idempotency()` before
- * the body parsers, or keep the raw bytes with `rawBodySaver` (see the README).
- */
-export class BodyAlreadyConsumedError extends UnfazedError {
-  static readonly code = 'UNFAZED_ERR_BODY_ALREADY_CONSUMED';
-
-  constructor() {
-    super(
-      BodyAlreadyConsumedError.code,
-      'the request body was already read by a body parser before idempotency() ran and no raw ' +
-        'copy was kept: mount idempotency() before express.json(), or pass ' +
-        '{ verify: rawBodySaver } to the body parser',
-    );
-  }
-}
-
-/** Guard for {@link BodyAlreadyConsumedError}. */
-export const isBodyAlreadyConsumedError = errorGuard<BodyAlreadyConsumedError>(
-  BodyAlreadyConsumedError.code,
-);

@@ -29,8 +29,6 @@ export {
   isIdempotencyStoreTimeoutError,
   IdempotencyStoreFullError,
   isIdempotencyStoreFullError,
-  BodyAlreadyConsumedError,
-  isBodyAlreadyConsumedError,
 } from './errors.js';
 export {
   outcomeReply,
