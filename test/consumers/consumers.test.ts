@@ -252,6 +252,19 @@ describe('TypeScript consumer (strict, exactOptionalPropertyTypes, ioredis 5 and
   );
 });
 
+describe('README snippets', () => {
+  it('every ```ts block of the package READMEs type-checks under the strict flags', () =>
+    node(
+      'README snippets',
+      [
+        'readme-snippets.mjs',
+        ...packages.map((name) => path.join(root, 'packages', name, 'README.md')),
+      ],
+      undefined,
+      60_000,
+    ));
+});
+
 describe('@unfazed/testing', () => {
   it('a jest suite written the README way runs and jest exits on its own', () =>
     node(
