@@ -15,6 +15,7 @@ export {
   type RedisClusterHandle,
   type RedisClusterOptions,
 } from './redis/redis-cluster.js';
+export { type RedisFaultProxy, type RedisFaultProxyOptions } from './redis/redis-fault-proxy.js';
 export { type RedisAddress } from './redis/resp.js';
 export {
   RedisUnavailableError,

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import {
   faultProxy,
   redisTestContext,
+  startRedisServer,
   type FaultProxy,
   type RedisTestContext,
 } from '@unfazed/testing';
@@ -91,5 +92,50 @@ describe('faultProxy in front of Redis (ioredis)', () => {
       if (pong === undefined) await new Promise((r) => setTimeout(r, 20));
     }
     expect(pong).toBe('PONG');
+  });
+});
+
+describe('a Redis client tied to a harness proxy', () => {
+  it('proxy.close() ends its clients first: they never see the proxy vanish', async () => {
+    const own = await ctx.proxy();
+    const redis = own.connect();
+    const seen: string[] = [];
+    redis.on('reconnecting', () => seen.push('reconnecting'));
+    redis.on('error', (error: Error) => seen.push(`error ${error.message}`));
+    redis.on('end', () => seen.push('end'));
+    await redis.set(`${ctx.prefix}tied`, '1');
+    own.addToxic({ type: 'timeout', timeout: 0 }); // even with a black hole in place
+    await own.close();
+    expect(seen).toEqual(['end']);
+    expect(redis.status).toBe('end');
+    expect(own.connections).toBe(0);
+  });
+
+  it('ctx.close() closes the proxies of ctx.proxy(), clients first', async () => {
+    const other = await redisTestContext('fault-proxy-redis-tied');
+    const own = await other.proxy();
+    const redis = own.connect();
+    const seen: string[] = [];
+    redis.on('reconnecting', () => seen.push('reconnecting'));
+    redis.on('end', () => seen.push('end'));
+    await redis.ping();
+    await other.close();
+    expect(seen).toEqual(['end']);
+    expect(own.connections).toBe(0);
+    expect(() => own.connect()).toThrow(/after close/);
+  });
+
+  it('a server of your own: close() ends the proxy clients, the proxy, then the server', async () => {
+    const own = await startRedisServer();
+    const proxy = await own.proxy();
+    const redis = proxy.connect();
+    const seen: string[] = [];
+    redis.on('reconnecting', () => seen.push('reconnecting'));
+    redis.on('end', () => seen.push('end'));
+    await redis.ping();
+    await own.close();
+    expect(seen).toEqual(['end']);
+    expect(proxy.connections).toBe(0);
+    expect(own.running).toBe(false);
   });
 });

@@ -33,7 +33,7 @@ async function exitOf(scenario: string) {
 }
 
 describe('faultProxy teardown leaves nothing open', () => {
-  it.each(['quit', 'disconnect', 'cut-after-quit', 'http-connection-close'])(
+  it.each(['quit', 'disconnect', 'cut-after-quit', 'http-connection-close', 'harness'])(
     'the process exits on its own after %s and close()',
     async (scenario) => {
       const exit = await exitOf(scenario);

@@ -6,6 +6,12 @@ import { InvalidOptionError } from '@unfazed/contract';
 import { killOnExit } from '../process/kill-on-exit.js';
 import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
 import { freePort } from './free-port.js';
+// A cycle (it uses withTimeout from here), harmless: neither module calls the other on load.
+import {
+  redisFaultProxy,
+  type RedisFaultProxy,
+  type RedisFaultProxyOptions,
+} from './redis-fault-proxy.js';
 import { guardedSpawn, isExecutable } from './guarded-spawn.js';
 import { redisCommand, type RedisAddress } from './resp.js';
 
@@ -50,6 +56,11 @@ export interface RedisServerHandle {
   readonly pid: number | undefined;
   /** A new ioredis client for this server, quit by `close()`. */
   connect(options?: RedisOptions): Redis;
+  /**
+   * A `faultProxy` in front of this server, whose `connect()` gives clients through it. Its
+   * `close()` (or this handle's) ends those clients first, then the proxy.
+   */
+  proxy(options?: RedisFaultProxyOptions): Promise<RedisFaultProxy>;
   /** Graceful stop (SIGTERM; nothing is persisted). Resolves once the process has exited. */
   stop(): Promise<void>;
   /** Starts the server again on the same port (empty: nothing was persisted). */
@@ -288,6 +299,7 @@ export async function startRedisServer(
 
   const address: RedisAddress = { host: HOST, port };
   const clients = new Set<Redis>();
+  const proxies = new Set<RedisFaultProxy>();
   let closed = false;
 
   const handle: RedisServerHandle = {
@@ -306,6 +318,12 @@ export async function startRedisServer(
       clients.add(client);
       client.once('end', () => clients.delete(client));
       return client;
+    },
+    async proxy(proxyOptions = {}) {
+      if (closed) throw new Error('startRedisServer: proxy() after close()');
+      const proxy = await redisFaultProxy(handle.url, proxyOptions, () => proxies.delete(proxy));
+      proxies.add(proxy);
+      return proxy;
     },
     async stop() {
       const spawned = current;
@@ -369,6 +387,7 @@ export async function startRedisServer(
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all([...proxies].map((proxy) => proxy.close()));
       await Promise.all([...clients].map((client) => quitClient(client)));
       clients.clear();
       await handle.stop();

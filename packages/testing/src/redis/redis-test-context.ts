@@ -2,6 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { InvalidOptionError } from '@unfazed/contract';
 import { HOW_TO_GET_REDIS, RedisUnavailableError, isRedisUnavailableError } from './errors.js';
+import {
+  redisFaultProxy,
+  type RedisFaultProxy,
+  type RedisFaultProxyOptions,
+} from './redis-fault-proxy.js';
 import { quitClient, startRedisServer, type RedisServerHandle } from './redis-server.js';
 import { redisCommand, type RedisAddress } from './resp.js';
 
@@ -31,9 +36,17 @@ export interface RedisTestContext {
   readonly prefix: string;
   /** A new ioredis client for the server, tracked and quit by `close()`. */
   connect(options?: RedisOptions): Redis;
+  /**
+   * A `faultProxy` in front of this server, whose `connect()` gives clients through it. Its
+   * `close()` (or this context's) ends those clients first, then the proxy.
+   */
+  proxy(options?: RedisFaultProxyOptions): Promise<RedisFaultProxy>;
   /** The keys currently under `prefix`, sorted. */
   keys(): Promise<string[]>;
-  /** Deletes every key under `prefix` (SCAN + UNLINK), then quits every client from `connect()`. */
+  /**
+   * Deletes every key under `prefix` (SCAN + UNLINK), closes the proxies from `proxy()` (their
+   * clients first), then quits every client from `connect()`.
+   */
   close(): Promise<void>;
 }
 
@@ -71,6 +84,7 @@ export async function redisTestContext(
   const prefix = `ut:${safeLabel}:${randomBytes(4).toString('hex')}:`;
   const server = await resolveServer(options);
   const clients = new Set<Redis>();
+  const proxies = new Set<RedisFaultProxy>();
   let admin: Redis | undefined;
   let closed = false;
 
@@ -111,6 +125,12 @@ export async function redisTestContext(
       if (closed) throw new Error(`redisTestContext(${label}): connect() after close()`);
       return track(new Redis(server.url, clientOptions));
     },
+    async proxy(proxyOptions = {}) {
+      if (closed) throw new Error(`redisTestContext(${label}): proxy() after close()`);
+      const proxy = await redisFaultProxy(server.url, proxyOptions, () => proxies.delete(proxy));
+      proxies.add(proxy);
+      return proxy;
+    },
     keys: scan,
     async close() {
       if (closed) return;
@@ -124,6 +144,7 @@ export async function redisTestContext(
       } catch (error) {
         failure = error;
       }
+      await Promise.all([...proxies].map((proxy) => proxy.close()));
       await Promise.all([...clients].map((client) => quitClient(client)));
       clients.clear();
       await server.release();

@@ -60,9 +60,9 @@ export interface FaultProxy {
   /** The plan's event log. */
   formatEvents(): string;
   /**
-   * Stops listening and closes every connection, whatever its state (half-closed after a Redis
-   * `QUIT` or an HTTP `Connection: close` included); resolves once every socket has closed, so
-   * nothing of the proxy keeps the process alive.
+   * Stops listening and closes every connection (a FIN, not the RST of `cut()`), whatever its
+   * state (half-closed after a Redis `QUIT` or an HTTP `Connection: close` included); resolves
+   * once every socket has closed, so nothing of the proxy keeps the process alive.
    */
   close(): Promise<void>;
 }
@@ -447,11 +447,13 @@ class Connection {
  * whose FIN is queued or sent (`end()` was called) cannot: libuv refuses the reset with EINVAL
  * while the shutdown is in flight, and Node then drops the handle without closing it — the file
  * descriptor stays open and keeps the process alive for good. Such a socket is closed normally:
- * its peer has seen, or is about to see, the FIN.
+ * its peer has seen, or is about to see, the FIN. So is one whose peer has sent its FIN: it is
+ * closing the connection itself, and an RST would only give it an ECONNRESET to report.
  */
 function closeSocket(socket: Socket, reset: boolean): void {
   if (socket.destroyed) return;
-  if (reset && !socket.writableEnded && !socket.connecting) socket.resetAndDestroy();
+  const open = !socket.writableEnded && !socket.readableEnded && !socket.connecting;
+  if (reset && open) socket.resetAndDestroy();
   else socket.destroy();
 }
 
@@ -566,11 +568,13 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : requested;
 
-  const cut = (): number => {
+  /** Drops every open connection: with an RST (`cut()`), or with a FIN (`close()`). */
+  const drop = (reset: boolean): number => {
     const open = [...state.connections].filter((conn) => !conn.closed);
-    for (const conn of open) conn.destroy(true);
+    for (const conn of open) conn.destroy(reset);
     return open.length;
   };
+  const cut = (): number => drop(true);
   const stopListening = (): Promise<void> =>
     new Promise((resolve) => {
       if (!server.listening) {
@@ -627,7 +631,8 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
       closed ??= (async () => {
         closing = true;
         const stopped = stopListening();
-        cut();
+        // A teardown, not a fault: clients see the connection close, not a reset.
+        drop(false);
         await stopped;
         if (state.connections.size > 0) {
           await new Promise<void>((resolve) => (whenEmpty = resolve));
