@@ -200,9 +200,9 @@ async function durableRound(
       },
       wait: 0,
       backoff: {
-        initialDelay: RETRY_DELAY_MS,
-        factor: 1,
-        maxDelay: RETRY_DELAY_MS,
+        initialMs: RETRY_DELAY_MS,
+        exponent: 1,
+        maxMs: RETRY_DELAY_MS,
         jitter: 'none',
       },
     });

@@ -77,7 +77,7 @@ export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
     client,
     store,
     leaseMs: timing.leaseMs,
-    backoff: { initialDelay: 100, maxDelay: 1_000 },
+    backoff: { initialMs: 100, maxMs: 1_000 },
     probeJitter: 200,
   });
   const waiting = new Map<string, number>();
@@ -130,7 +130,7 @@ export function paymentQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
     client,
     store,
     leaseMs: timing.leaseMs,
-    backoff: { initialDelay: 150, maxDelay: 1_000 },
+    backoff: { initialMs: 150, maxMs: 1_000 },
     probeJitter: 200,
   });
   const post = async (url: string, json: unknown, key: string): Promise<void> => {

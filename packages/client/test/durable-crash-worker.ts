@@ -25,7 +25,7 @@ const durable = createDurable({
   store: redisDurableStore(redis, { prefix: env('PREFIX'), partitions: 6 }),
   leaseMs: 600,
   attemptTimeout: 2_000,
-  backoff: { initialDelay: 50, maxDelay: 300 },
+  backoff: { initialMs: 50, maxMs: 300 },
 });
 const hookFile = env('HOOK_FILE');
 durable.operation<{ n: number }>('crash-op', {

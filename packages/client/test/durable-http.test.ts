@@ -29,7 +29,7 @@ describe('durable 200/202 flow over HTTP', () => {
     durable = createDurable({
       client,
       store: memoryDurableStore(),
-      backoff: { initialDelay: 30, maxDelay: 60 },
+      backoff: { initialMs: 30, maxMs: 60 },
     });
   });
   afterAll(async () => {

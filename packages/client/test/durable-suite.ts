@@ -69,7 +69,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const durable = createDurable({
         client: options.wrap ? options.wrap(client) : client,
         store: await makeStore(),
-        backoff: { initialDelay: 20, maxDelay: 100 },
+        backoff: { initialMs: 20, maxMs: 100 },
         random: seeded(7),
         probeJitter: 50,
         ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
@@ -92,7 +92,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const r = await rig((n) => (n === 1 ? { status: 503 } : { status: 201 }));
       const op = r.durable.operation('wake-on-retry', {
         request: () => ({ method: 'POST', path: '/w' }),
-        backoff: { initialDelay: 100, factor: 1, maxDelay: 100, jitter: 'none' },
+        backoff: { initialMs: 100, exponent: 1, maxMs: 100, jitter: 'none' },
       });
       // Polling alone would find the retry only after a minute.
       const w = r.durable.startWorker({ concurrency: 1, pollInterval: 60_000 });
@@ -115,7 +115,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const successes: string[] = [];
       const op = r.durable.operation<{ amount: number }>('charge', {
         request: (input) => ({ method: 'POST', path: '/charges', json: input }),
-        backoff: { initialDelay: 800, factor: 1, maxDelay: 800, jitter: 'none' },
+        backoff: { initialMs: 800, exponent: 1, maxMs: 800, jitter: 'none' },
         onSuccess: (res, ctx) => {
           successes.push(`${ctx.id}:${res.status}`);
         },
@@ -373,7 +373,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const durable = createDurable({
         client,
         store: await makeStore(),
-        backoff: { initialDelay: 20, maxDelay: 40 },
+        backoff: { initialMs: 20, maxMs: 40 },
       });
       const r: Rig = { downstream, client, durable, workers: [] };
       rigs.push(r);
@@ -410,7 +410,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const durable = createDurable({
         client,
         store: await makeStore(),
-        backoff: { initialDelay: 20, maxDelay: 40 },
+        backoff: { initialMs: 20, maxMs: 40 },
         probeJitter: 20,
       });
       rigs.push({ downstream, client, durable, workers: [] });

@@ -120,8 +120,19 @@ export class OptionRule<T> {
 
 type Shape = Record<string, OptionRule<unknown>>;
 
-/** The resolved type of an object schema: every key present (absent optional ones `undefined`). */
-export type ResolvedShape<S extends Shape> = { -readonly [K in keyof S]: OptionsOf<S[K]> };
+type OptionalKeys<S extends Shape> = {
+  [K in keyof S]: undefined extends OptionsOf<S[K]> ? K : never;
+}[keyof S];
+
+/**
+ * The resolved type of an object schema. A key whose rule may give `undefined` (`optional()`)
+ * is left out when absent, so it is an optional property (as under `exactOptionalPropertyTypes`).
+ */
+export type ResolvedShape<S extends Shape> = {
+  -readonly [K in Exclude<keyof S, OptionalKeys<S>>]: OptionsOf<S[K]>;
+} & { -readonly [K in OptionalKeys<S>]?: Exclude<OptionsOf<S[K]>, undefined> } extends infer R
+  ? { [K in keyof R]: R[K] }
+  : never;
 
 /** Checks every key of an interface has a rule, and no rule names an unknown key. */
 export type ShapeFor<I> = { [K in keyof Required<I>]: OptionRule<unknown> };

@@ -1,13 +1,17 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { validateOptions, type OptionsOf } from '@unfazed/contract';
+import { resolvedBackoffRule } from './options.js';
 
-/** How long to wait between attempts of a durable operation. */
+/**
+ * How long to wait between attempts of a durable operation: the client's vocabulary
+ * (`retry.backoff` of `createClient`), plus `jitter`.
+ */
 export interface DurableBackoffOptions {
   /** Delay before the second attempt, ms. Default 1 000. */
-  readonly initialDelay?: number;
+  readonly initialMs?: number;
   /** Growth per attempt. Default 2. */
-  readonly factor?: number;
+  readonly exponent?: number;
   /** Cap on any computed delay, ms. Default 300 000 (5 min). `Retry-After` may exceed it. */
-  readonly maxDelay?: number;
+  readonly maxMs?: number;
   /**
    * `full` (0..d), `equal` (d/2..d, the default) or `none`. Jitter spreads retries of many
    * operations that failed together so they do not return as a herd.
@@ -16,42 +20,24 @@ export interface DurableBackoffOptions {
 }
 
 /** Backoff settings with every default filled in. */
-export type ResolvedBackoff = Required<DurableBackoffOptions>;
+export type ResolvedBackoff = OptionsOf<typeof resolvedBackoffRule>;
 
-/** Validates backoff options and fills defaults. `path` names the option in errors. */
+/**
+ * Merges backoff layers (later ones win key by key), fills defaults and checks the result.
+ * `name` and `path` say where an error came from (`createDurable`, `backoff`).
+ * @throws {InvalidOptionError} naming the option and the rule it broke.
+ */
 export function resolveBackoff(
-  options: DurableBackoffOptions = {},
-  path = 'backoff',
+  layers: readonly (DurableBackoffOptions | undefined)[],
+  context: { name: string; path: string } = { name: 'backoff', path: 'backoff' },
 ): ResolvedBackoff {
-  const r: ResolvedBackoff = {
-    initialDelay: options.initialDelay ?? 1_000,
-    factor: options.factor ?? 2,
-    maxDelay: options.maxDelay ?? 300_000,
-    jitter: options.jitter ?? 'equal',
-  };
-  if (!Number.isFinite(r.initialDelay) || r.initialDelay < 0)
-    throw new InvalidOptionError(
-      `${path}.initialDelay`,
-      'must be a finite number >= 0',
-      r.initialDelay,
-    );
-  if (!Number.isFinite(r.factor) || r.factor < 1)
-    throw new InvalidOptionError(`${path}.factor`, 'must be a finite number >= 1', r.factor);
-  if (!Number.isFinite(r.maxDelay) || r.maxDelay < r.initialDelay)
-    throw new InvalidOptionError(
-      `${path}.maxDelay`,
-      'must be finite and >= initialDelay',
-      r.maxDelay,
-    );
-  if (!['full', 'equal', 'none'].includes(r.jitter))
-    throw new InvalidOptionError(`${path}.jitter`, "must be 'full', 'equal' or 'none'", r.jitter);
-  return r;
+  return validateOptions(resolvedBackoffRule, Object.assign({}, ...layers), context);
 }
 
 /** The delay after failed attempt number `attempt` (1-based), capped and jittered. */
 export function backoffDelay(b: ResolvedBackoff, attempt: number, random: () => number): number {
-  const exp = b.initialDelay * Math.pow(b.factor, Math.max(0, attempt - 1));
-  const d = Math.min(b.maxDelay, exp);
+  const exp = b.initialMs * Math.pow(b.exponent, Math.max(0, attempt - 1));
+  const d = Math.min(b.maxMs, exp);
   if (b.jitter === 'none') return Math.round(d);
   if (b.jitter === 'full') return Math.round(d * random());
   return Math.round(d / 2 + (d / 2) * random());

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidOptionError, type OperationStatus } from '@unfazed/contract';
+import { validateOptions, type OperationStatus } from '@unfazed/contract';
 import { resolveBackoff, type DurableBackoffOptions } from './backoff.js';
 import type { ClientPolicy, DurableClient } from './client-port.js';
 import {
@@ -10,6 +10,19 @@ import {
 import { DurableEvents } from './events.js';
 import { serialiseInput } from './json-input.js';
 import { memoryDurableStore } from './memory-store.js';
+import {
+  deadLetterQueryRule,
+  definitionRule,
+  durableOptionsRule,
+  operationIdRule,
+  operationNameRule,
+  redriveManyOptionsRule,
+  redriveOptionsRule,
+  redriveQueryRule,
+  startKeyRule,
+  startOptionsRule,
+  workerOptionsRule,
+} from './options.js';
 import {
   runLeased,
   targetOf,
@@ -152,54 +165,45 @@ export interface Durable {
   readonly store: DurableStore;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-
-/** Creates a durable retry queue over a client and a store. */
+/**
+ * Creates a durable retry queue over a client and a store.
+ * @throws {InvalidOptionError} naming the option and the rule it broke.
+ */
 export function createDurable(options: DurableOptions): Durable {
-  const positive = (name: string, v: number | undefined, d: number): number => {
-    const value = v ?? d;
-    if (!Number.isFinite(value) || value <= 0)
-      throw new InvalidOptionError(name, 'must be a finite number > 0', value);
-    return value;
-  };
-  if (typeof options?.client?.request !== 'function') {
-    throw new InvalidOptionError(
-      'client',
-      'must have a request() method (use createClient())',
-      options?.client,
-    );
-  }
-  const store = options.store ?? memoryDurableStore();
-  const leaseMs = positive('leaseMs', options.leaseMs, 30_000);
-  const policy = policyOf(options.client);
-  const attemptTimeout = positive(
-    'attemptTimeout',
-    options.attemptTimeout,
-    policy?.timeout?.attempt ?? 10_000,
-  );
-  const deadline = positive('deadline', options.deadline, 86_400_000);
-  const storeTimeout = positive('storeTimeout', options.storeTimeout, 5_000);
+  const o = validateOptions(durableOptionsRule, options, { name: 'createDurable' });
+  const store = o.store ?? memoryDurableStore();
+  const leaseMs = o.leaseMs;
+  const policy = policyOf(o.client);
+  const attemptTimeout = o.attemptTimeout ?? policy?.timeout?.attempt ?? 10_000;
+  const deadline = o.deadline;
+  const storeTimeout = o.storeTimeout;
   const clientBackoff = policy?.retry?.backoff;
-  const backoff = resolveBackoff({
-    ...(clientBackoff
+  // Backoff layers, later ones winning key by key: the client's, createDurable's, the type's.
+  const backoffLayers: DurableBackoffOptions[] = [
+    clientBackoff
       ? {
-          initialDelay: clientBackoff.initialMs,
-          factor: clientBackoff.exponent,
-          maxDelay: clientBackoff.maxMs,
+          initialMs: clientBackoff.initialMs,
+          exponent: clientBackoff.exponent,
+          maxMs: clientBackoff.maxMs,
         }
-      : {}),
-    ...options.backoff,
-  });
+      : {},
+    o.backoff ?? {},
+  ];
+  const backoff = resolveBackoff(backoffLayers, { name: 'createDurable', path: 'backoff' });
+  const nameRule = operationNameRule.refine((name, fail) =>
+    types.has(name) ? fail(undefined, 'is already defined in this durable instance') : name,
+  );
+  const defRule = definitionRule({ deadline, attemptTimeout });
   const events = new DurableEvents();
   const env: RunEnv = {
     store,
     client: options.client,
     events,
     now: Date.now,
-    random: options.random ?? Math.random,
+    random: o.random ?? Math.random,
     leaseMs,
-    maxResponseBytes: positive('maxResponseBytes', options.maxResponseBytes, 65_536),
-    probeJitterMs: options.probeJitter ?? 1_000,
+    maxResponseBytes: o.maxResponseBytes,
+    probeJitterMs: o.probeJitter,
     baseOrigin: originOf(policy),
   };
   const types = new Map<string, ResolvedType>();
@@ -263,67 +267,32 @@ export function createDurable(options: DurableOptions): Durable {
     events,
     store,
     operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I> {
-      if (!NAME.test(name))
-        throw new InvalidOptionError(
-          'name',
-          'must match /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/',
-          name,
-        );
-      if (types.has(name))
-        throw new InvalidOptionError('name', 'is already defined in this durable instance', name);
-      if (typeof definition?.request !== 'function')
-        throw new InvalidOptionError(
-          `${name}.request`,
-          'must be a function building the request from the input',
-          definition?.request,
-        );
-      const maxAttempts = definition.maxAttempts ?? Infinity;
-      if (maxAttempts !== Infinity && (!Number.isInteger(maxAttempts) || maxAttempts < 1))
-        throw new InvalidOptionError(`${name}.maxAttempts`, 'must be an integer >= 1', maxAttempts);
-      const wait = definition.wait ?? 2_000;
-      if (!Number.isFinite(wait) || wait < 0)
-        throw new InvalidOptionError(`${name}.wait`, 'must be a finite number >= 0', wait);
+      validateOptions(nameRule, name, { name: 'durable.operation', path: 'name' });
+      const where = `durable.operation('${name}')`;
+      const d = validateOptions(defRule, definition, { name: where });
       const t: ResolvedType = {
         name,
         def: definition as OperationDefinition<unknown>,
-        deadline: positive(`${name}.deadline`, definition.deadline, deadline),
-        maxAttempts,
-        backoff: definition.backoff
-          ? resolveBackoff({ ...options.backoff, ...definition.backoff }, `${name}.backoff`)
+        deadline: d.deadline,
+        maxAttempts: d.maxAttempts ?? Infinity,
+        backoff: d.backoff
+          ? resolveBackoff([...backoffLayers, d.backoff], { name: where, path: 'backoff' })
           : backoff,
-        attemptTimeout: positive(
-          `${name}.attemptTimeout`,
-          definition.attemptTimeout,
-          attemptTimeout,
-        ),
-        wait,
+        attemptTimeout: d.attemptTimeout,
+        wait: d.wait,
       };
       types.set(name, t);
       return {
         name,
         async find(key: string): Promise<OperationStatus | undefined> {
-          if (typeof key !== 'string' || key.length === 0 || key.length > 255) {
-            throw new InvalidOptionError('key', 'must be a string of 1 to 255 characters', key);
-          }
+          validateOptions(startKeyRule, key, { name: `${name}.find`, path: 'key' });
           const rec = await store.findByKey(name, key);
           return rec ? publicStatus(rec) : undefined;
         },
-        async start(input: I, startOptions: StartOptions = {}): Promise<StartOutcome> {
+        async start(input: I, given?: StartOptions): Promise<StartOutcome> {
+          const startOptions = validateOptions(startOptionsRule, given, { name: `${name}.start` });
           const serialised = serialiseInput(name, input);
           const waitMs = startOptions.wait ?? t.wait;
-          if (!Number.isFinite(waitMs) || waitMs < 0)
-            throw new InvalidOptionError('wait', 'must be a finite number >= 0', waitMs);
-          if (
-            startOptions.key !== undefined &&
-            (typeof startOptions.key !== 'string' ||
-              startOptions.key.length === 0 ||
-              startOptions.key.length > 255)
-          )
-            throw new InvalidOptionError(
-              'key',
-              'must be a string of 1 to 255 characters',
-              startOptions.key,
-            );
           const now = env.now();
           let dueAt = now;
           let sync = waitMs > 0;
@@ -408,31 +377,40 @@ export function createDurable(options: DurableOptions): Durable {
       };
     },
     startWorker(workerOptions?: WorkerOptions) {
-      return startWorker(env, types, workerOptions, wakers);
+      const resolved = validateOptions(workerOptionsRule, workerOptions, {
+        name: 'durable.startWorker',
+      });
+      return startWorker(env, types, resolved, wakers);
     },
     async status(id) {
+      validateOptions(operationIdRule, id, { name: 'durable.status', path: 'id' });
       const rec = await store.get(id);
       return rec ? publicStatus(rec) : undefined;
     },
     counts: () => store.counts(),
     gauges: () => store.gauges(env.now()),
     deadLetters: {
-      list: (query = {}) => store.listDeadLetters(query),
+      list: async (query) => {
+        validateOptions(deadLetterQueryRule, query, { name: 'deadLetters.list', path: 'query' });
+        return store.listDeadLetters(query ?? {});
+      },
       async get(id) {
+        validateOptions(operationIdRule, id, { name: 'deadLetters.get', path: 'id' });
         const record = await store.get(id);
         if (!record) return undefined;
         return { record, history: await store.history(id) };
       },
-      async redrive(id, redriveOptions = {}) {
+      async redrive(id, given) {
+        validateOptions(operationIdRule, id, { name: 'deadLetters.redrive', path: 'id' });
+        const { at } = validateOptions(redriveOptionsRule, given, { name: 'deadLetters.redrive' });
         const rec = await store.get(id);
         if (!rec) return false;
-        return redriveOne(rec, redriveOptions.at ?? env.now(), 'redrive');
+        return redriveOne(rec, at ?? env.now(), 'redrive');
       },
-      async redriveMany(query, redriveOptions = {}) {
-        const rate = redriveOptions.rate ?? 10;
-        if (!Number.isFinite(rate) || rate <= 0)
-          throw new InvalidOptionError('rate', 'must be a finite number > 0', rate);
-        const max = redriveOptions.max ?? Infinity;
+      async redriveMany(query, given) {
+        const where = { name: 'deadLetters.redriveMany' };
+        validateOptions(redriveQueryRule, query, { ...where, path: 'query' });
+        const { rate, max = Infinity } = validateOptions(redriveManyOptionsRule, given, where);
         const start = env.now();
         const matches: OperationRecord[] = [];
         // Collect first: redriven operations leave the view, which would shift the pages.
@@ -453,6 +431,7 @@ export function createDurable(options: DurableOptions): Durable {
         return n;
       },
       async discard(id) {
+        validateOptions(operationIdRule, id, { name: 'deadLetters.discard', path: 'id' });
         return store.discard(id);
       },
     },
