@@ -205,6 +205,61 @@ async function node(
 
 const smokeExports = path.join(root, 'test/smoke/expected-exports.json');
 
+describe('tarballs', () => {
+  it.each(packages)(
+    '@unfazed/%s ships dist, README and LICENSE, no maps, buildinfo or src',
+    async (name) => {
+      const tarball = readdirSync(path.join(tmp, 'packs')).find((f) =>
+        f.startsWith(`unfazed-${name}-`),
+      );
+      const r = await run('tar', ['tzf', path.join(tmp, 'packs', tarball ?? '?')], {
+        cwd: tmp,
+        timeoutMs: 10_000,
+      });
+      expectOk(`tar tzf of @unfazed/${name}`, r);
+      const files = r.stdout.split('\n').filter(Boolean);
+      expect(files).toEqual(
+        expect.arrayContaining([
+          'package/package.json',
+          'package/README.md',
+          'package/LICENSE',
+          'package/dist/index.js',
+          'package/dist/index.d.ts',
+        ]),
+      );
+      expect(files.filter((f) => /\.map$|tsbuildinfo|^package\/src\/|\.test\./.test(f))).toEqual(
+        [],
+      );
+      const pkg = JSON.parse(
+        readFileSync(path.join(app, 'node_modules/@unfazed', name, 'package.json'), 'utf8'),
+      ) as { exports: Record<string, unknown>; dependencies?: Record<string, string> };
+      // pnpm pack applied publishConfig: no source condition, no workspace: ranges.
+      expect(JSON.stringify(pkg.exports)).not.toContain('@unfazed/source');
+      expect(JSON.stringify(pkg.dependencies ?? {})).not.toContain('workspace:');
+    },
+  );
+
+  it.each(packages)(
+    '@unfazed/%s: publishConfig.exports is exports without the source condition',
+    (name) => {
+      const pkg = JSON.parse(
+        readFileSync(path.join(root, 'packages', name, 'package.json'), 'utf8'),
+      ) as {
+        exports: Record<string, string | Record<string, string>>;
+        publishConfig?: { exports?: unknown };
+      };
+      const expected = Object.fromEntries(
+        Object.entries(pkg.exports).map(([sub, target]) => {
+          if (typeof target === 'string') return [sub, target];
+          const { '@unfazed/source': _source, ...rest } = target;
+          return [sub, rest];
+        }),
+      );
+      expect(pkg.publishConfig?.exports).toEqual(expected);
+    },
+  );
+});
+
 describe('module formats', () => {
   it('ESM import of every entry point', () => node('esm', ['esm.mjs', smokeExports]));
   it('CommonJS require() of every entry point', () => node('cjs', ['cjs.cjs', smokeExports]));
