@@ -5,15 +5,22 @@ import { delimiter, isAbsolute, join } from 'node:path';
 /**
  * Runs the command in the background, prints its PID, and SIGKILLs it as soon as stdin — a
  * pipe from the test process — reaches EOF, i.e. when the test process is gone for any reason
- * (jest worker ended, SIGKILL, crash). The shell itself exits with the command's status once
- * the command ends.
+ * (jest worker ended, SIGKILL, crash); then, if `$1` names a directory, waits (at most ~1 s)
+ * for the command to be gone and removes that directory, which no exit handler of the test
+ * process could. The shell itself exits with the command's status once the command ends; a
+ * command stopped while its owner lives leaves the directory alone (it is restarted there).
  */
 const WATCHDOG = [
+  'cleanup=$1',
+  'shift',
   'exec 3<&0',
   '"$@" 3<&- &',
   'child=$!',
   'echo "unfazed-pid $child"',
-  '( while read -r _; do :; done; kill -9 "$child" 2>/dev/null ) <&3 &',
+  '( while read -r _; do :; done; kill -9 "$child" 2>/dev/null;' +
+    ' if [ -n "$cleanup" ]; then n=0;' +
+    ' while kill -0 "$child" 2>/dev/null && [ $n -lt 20 ]; do sleep 0.05; n=$((n + 1)); done;' +
+    ' rm -rf -- "$cleanup"; fi ) <&3 &',
   'watcher=$!',
   'exec 3<&-',
   `trap 'kill -TERM "$child" 2>/dev/null' TERM INT HUP`,
@@ -31,21 +38,29 @@ export interface GuardedProcess {
   readonly pid: Promise<number | undefined>;
   /** Sends `signal` to the command itself (not to the shell). */
   signal(signal: NodeJS.Signals): void;
+  /**
+   * For the test process's exit handlers: SIGKILLs the watchdog shell only, so that its pipe
+   * watcher — which cannot be stopped any more — kills the command and removes the directory
+   * once this process has exited and the pipe is closed. (Killing the command here instead would
+   * race the watcher: the shell would see the command end and stop the watcher first.)
+   */
+  abandon(): void;
 }
 
 /**
  * Spawns `command args` under a `/bin/sh` watchdog so that it dies with the test process even
- * when no exit handler can run. stdout carries the command's output after the PID line.
+ * when no exit handler can run, and `cleanupDir` (if given) is removed then. stdout carries the
+ * command's output after the PID line.
  * @internal
  */
 export function guardedSpawn(
   command: string,
   args: readonly string[],
   onOutput: (text: string) => void,
+  cleanupDir = '',
 ): GuardedProcess {
-  const wrapper = spawn('/bin/sh', ['-c', WATCHDOG, 'unfazed-watchdog', command, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const argv = ['-c', WATCHDOG, 'unfazed-watchdog', cleanupDir, command, ...args];
+  const wrapper = spawn('/bin/sh', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   let commandPid: number | undefined;
   let buffered = '';
   let resolvePid: (pid: number | undefined) => void = () => {};
@@ -76,6 +91,9 @@ export function guardedSpawn(
         }
       }
       if (signal === 'SIGKILL') wrapper.kill('SIGKILL');
+    },
+    abandon() {
+      wrapper.kill('SIGKILL');
     },
   };
 }

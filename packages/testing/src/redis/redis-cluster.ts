@@ -34,7 +34,12 @@ export interface RedisClusterHandle {
   readonly nodes: readonly RedisAddress[];
   /** A new ioredis `Cluster` client, quit by `close()`. */
   connect(options?: ClusterOptions): Cluster;
-  /** Quits the clients, kills every node and deletes the temporary directory. */
+  /** The cluster's temporary directory (one sub-directory per node). */
+  readonly dir: string;
+  /**
+   * Quits the clients, kills every node and deletes the temporary directory (which the nodes'
+   * watchdogs also delete if the test process dies without calling this, even by SIGKILL).
+   */
   close(): Promise<void>;
 }
 
@@ -93,6 +98,7 @@ export async function startRedisCluster(
   let closed = false;
   return {
     nodes,
+    dir: root,
     connect(clientOptions: ClusterOptions = {}) {
       if (closed) throw new Error('startRedisCluster: connect() after close()');
       const client = new Cluster(nodes, clientOptions);
@@ -131,6 +137,8 @@ async function spawnClusterNode(
         binary,
         port,
         dir,
+        // Every node's watchdog removes the cluster's whole directory if the owner dies.
+        cleanupDir: root,
         startTimeoutMs: 10_000,
         args: [
           '--cluster-enabled',

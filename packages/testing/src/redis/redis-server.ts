@@ -27,7 +27,10 @@ export interface RedisServerOptions {
   args?: readonly string[];
   /** How long to wait for the server to answer `PING`. Default 10 000 ms. */
   startTimeoutMs?: number;
-  /** Working directory for the server. Default: a fresh temporary directory, removed by `close()`. */
+  /**
+   * Working directory for the server. Default: a fresh temporary directory, removed by `close()`
+   * or, if the test process dies without it (even by SIGKILL), by the server's watchdog.
+   */
   dir?: string;
 }
 
@@ -54,6 +57,8 @@ export interface RedisServerHandle {
   readonly running: boolean;
   /** PID of the current process, if running. */
   readonly pid: number | undefined;
+  /** The server's working directory (a temporary one unless `dir` was given). */
+  readonly dir: string;
   /** A new ioredis client for this server, quit by `close()`. */
   connect(options?: RedisOptions): Redis;
   /**
@@ -106,6 +111,8 @@ export async function spawnRedisServer(options: {
   dir: string;
   args: readonly string[];
   startTimeoutMs: number;
+  /** Removed by the watchdog if the test process dies without `close()` (a temporary dir). */
+  cleanupDir?: string;
 }): Promise<SpawnedRedis> {
   const args = [
     '--port',
@@ -128,11 +135,17 @@ export async function spawnRedisServer(options: {
     );
   }
   let tail = '';
-  const guarded = guardedSpawn(options.binary, args, (text) => {
-    tail = (tail + text).slice(-4_000);
-  });
+  const guarded = guardedSpawn(
+    options.binary,
+    args,
+    (text) => {
+      tail = (tail + text).slice(-4_000);
+    },
+    options.cleanupDir,
+  );
   const child = guarded.wrapper;
-  const forget = killOnExit({ kill: (signal) => guarded.signal(signal) });
+  // The watcher ends the server (and removes its directory) once this process is gone.
+  const forget = killOnExit({ kill: () => guarded.abandon() });
   let exitedEarly = false;
   let spawnError: Error | undefined;
   const exited = new Promise<void>((resolve) => {
@@ -276,6 +289,8 @@ export async function startRedisServer(
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'unfazed-redis-')));
   const extra = options.args ?? [];
+  // A directory of our own goes with the server if the test process dies without close().
+  const cleanup = ownDir ? { cleanupDir: dir } : {};
 
   let port = options.port ?? 0;
   let current: SpawnedRedis | undefined;
@@ -283,7 +298,14 @@ export async function startRedisServer(
     for (let attempt = 0; ; attempt++) {
       if (options.port === undefined) port = await freePort(HOST);
       try {
-        current = await spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs });
+        current = await spawnRedisServer({
+          binary,
+          port,
+          dir,
+          args: extra,
+          startTimeoutMs,
+          ...cleanup,
+        });
         break;
       } catch (error) {
         // The free port may have been taken between asking and binding: try another one.
@@ -306,6 +328,7 @@ export async function startRedisServer(
     url: `redis://${HOST}:${port}`,
     host: HOST,
     port,
+    dir,
     get running() {
       return current?.isRunning() ?? false;
     },
@@ -335,7 +358,14 @@ export async function startRedisServer(
       if (closed) throw new Error('startRedisServer: start() after close()');
       // Also restarts a server that died by other means (e.g. killed from outside).
       if (current?.isRunning()) return;
-      current = await spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs });
+      current = await spawnRedisServer({
+        binary,
+        port,
+        dir,
+        args: extra,
+        startTimeoutMs,
+        ...cleanup,
+      });
     },
     async kill() {
       const spawned = current;
