@@ -25,7 +25,14 @@ describe('redis cluster layout', () => {
     // 200 operations land in every one of the 6 partitions (a miss has odds of 1e-15).
     for (let i = 0; i < 200; i++) {
       const now = Date.now();
-      await store.create({ type: 'spread', input: '{}', now, deadline: now + 60_000, dueAt: now });
+      await store.create({
+        id: store.newId('spread'),
+        type: 'spread',
+        input: '{}',
+        now,
+        deadline: now + 60_000,
+        dueAt: now,
+      });
     }
     const perNode = await Promise.all(
       redis

@@ -460,6 +460,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const store = await makeStore();
       const now = Date.now();
       const { record } = await store.create({
+        id: store.newId('t'),
         type: 't',
         input: '{}',
         now,
@@ -468,19 +469,41 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
         owner: 'A',
         leaseUntil: now + 50,
       });
-      expect(await store.claim(0, now, 10, 'B', 1_000).then((c) => c.length)).toBe(0);
-      let claimed: Awaited<ReturnType<DurableStore['claim']>> = [];
-      for (let p = 0; p < store.partitions && claimed.length === 0; p++) {
-        claimed = await store.claim(p, now + 60, 10, 'B', 1_000);
-      }
+      const claimAll = async (): Promise<Awaited<ReturnType<DurableStore['claim']>>> => {
+        let claimed: Awaited<ReturnType<DurableStore['claim']>> = [];
+        for (let p = 0; p < store.partitions && claimed.length === 0; p++) {
+          claimed = await store.claim(p, Date.now(), 10, 'B', 1_000);
+        }
+        return claimed;
+      };
+      expect(await claimAll()).toHaveLength(0);
+      // The lease of A expires by the store's clock.
+      await new Promise((r) => setTimeout(r, 80));
+      const claimed = await claimAll();
       expect(claimed).toHaveLength(1);
-      expect(claimed[0]).toMatchObject({ takeover: true, record: { id: record.id, owner: 'B' } });
-      expect(await store.renew(record.id, 'A', now + 5_000)).toBe(false);
+      expect(claimed[0]).toMatchObject({ takeover: true, record: { id: record.id } });
+      // B's lease token is fresh for this claim: derived from B, unique to it.
+      const token = claimed[0]?.record.owner ?? '';
+      expect(token).toMatch(/^B#/);
+      expect(await store.renew(record.id, 'A', 5_000)).toBe(false);
+      expect(await store.renew(record.id, 'B', 5_000)).toBe(false);
       expect(
-        await store.settle(record.id, 'A', now + 70, { action: 'finish', state: 'completed' }, []),
+        await store.settle(
+          record.id,
+          'A',
+          Date.now(),
+          { action: 'finish', state: 'completed' },
+          [],
+        ),
       ).toBe(false);
       expect(
-        await store.settle(record.id, 'B', now + 70, { action: 'finish', state: 'completed' }, []),
+        await store.settle(
+          record.id,
+          token,
+          Date.now(),
+          { action: 'finish', state: 'completed' },
+          [],
+        ),
       ).toBe(true);
       expect((await store.get(record.id))?.state).toBe('completed');
       expect((await store.history(record.id)).map((h) => h.kind)).toEqual(['lease-expired']);
@@ -497,17 +520,31 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const outcome = await op.start({}, { wait: 0 });
       work(r, 1);
       await until('attempt in flight', () => r.downstream.requests.length === 1);
-      // Another worker takes the lease over, as if this one had stalled past its expiry.
+      // Another worker takes the lease over, as if this one had stalled past its expiry: the
+      // lease is handed back under its token (read from the store) and claimed by the thief.
+      const store = r.durable.store;
+      const held = await store.get(outcome.id);
+      expect(held?.owner).toMatch(/#/);
+      expect(
+        await store.settle(
+          outcome.id,
+          held?.owner ?? '',
+          Date.now(),
+          { action: 'release', dueAt: Date.now(), attempts: 0 },
+          [],
+        ),
+      ).toBe(true);
       let taken = 0;
-      for (let p = 0; p < r.durable.store.partitions; p++) {
-        taken += (await r.durable.store.claim(p, Date.now() + 60_000, 10, 'thief', 60_000)).length;
+      for (let p = 0; p < store.partitions; p++) {
+        taken += (await store.claim(p, Date.now(), 10, 'thief', 60_000)).length;
       }
       expect(taken).toBe(1);
       await until('lease-lost', () => lost.length === 1);
       expect(lost).toEqual([outcome.id]);
       await new Promise((res) => setTimeout(res, 700));
       const record = (await r.durable.deadLetters.get(outcome.id))?.record;
-      expect(record).toMatchObject({ state: 'running', owner: 'thief', attempts: 0 });
+      expect(record).toMatchObject({ state: 'running', attempts: 0 });
+      expect(record?.owner).toMatch(/^thief#/);
     });
 
     it('a crash between the attempt and its hook re-runs only the hook, with the operation id', async () => {
@@ -522,6 +559,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const store = r.durable.store;
       const now = Date.now();
       const { record } = await store.create({
+        id: store.newId('mail'),
         type: 'mail',
         input: '{}',
         now,

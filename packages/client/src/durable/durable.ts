@@ -110,8 +110,11 @@ export interface DurableOperation<I> {
   readonly name: string;
   /**
    * Persists the operation (one round trip, before any attempt), then tries it for up to
-   * `wait` ms. Throws {@link DurableStoreUnavailableError} when the store cannot be written:
-   * `accepted` is only ever returned for a persisted operation.
+   * `wait` ms. `accepted` is only ever returned for a persisted operation. Throws
+   * {@link DurableStoreUnavailableError} when the store did not confirm the write in time: the
+   * write may still land, so the operation `error.operationId` may or may not exist (and runs if
+   * it does): check `status(error.operationId)`, or pass a `key` so a retried start finds it.
+   * Every error thrown once the write was tried carries `operationId`.
    */
   start(input: I, options?: StartOptions): Promise<StartOutcome>;
   /**
@@ -213,14 +216,17 @@ export function createDurable(options: DurableOptions): Durable {
   };
   const processId = randomUUID();
 
-  const withTimeout = async <T>(what: string, p: Promise<T>): Promise<T> => {
+  // `operationId`: the operation the write is about, named by every error it throws.
+  const withTimeout = async <T>(what: string, p: Promise<T>, operationId: string): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () =>
           reject(
             new DurableStoreUnavailableError(
-              `The durable store (${store.kind}) did not answer ${what} within ${storeTimeout} ms`,
+              `The durable store (${store.kind}) did not answer ${what} of ${operationId} within ${storeTimeout} ms; the write may still land`,
+              undefined,
+              operationId,
             ),
           ),
         storeTimeout,
@@ -232,8 +238,9 @@ export function createDurable(options: DurableOptions): Durable {
       if (error instanceof DurableStoreUnavailableError || isDurabilityNotConfirmedError(error))
         throw error;
       throw new DurableStoreUnavailableError(
-        `The durable store (${store.kind}) failed ${what}: ${error instanceof Error ? error.message : String(error)}`,
+        `The durable store (${store.kind}) failed ${what} of ${operationId}: ${error instanceof Error ? error.message : String(error)}`,
         error,
+        operationId,
       );
     } finally {
       clearTimeout(timer);
@@ -317,9 +324,13 @@ export function createDurable(options: DurableOptions): Durable {
             }
           }
           const owner = `start:${processId}:${randomUUID()}`;
+          // Chosen before the write, so that every error below can name it.
+          const id = store.newId(name, startOptions.key);
+          const sentAt = performance.now();
           const { created, record } = await withTimeout(
             'the write-ahead of start',
             store.create({
+              id,
               type: name,
               input: serialised,
               now,
@@ -328,10 +339,11 @@ export function createDurable(options: DurableOptions): Durable {
               ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
               ...(sync ? { owner, leaseUntil: now + leaseMs } : {}),
             }),
+            id,
           );
           if (!created) {
             if (record.input !== serialised)
-              throw new DurableKeyConflictError(name, startOptions.key ?? '', record.id);
+              throw new DurableKeyConflictError(name, startOptions.key ?? '', record.id, id);
             events.emit('started', {
               id: record.id,
               type: name,
@@ -360,7 +372,14 @@ export function createDurable(options: DurableOptions): Durable {
           }
           let result: Awaited<ReturnType<typeof runLeased>>;
           try {
-            result = await runLeased(env, t, record, owner, { syncUntil: now + waitMs });
+            const grant = {
+              token: owner,
+              worker: `start:${processId}`,
+              sentAt,
+              leaseMs:
+                record.leaseUntil !== undefined ? record.leaseUntil - record.updatedAt : leaseMs,
+            };
+            result = await runLeased(env, t, record, grant, { syncUntil: now + waitMs });
           } catch {
             // The operation is persisted; a store failure while trying it here leaves it to the
             // workers once this lease expires, so the truthful answer is `accepted`.

@@ -2,13 +2,18 @@ import { UnfazedError, errorGuard } from '@unfazed/contract';
 
 /**
  * The durable store could not be reached or did not answer in time while starting an
- * operation. `start` never returns `accepted` in that case. The write may still have been
- * applied: start again with the same `key` to find out.
+ * operation. `start` never returns `accepted` in that case, but the write may still have been
+ * applied (a timed-out command can reach the store later): the operation `operationId` may or
+ * may not exist, and if it exists it runs. Check `durable.status(error.operationId)`, or start
+ * again with the same `key`, which finds it instead of creating a second one.
  */
 export class DurableStoreUnavailableError extends UnfazedError {
   static readonly code = 'UNFAZED_ERR_DURABLE_STORE_UNAVAILABLE';
-  constructor(message: string, cause?: unknown) {
+  /** The id of the operation the failed start tried to write (it may exist after all). */
+  readonly operationId: string | undefined;
+  constructor(message: string, cause?: unknown, operationId?: string) {
     super(DurableStoreUnavailableError.code, message, { cause });
+    this.operationId = operationId;
   }
 }
 
@@ -20,11 +25,14 @@ export const isDurableStoreUnavailableError = errorGuard<DurableStoreUnavailable
 /** The write reached Redis but its AOF fsync (`WAITAOF`) was not confirmed or is unsupported. */
 export class DurabilityNotConfirmedError extends UnfazedError {
   static readonly code = 'UNFAZED_ERR_DURABLE_NOT_CONFIRMED';
-  /** The operation id that was written (it exists in Redis memory). */
+  /** The operation id that was written (it exists in Redis memory, and runs). */
   readonly id: string | undefined;
+  /** The same id, under the name every error from `start` uses. */
+  readonly operationId: string | undefined;
   constructor(message: string, id?: string, cause?: unknown) {
     super(DurabilityNotConfirmedError.code, message, { cause });
     this.id = id;
+    this.operationId = id;
   }
 }
 
@@ -36,14 +44,17 @@ export const isDurabilityNotConfirmedError = errorGuard<DurabilityNotConfirmedEr
 /** `start` was called with a `key` already used for this type with a different input. */
 export class DurableKeyConflictError extends UnfazedError {
   static readonly code = 'UNFAZED_ERR_DURABLE_KEY_CONFLICT';
-  /** The operation that owns the key. */
+  /** The operation that owns the key (it exists, with the other input). */
   readonly id: string;
-  constructor(type: string, key: string, id: string) {
+  /** The id this start tried to write: it was not written (the key already named `id`). */
+  readonly operationId: string | undefined;
+  constructor(type: string, key: string, id: string, operationId?: string) {
     super(
       DurableKeyConflictError.code,
       `Key "${key}" was already used to start a "${type}" operation (${id}) with a different input`,
     );
     this.id = id;
+    this.operationId = operationId;
   }
 }
 

@@ -51,10 +51,13 @@ export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): Dur
   const copy = (op: OperationRecord): OperationRecord => structuredClone(op);
   const leased = (op: OperationRecord, owner: string): boolean =>
     op.state === 'running' && op.owner === owner;
+  // A fresh lease token per claim, as the Redis store gives: the worker's id and a sequence number.
+  let claims = 0;
 
   const store: DurableStore = {
     partitions: 1,
     kind: 'memory',
+    newId: () => uuidv7(),
     async create(n: NewOperation) {
       sweep(n.now);
       if (n.key !== undefined) {
@@ -62,7 +65,8 @@ export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): Dur
         const op = existing === undefined ? undefined : ops.get(existing);
         if (op) return { created: false, record: copy(op) };
       }
-      const id = uuidv7();
+      const id = n.id;
+      if (ops.has(id)) throw new InvalidOptionError('id', 'is already taken', id);
       const op: Mutable<OperationRecord> = {
         id,
         type: n.type,
@@ -93,6 +97,7 @@ export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): Dur
         )
         .sort((a, b) => score(a) - score(b))
         .slice(0, limit);
+      const token = `${owner}#${(++claims).toString(36)}`;
       return due.map((op) => {
         const takeover = op.state === 'running';
         if (takeover) {
@@ -104,7 +109,7 @@ export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): Dur
           });
         }
         op.state = 'running';
-        op.owner = owner;
+        op.owner = token;
         op.leaseUntil = now + leaseMs;
         op.updatedAt = now;
         return { record: copy(op), takeover };
@@ -113,10 +118,10 @@ export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): Dur
     async claimAny(_start, now, limit, owner, leaseMs) {
       return store.claim(0, now, limit, owner, leaseMs);
     },
-    async renew(id, owner, leaseUntil) {
+    async renew(id, owner, leaseMs) {
       const op = ops.get(id);
       if (!op || !leased(op, owner)) return false;
-      op.leaseUntil = leaseUntil;
+      op.leaseUntil = Date.now() + leaseMs;
       return true;
     },
     async settle(id, owner, now, s: Settlement, entries) {

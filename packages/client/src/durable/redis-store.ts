@@ -221,9 +221,12 @@ export function redisDurableStore(
     });
   };
 
+  // A fresh lease token per claim: the worker's id, this store's nonce and a sequence number.
+  const nonce = uuidv7().slice(-8);
+  let claims = 0;
+  const leaseToken = (owner: string): string => `${owner}#${nonce}.${(++claims).toString(36)}`;
   const claimArgs = (
     partition: number,
-    now: number,
     limit: number,
     owner: string,
     leaseMs: number,
@@ -232,20 +235,18 @@ export function redisDurableStore(
     return [
       `${b}schedule`,
       `${b}counts`,
-      String(now),
       String(limit),
-      owner,
-      String(now + leaseMs),
+      leaseToken(owner),
+      String(leaseMs),
       `${b}op:`,
       `${b}hist:`,
-      JSON.stringify({ at: now, kind: 'lease-expired', worker: owner }),
+      owner,
     ];
   };
   // The keys and key bases of a claim over every partition, per start partition (built once).
   const claimAnyKeys = new Map<number, { keys: string[]; bases: string[] }>();
   const claimAnyArgs = (
     startPartition: number,
-    now: number,
     limit: number,
     owner: string,
     leaseMs: number,
@@ -260,15 +261,13 @@ export function redisDurableStore(
       }
       claimAnyKeys.set(startPartition, cached);
     }
-    const entry = JSON.stringify({ at: now, kind: 'lease-expired', worker: owner });
     return [
       cached.keys.length,
       ...cached.keys,
-      String(now),
       String(limit),
+      leaseToken(owner),
+      String(leaseMs),
       owner,
-      String(now + leaseMs),
-      entry,
       ...cached.bases,
     ];
   };
@@ -280,10 +279,16 @@ export function redisDurableStore(
   const store: DurableStore = {
     partitions,
     kind: isCluster ? 'redis-cluster' : 'redis',
-    async create(n: NewOperation) {
+    newId(type: string, key?: string) {
       const p =
-        n.key !== undefined ? keyPartition(n.type, n.key) : Math.floor(Math.random() * partitions);
-      const id = `${uuidv7()}.${p}`;
+        key !== undefined ? keyPartition(type, key) : Math.floor(Math.random() * partitions);
+      return `${uuidv7()}.${p}`;
+    },
+    async create(n: NewOperation) {
+      const id = n.id;
+      const p = partitionOf(id);
+      if (p < 0 || (n.key !== undefined && p !== keyPartition(n.type, n.key)))
+        throw new InvalidOptionError('id', "must come from this store's newId(type, key)", id);
       const b = base(p);
       const keyIndex = n.key !== undefined ? `${b}key:${n.type}:${n.key}` : `${b}key:-`;
       const reply = await send<unknown[]>(
@@ -297,16 +302,17 @@ export function redisDurableStore(
         n.type,
         n.key ?? '',
         n.input,
-        String(n.now),
-        String(n.deadline),
-        String(n.dueAt),
+        String(n.deadline - n.now),
+        String(n.dueAt - n.now),
         n.owner ?? '',
-        n.leaseUntil !== undefined ? String(n.leaseUntil) : '',
+        n.leaseUntil !== undefined ? String(n.leaseUntil - n.now) : '',
         `${b}op:`,
       );
       if (Number(reply[0]) === 0)
         return { created: false, record: parseRecord(reply.slice(1) as string[]) };
       await confirmAof(id, `${b}op:${id}`);
+      // Redis's now when the script ran: the record's times are on its clock.
+      const at = Number(reply[1]);
       const record: OperationRecord = {
         id,
         type: n.type,
@@ -314,21 +320,21 @@ export function redisDurableStore(
         state: n.owner !== undefined ? 'running' : 'pending',
         phase: 'attempt',
         attempts: 0,
-        createdAt: n.now,
-        updatedAt: n.now,
-        deadline: n.deadline,
-        dueAt: n.dueAt,
+        createdAt: at,
+        updatedAt: at,
+        deadline: at + (n.deadline - n.now),
+        dueAt: at + (n.dueAt - n.now),
         ...(n.key !== undefined ? { key: n.key } : {}),
         ...(n.owner !== undefined ? { owner: n.owner } : {}),
-        ...(n.leaseUntil !== undefined ? { leaseUntil: n.leaseUntil } : {}),
+        ...(n.leaseUntil !== undefined ? { leaseUntil: at + (n.leaseUntil - n.now) } : {}),
       };
       return { created: true, record };
     },
-    async claim(partition, now, limit, owner, leaseMs) {
+    async claim(partition, _now, limit, owner, leaseMs) {
       return parseClaimed(
         await send<unknown[][]>(
           'unfazedDurableClaim',
-          ...claimArgs(partition, now, limit, owner, leaseMs),
+          ...claimArgs(partition, limit, owner, leaseMs),
         ),
       );
     },
@@ -337,7 +343,7 @@ export function redisDurableStore(
       : {
           async claimAny(
             startPartition: number,
-            now: number,
+            _now: number,
             limit: number,
             owner: string,
             leaseMs: number,
@@ -345,7 +351,7 @@ export function redisDurableStore(
             return parseClaimed(
               await send<unknown[][]>(
                 'unfazedDurableClaimAny',
-                ...claimAnyArgs(startPartition, now, limit, owner, leaseMs),
+                ...claimAnyArgs(startPartition, limit, owner, leaseMs),
               ),
             );
           },
@@ -355,11 +361,11 @@ export function redisDurableStore(
         tags.map((_, p) => redis.zcount(`${base(p)}schedule`, '-inf', String(now))),
       );
     },
-    async renew(id, owner, leaseUntil) {
+    async renew(id, owner, leaseMs) {
       const k = keysOf(id);
       if (!k) return false;
       return (
-        (await send<number>('unfazedDurableRenew', k[0], k[2], id, owner, String(leaseUntil))) === 1
+        (await send<number>('unfazedDurableRenew', k[0], k[2], id, owner, String(leaseMs))) === 1
       );
     },
     async settle(id, owner, now, s: Settlement, entries: readonly HistoryEntry[]) {
@@ -395,9 +401,8 @@ export function redisDurableStore(
         (await r.unfazedDurableRedrive(
           ...k,
           id,
-          String(now),
-          String(dueAt),
-          String(deadline),
+          String(dueAt - now),
+          String(deadline - now),
           JSON.stringify(entry),
         )) === 1
       );
@@ -474,13 +479,11 @@ export function redisDurableStore(
       }
       return out;
     },
-    async gauges(now): Promise<QueueGauges> {
+    async gauges(): Promise<QueueGauges> {
       const due: Record<string, number> = {};
       const inFlight: Record<string, number> = {};
       const replies = await Promise.all(
-        tags.map((_, p) =>
-          r.unfazedDurableGauges(`${base(p)}schedule`, String(now), `${base(p)}op:`, '10000'),
-        ),
+        tags.map((_, p) => r.unfazedDurableGauges(`${base(p)}schedule`, `${base(p)}op:`, '10000')),
       );
       for (const [d, f] of replies) {
         for (const [type, n] of Object.entries(JSON.parse(d) as Record<string, number>))
@@ -510,17 +513,17 @@ function settleArgs(
   const lastError =
     'lastError' in s && s.lastError !== undefined ? JSON.stringify(s.lastError) : '';
   const response = 'response' in s && s.response !== undefined ? JSON.stringify(s.response) : '';
+  // Due times and lease expiries go as offsets from `now`: the script applies them to Redis's clock.
   return [
     ...k,
     id,
     owner,
-    String(now),
     s.action,
-    s.action === 'retry' || s.action === 'release' ? String(s.dueAt) : '',
-    str(s.attempts),
+    s.action === 'retry' || s.action === 'release' ? String(s.dueAt - now) : '',
     s.action === 'hook' ? s.phase : '',
-    s.action === 'hook' ? String(s.leaseUntil) : '',
+    s.action === 'hook' ? String(s.leaseUntil - now) : '',
     s.action === 'finish' ? s.state : '',
+    str(s.attempts),
     lastError,
     response,
     String(retention),

@@ -116,13 +116,44 @@ type Attempt =
   | { kind: 'aborted' };
 
 /**
+ * @internal How a lease was granted: the token the store gave for this claim (or create), the
+ * worker's name for history and events, and when the command that granted it was sent.
+ */
+export interface LeaseGrant {
+  /** The lease token (`record.owner` of the claimed or created record). */
+  readonly token: string;
+  /** The worker's id (or `start:<process>`), shown in history and events. */
+  readonly worker: string;
+  /**
+   * `performance.now()` when the claim (or create) was sent. The store granted the lease when it
+   * executed the command, later, by its clock: the lease surely lasts until `sentAt + leaseMs`.
+   */
+  readonly sentAt: number;
+  /** The lease length granted, ms (`leaseUntil - updatedAt` of the record). */
+  readonly leaseMs: number;
+}
+
+/**
  * @internal A lease held on one operation: renewed in the background at a third of its length,
  * and marked lost (with the in-flight attempt aborted) when the store says another owner has it.
+ *
+ * It also knows how long the lease surely holds by this process's own clock: from when the
+ * command that granted (or renewed) it was *sent*, which is before the store executed it. An
+ * attempt starts only while that holds, and is aborted (`lapsed`) if renewals stop coming back
+ * before it runs out: past that point another worker may have claimed the operation, and two
+ * attempts of one operation must never be in flight at once.
  */
 export class Lease {
   readonly controller = new AbortController();
   lost = false;
+  /** The lease ran out by this process's measure during an attempt, which was aborted. */
+  lapsed = false;
+  readonly owner: string;
+  readonly worker: string;
   readonly #timer: NodeJS.Timeout;
+  #validUntil: number;
+  readonly #margin: number;
+  #ended = false;
 
   readonly #stopSignal: AbortSignal | undefined;
   readonly #onStop = (): void => this.controller.abort(STOPPING);
@@ -135,9 +166,14 @@ export class Lease {
     readonly env: RunEnv,
     readonly id: string,
     readonly type: string,
-    readonly owner: string,
+    grant: LeaseGrant,
     stopSignal?: AbortSignal,
   ) {
+    this.owner = grant.token;
+    this.worker = grant.worker;
+    this.#validUntil = grant.sentAt + Math.min(grant.leaseMs, env.leaseMs);
+    // Room for the abort to reach the socket and for a loaded event loop.
+    this.#margin = Math.min(1_000, Math.max(20, Math.floor(env.leaseMs / 10)));
     this.#timer = setInterval(() => void this.#renew(), Math.max(50, Math.floor(env.leaseMs / 3)));
     this.#timer.unref();
     this.#stopSignal = stopSignal;
@@ -145,11 +181,56 @@ export class Lease {
     else stopSignal?.addEventListener('abort', this.#onStop, { once: true });
   }
 
+  /** True while the lease surely holds by this process's clock (with a margin). */
+  holds(): boolean {
+    return performance.now() < this.#validUntil - this.#margin;
+  }
+
+  /** A write that extends the lease (renew, hook settle), sent at `sentAt`, succeeded. */
+  extended(sentAt: number): void {
+    this.#validUntil = Math.max(this.#validUntil, sentAt + this.env.leaseMs);
+  }
+
+  /**
+   * Before an attempt: true when the lease surely holds, renewing it first when this process
+   * cannot tell (the claim's reply came late). False when it still cannot (or the lease is lost).
+   */
+  async ensure(): Promise<boolean> {
+    if (this.holds()) return true;
+    await this.#renew();
+    return !this.lost && this.holds();
+  }
+
+  /**
+   * Arms the lapse check for the attempt about to be sent: when the lease runs out by this
+   * process's measure, the attempt is aborted and `lapsed` set. Returns the disarm function.
+   */
+  guard(): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      const left = this.#validUntil - this.#margin - performance.now();
+      if (left > 0) {
+        timer = setTimeout(check, left);
+        timer.unref();
+        return;
+      }
+      if (this.controller.signal.aborted) return;
+      this.lapsed = true;
+      this.controller.abort(LAPSED);
+    };
+    check();
+    return () => clearTimeout(timer);
+  }
+
   async #renew(): Promise<void> {
     if (this.lost) return;
+    const sentAt = performance.now();
     try {
-      const ok = await this.env.store.renew(this.id, this.owner, this.env.now() + this.env.leaseMs);
+      const ok = await this.env.store.renew(this.id, this.owner, this.env.leaseMs);
+      // A renewal that ran after the final write (queued behind it) finds nothing to renew.
+      if (this.#ended) return;
       if (!ok) this.markLost();
+      else this.extended(sentAt);
     } catch {
       // The store is unreachable: keep the lease as long as it lasts; the owner check decides.
     }
@@ -159,10 +240,12 @@ export class Lease {
     if (this.lost) return;
     this.lost = true;
     this.controller.abort(new Error('lease lost'));
-    this.env.events.emit('lease-lost', { id: this.id, type: this.type, worker: this.owner });
+    this.env.events.emit('lease-lost', { id: this.id, type: this.type, worker: this.worker });
   }
 
+  /** Stops renewing: the run ended, or its final write was sent. */
   end(): void {
+    this.#ended = true;
     clearInterval(this.#timer);
     this.#stopSignal?.removeEventListener('abort', this.#onStop);
   }
@@ -177,10 +260,10 @@ export async function runLeased(
   env: RunEnv,
   t: ResolvedType,
   record: OperationRecord,
-  owner: string,
+  grant: LeaseGrant,
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const lease = new Lease(env, record.id, record.type, owner, options.stopSignal);
+  const lease = new Lease(env, record.id, record.type, grant, options.stopSignal);
   try {
     return await drive(env, t, record, lease, options);
   } finally {
@@ -196,17 +279,34 @@ async function drive(
   options: RunOptions,
 ): Promise<RunResult> {
   let rec: OperationRecord = initial;
-  const owner = lease.owner;
+  // History and events name the worker; the store's owner checks use the lease token.
+  const owner = lease.worker;
   const entries: HistoryEntry[] = [];
 
   const settle = async (s: Settlement): Promise<boolean> => {
     if (lease.lost) return false;
-    const sent = env.store.settle(rec.id, owner, env.now(), s, entries.splice(0));
+    const sentAt = performance.now();
+    const sent = env.store.settle(rec.id, lease.owner, env.now(), s, entries.splice(0));
+    // A final write: nothing to renew any more (a renewal queued behind it would find it gone).
+    if (s.action !== 'hook') lease.end();
     if (s.action !== 'hook')
       options.onSettling?.(s.action === 'retry' || s.action === 'release' ? s.dueAt : undefined);
     const ok = await sent;
     if (!ok) lease.markLost();
+    // A hook settle extends the lease (to leaseMs from when the store ran it).
+    else if (s.action === 'hook') lease.extended(sentAt);
     return ok;
+  };
+  // The lease may have run out before anything was sent (the claim's reply came late, the
+  // renewal too): send nothing, hand the operation back for a claim with a fresh lease.
+  const lapsedBefore = (what: string): Promise<RunResult> => {
+    entries.push({
+      at: env.now(),
+      kind: 'released',
+      worker: owner,
+      note: `lease lapsed before the ${what}: not sent`,
+    });
+    return schedule(env.now(), rec.attempts, 'released');
   };
   const schedule = async (
     dueAt: number,
@@ -315,7 +415,10 @@ async function drive(
 
   for (;;) {
     if (lease.lost) return { kind: 'lost' };
-    if (rec.phase !== 'attempt') return runHook();
+    if (rec.phase !== 'attempt') {
+      if (!(await lease.ensure())) return lease.lost ? { kind: 'lost' } : lapsedBefore('hook');
+      return runHook();
+    }
     const now = env.now();
     if (now >= rec.deadline) {
       entries.push({ at: now, kind: 'deadline', worker: owner });
@@ -355,6 +458,18 @@ async function drive(
       });
       return schedule(dueAt, rec.attempts, 'circuit-open');
     }
+    if (options.syncUntil !== undefined && now >= options.syncUntil) {
+      // The write-ahead of start took the whole `wait` (a slow store): an attempt now would get
+      // no time at all. Hand it to the workers.
+      entries.push({
+        at: now,
+        kind: 'released',
+        worker: owner,
+        note: 'the wait of start ran out before its first attempt',
+      });
+      return schedule(now, rec.attempts, 'released');
+    }
+    if (!(await lease.ensure())) return lease.lost ? { kind: 'lost' } : lapsedBefore('attempt');
     const release = options.admit ? options.admit(target) : () => undefined;
     if (release === undefined) {
       const dueAt = now + 50 + Math.round(200 * env.random());
@@ -363,15 +478,33 @@ async function drive(
     const attemptNo = rec.attempts + 1;
     let outcome: Attempt;
     const started = env.now();
+    const disarm = lease.guard();
     try {
       outcome = await callOnce(env, t, rec, request, lease, options);
     } finally {
+      disarm();
       release();
     }
     const ended = env.now();
     const durationMs = ended - started;
     if (outcome.kind === 'aborted') {
       if (lease.lost) return { kind: 'lost' };
+      if (lease.lapsed) {
+        // Sent, outcome unknown; the owner check decides whether this holder may still say so.
+        const lastError: OperationFailure = {
+          code: 'lease-lapsed',
+          message: 'the lease ran out during the attempt (the store did not answer its renewals)',
+        };
+        entries.push({
+          at: started,
+          kind: 'attempt',
+          attempt: attemptNo,
+          durationMs,
+          error: lastError.code,
+          worker: owner,
+        });
+        return schedule(ended, attemptNo, 'released', lastError);
+      }
       entries.push({
         at: ended,
         kind: 'released',
@@ -601,6 +734,9 @@ function answered(env: RunEnv, rec: OperationRecord, response: OperationResponse
 
 /** Reason of the abort when a stopping worker ran out of patience (never thrown to users). */
 const STOPPING = new Error('worker stopping');
+
+/** Reason of the abort when the lease ran out during an attempt (never thrown to users). */
+const LAPSED = new Error('lease lapsed');
 
 /** @internal Sleeps `ms`, ending early (without throwing) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

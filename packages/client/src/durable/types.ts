@@ -46,7 +46,7 @@ export interface HistoryEntry {
   readonly delayMs?: number;
   /** Why that delay: `backoff`, `retry-after`, `circuit-open`, `redrive-pacing`. */
   readonly delayReason?: string;
-  /** The worker (owner token) that did it. */
+  /** The worker that did it (its id, or `start:<process>` for the first attempt of `start`). */
   readonly worker?: string;
   /** Free text. */
   readonly note?: string;
@@ -68,9 +68,9 @@ export interface OperationRecord {
   readonly deadline: number;
   /** When the next attempt is due (pending) — epoch ms. */
   readonly dueAt: number;
-  /** Lease owner token while running. */
+  /** Lease owner token while running: fresh for every claim (not the worker's id). */
   readonly owner?: string;
-  /** Lease expiry while running. */
+  /** Lease expiry while running, by the store's clock. */
   readonly leaseUntil?: number;
   readonly lastError?: OperationFailure;
   /** The success response (or the final failing answer). */
@@ -79,8 +79,14 @@ export interface OperationRecord {
   readonly finishedAt?: number;
 }
 
-/** Fields a store writes when an operation is created. */
+/**
+ * Fields a store writes when an operation is created. Times are the caller's clock: a store with
+ * a clock of its own (Redis) writes them as offsets from `now` applied to its clock when the
+ * write executes, and answers the record with its times.
+ */
 export interface NewOperation {
+  /** From the store's `newId(type, key)`: known before the write, so every error can name it. */
+  readonly id: string;
   readonly type: string;
   readonly key?: string;
   readonly input: string;
@@ -162,18 +168,31 @@ export interface QueueGauges {
 /**
  * Storage behind `createDurable`. `memoryDurableStore()` and `redisDurableStore()` implement it; every method
  * that changes a leased operation checks the owner token atomically.
+ *
+ * Clock: every time argument is the caller's clock, and `now` is the caller's now. A store with a
+ * clock of its own (Redis) reads its clock when the command executes and applies each time as an
+ * offset from `now` to it (a lease of `leaseMs` from then, a due time `dueAt - now` from then), so a
+ * command that reaches the store late never grants a lease that has already expired.
  */
 export interface DurableStore {
   /** Number of schedule partitions; workers claim from each. */
   readonly partitions: number;
   /** Short description for logs (`memory`, `redis`, `redis-cluster`). */
   readonly kind: string;
+  /** A fresh operation id for `create` (Redis: a UUIDv7 ending in `.<partition>`). */
+  newId(type: string, key?: string): string;
   /**
    * Writes a new operation in one round trip, or returns the existing one when `key` was used
    * before for this type (`created: false`).
    */
   create(op: NewOperation): Promise<{ created: boolean; record: OperationRecord }>;
-  /** Leases up to `limit` due operations of a partition (due, or with an expired lease). */
+  /**
+   * Leases up to `limit` due operations of a partition (due, or with an expired lease) to the
+   * worker `owner`. Each leased record carries a fresh lease token in `owner` (derived from the
+   * worker's, unique to this claim): renew and settle must present it, so two claims of one
+   * operation by one worker are told apart. `updatedAt` is the store's now when the lease was
+   * granted and `leaseUntil` its expiry, both by the store's clock.
+   */
   claim(
     partition: number,
     now: number,
@@ -199,8 +218,8 @@ export interface DurableStore {
    * partitions that have work instead of asking every partition in turn.
    */
   dueCounts?(now: number): Promise<number[]>;
-  /** Extends a lease; false when the caller no longer owns it. */
-  renew(id: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /** Extends a lease to `leaseMs` from the store's now; false when `owner` no longer holds it. */
+  renew(id: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Applies a settlement if `owner` still holds the lease; false otherwise. */
   settle(
     id: string,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { InvalidOptionError } from '@unfazed/contract';
 import type { DurableStore, OperationRecord } from './types.js';
-import { runLeased, sleep, type ResolvedType, type RunEnv } from './run.js';
+import { runLeased, sleep, type LeaseGrant, type ResolvedType, type RunEnv } from './run.js';
 
 /** Options of `durable.startWorker()`. */
 export interface WorkerOptions {
@@ -24,7 +24,10 @@ export interface WorkerOptions {
 
 /** A running worker. */
 export interface DurableWorker {
-  /** Lease owner token of this worker. */
+  /**
+   * This worker's id (`<name>:<uuid>`), shown in history and events. Each operation it claims is
+   * leased under a token of its own derived from it (`<id>#...`, the record's `owner`).
+   */
   readonly id: string;
   /** Operations this worker holds right now. */
   readonly inFlight: number;
@@ -122,8 +125,9 @@ export function startWorker(
   let leaving = 0;
   const free = (): number => concurrency - active.size - reserved + leaving;
 
-  const spawn = (record: OperationRecord): void => {
+  const spawn = (record: OperationRecord, sentAt: number): void => {
     const t = types.get(record.type);
+    const token = record.owner ?? id;
     let settling = false;
     const onSettling = (dueAt?: number): void => {
       if (settling) return;
@@ -138,7 +142,7 @@ export function startWorker(
         await env.store
           .settle(
             record.id,
-            id,
+            token,
             env.now(),
             { action: 'release', dueAt: env.now() + 30_000, attempts: record.attempts },
             [],
@@ -146,7 +150,14 @@ export function startWorker(
           .catch(() => false);
         return;
       }
-      await runLeased(env, t, record, id, {
+      const grant: LeaseGrant = {
+        token,
+        worker: id,
+        sentAt,
+        leaseMs:
+          record.leaseUntil !== undefined ? record.leaseUntil - record.updatedAt : env.leaseMs,
+      };
+      await runLeased(env, t, record, grant, {
         stopSignal: stopController.signal,
         admit,
         onSettling,
@@ -163,11 +174,18 @@ export function startWorker(
   };
 
   // A poll that returns after stop() began hands its operations straight back.
-  const take = (record: OperationRecord): void => {
-    if (!stopping) return spawn(record);
+  // `sentAt`: when the claim was sent (performance.now()), from which its lease surely runs.
+  const take = (record: OperationRecord, sentAt: number): void => {
+    if (!stopping) return spawn(record, sentAt);
     const now = env.now();
     env.store
-      .settle(record.id, id, now, { action: 'release', dueAt: now, attempts: record.attempts }, [])
+      .settle(
+        record.id,
+        record.owner ?? id,
+        now,
+        { action: 'release', dueAt: now, attempts: record.attempts },
+        [],
+      )
       .catch(() => false);
   };
 
@@ -175,12 +193,13 @@ export function startWorker(
   const claimFrom = async (p: number, ask: number): Promise<number> => {
     reserved += ask;
     let got: Awaited<ReturnType<DurableStore['claim']>> = [];
+    const sentAt = performance.now();
     try {
       got = await env.store.claim(p, env.now(), ask, id, env.leaseMs);
     } finally {
       reserved -= ask;
     }
-    for (const { record } of got) take(record);
+    for (const { record } of got) take(record, sentAt);
     return got.length;
   };
 
@@ -195,13 +214,14 @@ export function startWorker(
           if (ask > 0) {
             reserved += ask;
             let got: Awaited<ReturnType<typeof store.claimAny>> = [];
+            const sentAt = performance.now();
             try {
               got = await store.claimAny(partition, env.now(), ask, id, env.leaseMs);
             } finally {
               reserved -= ask;
             }
             partition = (partition + 1) % partitions;
-            for (const { record } of got) take(record);
+            for (const { record } of got) take(record, sentAt);
             claimed += got.length;
           }
         } else if (store.dueCounts && free() > 0) {

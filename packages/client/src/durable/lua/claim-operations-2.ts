@@ -4,25 +4,32 @@ export const CLAIM_OPERATIONS_2 = `--[[
   operations that are due, and running ones whose lease expired (their worker died or stalled:
   a takeover, recorded in the history). The schedule score becomes the lease expiry.
 
+  Times come from Redis's own clock (TIME) when the script runs, never from the caller: a claim
+  that reaches Redis late (a stalled server, a command queued through a reconnect) still gets a
+  full lease, and sees every lease that has really expired by then.
+
   Input:
     KEYS[1] schedule zset   (prefix{tag}:schedule)
     KEYS[2] counts hash     (prefix{tag}:counts)
 
-    ARGV[1] now (ms)
-    ARGV[2] limit
-    ARGV[3] lease owner token
-    ARGV[4] lease until (ms)
-    ARGV[5] operation hash key prefix (prefix{tag}:op:)
-    ARGV[6] history list key prefix (prefix{tag}:hist:)
-    ARGV[7] history entry for a takeover (JSON, without the previous owner)
+    ARGV[1] limit
+    ARGV[2] lease owner token (fresh for this claim)
+    ARGV[3] lease length (ms)
+    ARGV[4] operation hash key prefix (prefix{tag}:op:)
+    ARGV[5] history list key prefix (prefix{tag}:hist:)
+    ARGV[6] claiming worker (for the takeover history entry)
 
   Output:
-    { {takeover 0|1, field, value, ...}, ... }   one HGETALL per leased operation
+    { {takeover 0|1, field, value, ...}, ... }   one HGETALL per leased operation; its
+    updatedAt is Redis's now and leaseUntil is now + the lease length
 ]]
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local leaseUntil = now + tonumber(ARGV[3])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 local out = {}
 for _, id in ipairs(ids) do
-  local op = ARGV[5] .. id
+  local op = ARGV[4] .. id
   local state = redis.call('HGET', op, 'state')
   if state == 'pending' or state == 'running' then
     local takeover = 0
@@ -30,15 +37,16 @@ for _, id in ipairs(ids) do
     if state == 'running' then
       takeover = 1
       local previous = redis.call('HGET', op, 'owner') or '?'
-      redis.call('RPUSH', ARGV[6] .. id,
-        string.sub(ARGV[7], 1, -2) .. ',"note":' .. cjson.encode('lease of ' .. previous .. ' expired') .. '}')
+      redis.call('RPUSH', ARGV[5] .. id,
+        '{"at":' .. now .. ',"kind":"lease-expired","worker":' .. cjson.encode(ARGV[6]) ..
+        ',"note":' .. cjson.encode('lease of ' .. previous .. ' expired') .. '}')
     else
       redis.call('HINCRBY', KEYS[2], 'pending:' .. opType, -1)
       redis.call('HINCRBY', KEYS[2], 'running:' .. opType, 1)
     end
-    redis.call('HSET', op, 'state', 'running', 'owner', ARGV[3], 'leaseUntil', ARGV[4],
-      'updatedAt', ARGV[1])
-    redis.call('ZADD', KEYS[1], ARGV[4], id)
+    redis.call('HSET', op, 'state', 'running', 'owner', ARGV[2], 'leaseUntil', leaseUntil,
+      'updatedAt', now)
+    redis.call('ZADD', KEYS[1], leaseUntil, id)
     local fields = redis.call('HGETALL', op)
     table.insert(fields, 1, takeover)
     table.insert(out, fields)

@@ -1,7 +1,9 @@
 /** Write-ahead of `start`: creates an operation, or returns the one its key already names. */
 export const CREATE_OPERATION_5 = `--[[
   Creates a durable operation (write-ahead, before any attempt), or finds the existing one
-  when the start key was used before. All keys share the partition hash tag.
+  when the start key was used before. All keys share the partition hash tag. Times are
+  Redis's clock (TIME) when the script runs plus the given offsets, so a write that reaches
+  Redis late is leased and due from then, not from when it was sent.
 
   Input:
     KEYS[1] key index       (prefix{tag}:key:<type>:<key>; a dummy when no key)
@@ -14,40 +16,42 @@ export const CREATE_OPERATION_5 = `--[[
     ARGV[2] type
     ARGV[3] start key, or '' for none
     ARGV[4] input (JSON)
-    ARGV[5] now (ms)
-    ARGV[6] deadline (ms)
-    ARGV[7] due at (ms)
-    ARGV[8] lease owner, or '' (created pending)
-    ARGV[9] lease until (ms), or ''
-    ARGV[10] operation hash key prefix (prefix{tag}:op:)
+    ARGV[5] deadline, ms from now
+    ARGV[6] due in, ms from now
+    ARGV[7] lease owner, or '' (created pending)
+    ARGV[8] lease length (ms), or ''
+    ARGV[9] operation hash key prefix (prefix{tag}:op:)
 
   Output:
-    {1}                       created
+    {1, now}                  created, at Redis's now (ms)
     {0, field, value, ...}    the existing operation (HGETALL)
 ]]
 local hasKey = ARGV[3] ~= ''
 if hasKey then
   local existing = redis.call('GET', KEYS[1])
   if existing then
-    local fields = redis.call('HGETALL', ARGV[10] .. existing)
+    local fields = redis.call('HGETALL', ARGV[9] .. existing)
     if #fields > 0 then
       table.insert(fields, 1, 0)
       return fields
     end
   end
 end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local dueAt = now + tonumber(ARGV[6])
 local state = 'pending'
-local score = ARGV[7]
-if ARGV[8] ~= '' then
+local score = dueAt
+if ARGV[7] ~= '' then
   state = 'running'
-  score = ARGV[9]
+  score = now + tonumber(ARGV[8])
 end
 redis.call('HSET', KEYS[2],
   'id', ARGV[1], 'type', ARGV[2], 'input', ARGV[4], 'state', state, 'phase', 'attempt',
-  'attempts', '0', 'createdAt', ARGV[5], 'updatedAt', ARGV[5], 'deadline', ARGV[6],
-  'dueAt', ARGV[7])
-if ARGV[8] ~= '' then
-  redis.call('HSET', KEYS[2], 'owner', ARGV[8], 'leaseUntil', ARGV[9])
+  'attempts', '0', 'createdAt', now, 'updatedAt', now, 'deadline', now + tonumber(ARGV[5]),
+  'dueAt', dueAt)
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[2], 'owner', ARGV[7], 'leaseUntil', score)
 end
 if hasKey then
   redis.call('HSET', KEYS[2], 'key', ARGV[3], 'keyRef', KEYS[1])
@@ -55,5 +59,5 @@ if hasKey then
 end
 redis.call('ZADD', KEYS[4], score, ARGV[1])
 redis.call('HINCRBY', KEYS[5], state .. ':' .. ARGV[2], 1)
-return {1}
+return {1, now}
 `;

@@ -1,7 +1,8 @@
 /** Moves a failed or dead operation back to pending. */
 export const REDRIVE_OPERATION_5 = `--[[
   Redrives a failed or dead operation: pending again with a new due time and deadline, out of
-  the dead-letter index, the redrive recorded in its history.
+  the dead-letter index, the redrive recorded in its history. Times are Redis's clock (TIME)
+  when the script runs plus the given offsets.
 
   Input:
     KEYS[1] operation hash  (prefix{tag}:op:<id>)
@@ -11,10 +12,9 @@ export const REDRIVE_OPERATION_5 = `--[[
     KEYS[5] dead-letter zset (prefix{tag}:dlq)
 
     ARGV[1] id
-    ARGV[2] now (ms)
-    ARGV[3] due at (ms)
-    ARGV[4] new deadline (ms)
-    ARGV[5] history entry (JSON)
+    ARGV[2] due in, ms from now (may be negative)
+    ARGV[3] new deadline, ms from now
+    ARGV[4] history entry (JSON)
 
   Output:
     1 redriven, 0 not failed/dead
@@ -23,14 +23,17 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'failed' and state ~= 'dead' then
   return 0
 end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local dueAt = now + tonumber(ARGV[2])
 local opType = redis.call('HGET', KEYS[1], 'type')
-redis.call('HSET', KEYS[1], 'state', 'pending', 'phase', 'attempt', 'dueAt', ARGV[3],
-  'deadline', ARGV[4], 'updatedAt', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'pending', 'phase', 'attempt', 'dueAt', dueAt,
+  'deadline', now + tonumber(ARGV[3]), 'updatedAt', now)
 redis.call('HDEL', KEYS[1], 'finishedAt')
 redis.call('ZREM', KEYS[5], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], dueAt, ARGV[1])
 redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
 redis.call('HINCRBY', KEYS[4], 'pending:' .. opType, 1)
-redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('RPUSH', KEYS[2], ARGV[4])
 return 1
 `;

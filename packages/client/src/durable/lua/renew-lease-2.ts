@@ -1,6 +1,7 @@
 /** Extends a lease when its owner still holds it. */
 export const RENEW_LEASE_2 = `--[[
-  Extends the lease of a running operation, only for its current owner.
+  Extends the lease of a running operation, only for its current owner, to ARGV[3] ms from
+  Redis's clock (TIME) when the script runs.
 
   Input:
     KEYS[1] operation hash  (prefix{tag}:op:<id>)
@@ -8,7 +9,7 @@ export const RENEW_LEASE_2 = `--[[
 
     ARGV[1] id
     ARGV[2] lease owner token
-    ARGV[3] new lease expiry (ms)
+    ARGV[3] lease length (ms)
 
   Output:
     1 renewed, 0 not the owner (or not running any more)
@@ -16,7 +17,10 @@ export const RENEW_LEASE_2 = `--[[
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'state') ~= 'running' then
   return 0
 end
-redis.call('HSET', KEYS[1], 'leaseUntil', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local leaseUntil = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'leaseUntil', leaseUntil)
+redis.call('ZADD', KEYS[2], leaseUntil, ARGV[1])
 return 1
 `;
