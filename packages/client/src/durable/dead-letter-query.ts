@@ -1,4 +1,5 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, validateOptions } from '@unfazed/contract';
+import { deadLetterQueryRule } from './options.js';
 import type { DeadLetterQuery, OperationRecord } from './types.js';
 
 /** A position in the dead-letter order (newest first: finishedAt desc, then id desc). */
@@ -23,13 +24,17 @@ export function decodeCursor(cursor: string): DeadLetterCursor {
   return { at, id: text.slice(sep + 1) };
 }
 
-/** Page size after validation. */
+/**
+ * Checks a dead-letter query (a store can be called directly, not only through `durable`) and
+ * returns its page size (default 50).
+ * @throws {InvalidOptionError} naming the query option and the rule it broke.
+ */
 export function pageSize(query: DeadLetterQuery): number {
-  const limit = query.limit ?? 50;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new InvalidOptionError('limit', 'must be an integer from 1 to 1000', limit);
-  }
-  return limit;
+  const checked = validateOptions(deadLetterQueryRule, query, {
+    name: 'listDeadLetters',
+    path: 'query',
+  });
+  return checked.limit ?? 50;
 }
 
 /** True when `a` sorts before `b` in the dead-letter order (newest first). */

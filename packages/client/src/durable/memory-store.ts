@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
-import { InvalidOptionError, type OperationState } from '@unfazed/contract';
+import { InvalidOptionError, validateOptions, type OperationState } from '@unfazed/contract';
 import { before, decodeCursor, encodeCursor, matches, pageSize } from './dead-letter-query.js';
+import { memoryStoreOptionsRule } from './options.js';
 import type {
   DeadLetterPage,
   DeadLetterQuery,
@@ -26,11 +27,10 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * process, and nothing survives a restart. Meant for tests, development and callers that only
  * want the 200/202 flow with in-process retries.
  */
-export function memoryDurableStore(options: MemoryDurableStoreOptions = {}): DurableStore {
-  const retention = options.retention ?? 86_400_000;
-  if (!Number.isFinite(retention) || retention < 0) {
-    throw new InvalidOptionError('retention', 'must be a finite number >= 0', retention);
-  }
+export function memoryDurableStore(options?: MemoryDurableStoreOptions): DurableStore {
+  const { retention } = validateOptions(memoryStoreOptionsRule, options, {
+    name: 'memoryDurableStore',
+  });
   const ops = new Map<string, Mutable<OperationRecord>>();
   const histories = new Map<string, HistoryEntry[]>();
   const keys = new Map<string, string>();

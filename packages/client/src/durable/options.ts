@@ -169,6 +169,9 @@ export const workerOptionsRule = option
   )
   .default({});
 
+/** The options of `worker.stop(options)`. */
+export const stopOptionsRule = option.object({ timeout: msOrZero.default(30_000) }).default({});
+
 /** Worker options after validation. */
 export type ResolvedWorkerOptions = OptionsOf<typeof workerOptionsRule>;
 

@@ -10,7 +10,8 @@ export interface DurableRedisClient {
   pipeline(): unknown;
   call(command: string, ...args: string[]): Promise<unknown>;
 }
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, validateOptions } from '@unfazed/contract';
+import { durableRedisRule, redisStoreOptionsRule } from './options.js';
 import { v7 as uuidv7 } from 'uuid';
 import {
   before,
@@ -109,21 +110,18 @@ const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
  */
 export function redisDurableStore(
   client: DurableRedisClient,
-  options: RedisDurableStoreOptions = {},
+  options?: RedisDurableStoreOptions,
 ): DurableStore {
+  const where = { name: 'redisDurableStore' };
+  validateOptions(durableRedisRule, client, { ...where, path: 'redis' });
+  const { prefix, partitions, retention, waitAof } = validateOptions(
+    redisStoreOptionsRule,
+    options,
+    where,
+  );
   // The store is written against the workspace's own ioredis types; the user's client is the
   // same object at run time (ioredis 5 and 6 share these commands).
   const redis = client as unknown as Redis | Cluster;
-  const prefix = options.prefix ?? 'unfazed:durable:';
-  if (typeof prefix !== 'string' || /[{}]/.test(prefix))
-    throw new InvalidOptionError('prefix', 'must be a string without { or }', prefix);
-  const partitions = options.partitions ?? 16;
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1024)
-    throw new InvalidOptionError('partitions', 'must be an integer from 1 to 1024', partitions);
-  const retention = options.retention ?? 86_400_000;
-  if (!Number.isInteger(retention) || retention < 1)
-    throw new InvalidOptionError('retention', 'must be an integer number of ms >= 1', retention);
-  const waitAof = options.waitAof;
   const tags = partitionTags(partitions);
   const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { InvalidOptionError } from '@unfazed/contract';
+import { validateOptions } from '@unfazed/contract';
+import { stopOptionsRule, type ResolvedWorkerOptions } from './options.js';
 import type { DurableStore, OperationRecord } from './types.js';
 import { runLeased, sleep, type LeaseGrant, type ResolvedType, type RunEnv } from './run.js';
 
@@ -44,18 +45,11 @@ export interface DurableWorker {
 export function startWorker(
   env: RunEnv,
   types: ReadonlyMap<string, ResolvedType>,
-  options: WorkerOptions = {},
+  options: ResolvedWorkerOptions,
   wakers?: Set<() => void>,
 ): DurableWorker {
-  const concurrency = options.concurrency ?? 8;
-  const pollInterval = options.pollInterval ?? 250;
+  const { concurrency, pollInterval } = options;
   const targetLimit = options.targetConcurrency ?? Infinity;
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new InvalidOptionError('concurrency', 'must be an integer >= 1', concurrency);
-  if (!Number.isFinite(pollInterval) || pollInterval < 1)
-    throw new InvalidOptionError('pollInterval', 'must be a finite number >= 1', pollInterval);
-  if (targetLimit !== Infinity && (!Number.isInteger(targetLimit) || targetLimit < 1))
-    throw new InvalidOptionError('targetConcurrency', 'must be an integer >= 1', targetLimit);
 
   const id = `${options.name ?? 'worker'}:${randomUUID()}`;
   const active = new Set<Promise<void>>();
@@ -271,12 +265,12 @@ export function startWorker(
     get inFlight() {
       return active.size;
     },
-    async stop(stopOptions = {}) {
+    async stop(given) {
+      const { timeout } = validateOptions(stopOptionsRule, given, { name: 'worker.stop' });
       stopping = true;
       clearTimeout(wakeTimer);
       wakers?.delete(waker);
       wake.controller.abort(WAKE);
-      const timeout = stopOptions.timeout ?? 30_000;
       const deadline = Date.now() + timeout;
       // A poll stuck on an unreachable store must not hold stop() forever.
       await within(running, timeout);
