@@ -114,12 +114,7 @@ describe('validateOptions', () => {
     ['an object lacking a method', { store: { claim() {} } }, 'store', /must be a store/],
     ['null for an optional option', { ratio: null }, 'ratio', /finite number/],
     ['a nested wrong value', { breaker: { halfOpenProbes: 0 } }, 'breaker.halfOpenProbes', />= 1/],
-    [
-      'a value no union member takes',
-      { breaker: true },
-      'breaker',
-      /must be one of false or an object/,
-    ],
+    ['a value no union member takes', { breaker: true }, 'breaker', /must be false or an object/],
   ])('rejects %s', (_label, value, path, rule) => {
     const error = rejection(schema, value);
     expect(error.option).toBe(path);
@@ -276,6 +271,23 @@ describe('ShapeFor', () => {
       leaseMs: 60_000,
       failOpen: false,
     });
+  });
+});
+
+describe('union', () => {
+  const key = option.union(
+    option.oneOf([false]),
+    option.string().refine((k, fail) => (k === '' ? fail(undefined, 'must not be empty') : k)),
+  );
+
+  it('reports the refined rule of the member that recognised the value', () => {
+    const error = rejection(option.object({ key }), { key: '' });
+    expect(error.option).toBe('key');
+    expect(error.rule).toBe('must not be empty');
+  });
+
+  it('names every member when none recognises the value', () => {
+    expect(rejection(option.object({ key }), { key: 1 }).rule).toBe('must be false or a string');
   });
 });
 
