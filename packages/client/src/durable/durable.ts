@@ -247,6 +247,27 @@ export function createDurable(options: DurableOptions): Durable {
     }
   };
 
+  const releaseLate = async (
+    write: Promise<{ created: boolean; record: OperationRecord }>,
+    owner: string,
+  ): Promise<void> => {
+    try {
+      const { created, record } = await write;
+      if (!created || record.owner !== owner) return;
+      const now = env.now();
+      const entry: HistoryEntry = {
+        at: now,
+        kind: 'released',
+        worker: `start:${processId}`,
+        note: 'start gave up waiting for its write-ahead, which landed later',
+      };
+      const s = { action: 'release', dueAt: now, attempts: 0 } as const;
+      if (await store.settle(record.id, owner, now, s, [entry])) wakeWorkers();
+    } catch {
+      // Not written, or not released: its lease expires and a worker takes it over.
+    }
+  };
+
   const outcomeOf = (rec: OperationRecord, existing: boolean): StartOutcome => {
     if (rec.state === 'completed') {
       return {
@@ -327,20 +348,26 @@ export function createDurable(options: DurableOptions): Durable {
           // Chosen before the write, so that every error below can name it.
           const id = store.newId(name, startOptions.key);
           const sentAt = performance.now();
-          const { created, record } = await withTimeout(
-            'the write-ahead of start',
-            store.create({
-              id,
-              type: name,
-              input: serialised,
-              now,
-              deadline: now + t.deadline,
-              dueAt,
-              ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
-              ...(sync ? { owner, leaseUntil: now + leaseMs } : {}),
-            }),
+          const write = store.create({
             id,
-          );
+            type: name,
+            input: serialised,
+            now,
+            deadline: now + t.deadline,
+            dueAt,
+            ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
+            ...(sync ? { owner, leaseUntil: now + leaseMs } : {}),
+          });
+          let created: boolean;
+          let record: OperationRecord;
+          try {
+            ({ created, record } = await withTimeout('the write-ahead of start', write, id));
+          } catch (error) {
+            // Given up on, the write may still land, leased to this start's first attempt that
+            // will never run: hand it to the workers then, rather than after a whole lease.
+            if (sync) void releaseLate(write, owner);
+            throw error;
+          }
           if (!created) {
             if (record.input !== serialised)
               throw new DurableKeyConflictError(name, startOptions.key ?? '', record.id, id);
