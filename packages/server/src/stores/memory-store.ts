@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import type {
   ClaimInput,
   ClaimResult,
@@ -19,6 +19,17 @@ export interface MemoryIdempotencyStoreOptions {
   now?: () => number;
 }
 
+const optionsRule = option
+  .object(
+    {
+      maxEntries: option.number({ integer: true, min: 1 }).default(10_000),
+      maxBytes: option.number({ integer: true, min: 1 }).default(64 * 1_048_576),
+      now: option.function<() => number>().default(Date.now),
+    } satisfies ShapeFor<MemoryIdempotencyStoreOptions>,
+    { aliases: { maxRecords: 'maxEntries', maxSize: 'maxBytes', clock: 'now' } },
+  )
+  .default({});
+
 interface MemoryRecord {
   fingerprint: string;
   /** The claim's owner while in flight; `null` once completed. */
@@ -37,13 +48,10 @@ interface MemoryRecord {
  * lazily on access and during eviction. Nothing is shared between processes: use `redisIdempotencyStore`
  * when more than one server instance answers the same keys.
  */
-export function memoryIdempotencyStore(
-  options: MemoryIdempotencyStoreOptions = {},
-): IdempotencyStore {
-  const maxEntries = positiveInt('maxEntries', options.maxEntries, 10_000);
-  const maxBytes = positiveInt('maxBytes', options.maxBytes, 64 * 1_048_576);
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new InvalidOptionError('now', 'must be a function', now);
+export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions): IdempotencyStore {
+  const { maxEntries, maxBytes, now } = validateOptions(optionsRule, options, {
+    name: 'memoryIdempotencyStore',
+  });
   // Map iteration order is insertion order: oldest first.
   const records = new Map<string, MemoryRecord>();
   let bytes = 0;
@@ -165,12 +173,4 @@ function sizeOf(response: ReplayableResponse): number {
   let size = 64 + (response.body?.length ?? 0);
   for (const [name, value] of Object.entries(response.headers)) size += name.length + value.length;
   return size;
-}
-
-function positiveInt(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(name, 'must be a positive integer', value);
-  }
-  return value;
 }

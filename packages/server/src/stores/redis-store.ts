@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
@@ -23,9 +23,30 @@ import { RENEW_SCRIPT } from './lua/renew-1.js';
 
 /** Options of {@link redisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
-  /** Prepended to every key name. Default `'unfazed:idem:'`. */
+  /** Prepended to every key name; no `{` or `}` (the record's hash tag). Default `'unfazed:idem:'`. */
   prefix?: string;
 }
+
+const redisRule = option.instance<IdempotencyRedisClient>(
+  'an ioredis Redis or Cluster client (pass the client, not a URL: redisIdempotencyStore(new Redis(url)))',
+  ['defineCommand'],
+);
+
+const optionsRule = option
+  .object(
+    {
+      prefix: option
+        .string({
+          test: {
+            check: /^[^{}]*$/,
+            rule: 'a string without "{" or "}" (the store adds the Cluster hash tag itself)',
+          },
+        })
+        .default('unfazed:idem:'),
+    } satisfies ShapeFor<RedisIdempotencyStoreOptions>,
+    { aliases: { keyPrefix: 'prefix' } },
+  )
+  .default({});
 
 type Reply = Buffer | number | null | Reply[];
 
@@ -63,18 +84,14 @@ interface IdempotencyCommands {
  */
 export function redisIdempotencyStore(
   client: IdempotencyRedisClient,
-  options: RedisIdempotencyStoreOptions = {},
+  options?: RedisIdempotencyStoreOptions,
 ): IdempotencyStore {
+  const where = { name: 'redisIdempotencyStore' };
+  validateOptions(redisRule, client, { ...where, path: 'redis' });
+  const { prefix } = validateOptions(optionsRule, options, where);
   // Written against the workspace's own ioredis types; the user's client is the same object
   // at run time (ioredis 5 and 6 share these commands).
-  const redis = client as unknown as Redis | Cluster | undefined | null;
-  if (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function') {
-    throw new InvalidOptionError('redis', 'must be an ioredis Redis or Cluster client', redis);
-  }
-  const prefix = options.prefix ?? 'unfazed:idem:';
-  if (typeof prefix !== 'string') {
-    throw new InvalidOptionError('prefix', 'must be a string', prefix);
-  }
+  const redis = client as unknown as Redis | Cluster;
   redis.defineCommand('unfazedIdemClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
   redis.defineCommand('unfazedIdemComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
   redis.defineCommand('unfazedIdemRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
