@@ -1,4 +1,5 @@
-import { describe, it, expect } from '@jest/globals';
+import { describe, it, expect, jest } from '@jest/globals';
+import { MAX_TIMER_MS } from '@unfazed/contract';
 import { DeadlineQueue } from './deadline-queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,5 +57,23 @@ describe('DeadlineQueue', () => {
     expect(fired).toEqual(['a', 'b']);
     await sleep(60);
     expect(fired).toEqual(['a', 'b', 'a']);
+  });
+
+  it('never asks Node for a timer longer than it can keep (which Node would fire after 1 ms)', () => {
+    const delays: (number | undefined)[] = [];
+    const spy = jest.spyOn(globalThis, 'setTimeout');
+    spy.mockImplementation(((fn: () => void, ms?: number) => {
+      delays.push(ms);
+      return { unref() {} } as unknown as NodeJS.Timeout;
+    }) as unknown as typeof setTimeout);
+    try {
+      const queue = new DeadlineQueue(2 ** 40);
+      queue.add(() => {});
+      // Wake the queue as the capped timer would: nothing is due, it re-arms, still capped.
+      (queue as unknown as { run(): void }).run();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(delays).toEqual([MAX_TIMER_MS, MAX_TIMER_MS]);
   });
 });

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '@unfazed/contract';
+
 /**
  * Many deadlines of one fixed delay on a single timer. Every entry is due `delayMs` after it
  * was added, so entries fall due in the order they were added: a list in that order, and one
@@ -34,7 +36,9 @@ export class DeadlineQueue {
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(this.run, Math.max(1, Math.ceil(ms)));
+    // Node turns a delay above 2^31 - 1 ms into 1 ms: the head would then wake the queue every
+    // millisecond until it is due. A capped timer wakes up early, finds nothing due and re-arms.
+    this.timer = setTimeout(this.run, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(ms))));
     // A bound or a renewal must not keep an otherwise finished process alive.
     this.timer.unref();
   }
