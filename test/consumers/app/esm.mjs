@@ -1,9 +1,11 @@
 // ESM `import` of every @unfazed entry point, checked against the names the smoke test pins.
 // argv: <expected-exports.json>  (@unfazed/testing/jest needs jest's runtime: it is loaded by
 // the @unfazed/testing cell's jest suite as setupFilesAfterEnv instead)
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
-const { entryPoints } = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const entryPoints = createRequire(import.meta.url)('./entry-points.cjs').entryPoints(
+  process.argv[2],
+);
 const failures = [];
 for (const [specifier, names] of Object.entries(entryPoints)) {
   if (specifier === '@unfazed/testing/jest') continue;
