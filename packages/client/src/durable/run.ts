@@ -96,8 +96,9 @@ export interface RunOptions {
   readonly admit?: (target: string) => (() => void) | undefined;
   /**
    * Called right after the write that ends this run (retry, release, finish) was sent, before
-   * its reply, with the due time of a retry or release: a worker uses it to claim the next
-   * operation in the same batched write, and to wake up when the retry comes due.
+   * its reply (a worker claims the next operation in the same batched write), and for a retry
+   * or release again once the store answered, with its due time by this process's clock (the
+   * worker wakes up when it comes due).
    */
   readonly onSettling?: (dueAt?: number) => void;
 }
@@ -286,15 +287,21 @@ async function drive(
   const settle = async (s: Settlement): Promise<boolean> => {
     if (lease.lost) return false;
     const sentAt = performance.now();
-    const sent = env.store.settle(rec.id, lease.owner, env.now(), s, entries.splice(0));
+    const now = env.now();
+    const sent = env.store.settle(rec.id, lease.owner, now, s, entries.splice(0));
     // A final write: nothing to renew any more (a renewal queued behind it would find it gone).
-    if (s.action !== 'hook') lease.end();
-    if (s.action !== 'hook')
-      options.onSettling?.(s.action === 'retry' || s.action === 'release' ? s.dueAt : undefined);
+    if (s.action !== 'hook') {
+      lease.end();
+      options.onSettling?.();
+    }
     const ok = await sent;
     if (!ok) lease.markLost();
     // A hook settle extends the lease (to leaseMs from when the store ran it).
     else if (s.action === 'hook') lease.extended(sentAt);
+    // The store made the due time `dueAt - now` from when it ran the write, which was before its
+    // reply: due by this process's clock at the latest that long after the reply.
+    else if (s.action === 'retry' || s.action === 'release')
+      options.onSettling?.(env.now() + (s.dueAt - now));
     return ok;
   };
   // The lease may have run out before anything was sent (the claim's reply came late, the

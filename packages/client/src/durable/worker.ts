@@ -123,12 +123,14 @@ export function startWorker(
     const t = types.get(record.type);
     const token = record.owner ?? id;
     let settling = false;
+    // Called when the final write is sent, and again with the due time of a retry or release
+    // once the store answered it.
     const onSettling = (dueAt?: number): void => {
+      if (dueAt !== undefined) wakeAt(dueAt);
       if (settling) return;
       settling = true;
       leaving++;
       wakeUp();
-      if (dueAt !== undefined) wakeAt(dueAt);
     };
     const p = (async () => {
       if (!t) {
