@@ -1,5 +1,5 @@
-import { InvalidOptionError, KEYED_METHODS } from '@unfazed/contract';
-import type { IdempotencyListeners } from './events.js';
+import { KEYED_METHODS, option, validateOptions, type ShapeFor } from '@unfazed/contract';
+import type { IdempotencyEventName, IdempotencyListeners } from './events.js';
 import type { IdempotencyStore } from './store.js';
 import { DEFAULT_STORED_HEADERS, NEVER_STORED_HEADERS } from './stored-headers.js';
 
@@ -88,106 +88,107 @@ export function defaultShouldStore(status: number): boolean {
   return status < 500 && !RETRYABLE_CLIENT_STATUSES.has(status);
 }
 
-/** Applies defaults and checks every option, throwing `InvalidOptionError` naming the culprit. */
+const timerMs = option.duration({ integer: true });
+const bytes = option.number({ integer: true, min: 1 });
+const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const EVENTS: readonly IdempotencyEventName[] = [
+  'claimed',
+  'replayed',
+  'conflict',
+  'mismatch',
+  'completed',
+  'released',
+  'storeError',
+  'failOpen',
+  'leaseExpired',
+];
+const listener = option.function<(event: never) => void>().optional();
+
+// The request type is the adapter's: the schema checks the functions' kind, the caller's
+// `IdempotencyMiddlewareOptions<TReq>` keeps their signatures.
+type AnyRequest = never;
+
+const optionsRule = option
+  .object(
+    {
+      store: option.instance<IdempotencyStore>(
+        'an idempotency store (redisIdempotencyStore(redis) or memoryIdempotencyStore())',
+        ['claim', 'complete', 'release', 'renew'],
+      ),
+      methods: option
+        .array(option.string({ test: { check: METHOD, rule: 'an HTTP method name' } }), {
+          minLength: 1,
+          description: 'an array of HTTP method names',
+        })
+        .default(KEYED_METHODS),
+      required: option.boolean().default(true),
+      scope: option.function<IdempotencyMiddlewareOptions<AnyRequest>['scope'] & {}>().optional(),
+      excludeFields: option
+        .array(option.string({ nonEmpty: true }), { description: 'an array of field names' })
+        .default([]),
+      fingerprint: option
+        .function<IdempotencyMiddlewareOptions<AnyRequest>['fingerprint'] & {}>()
+        .optional(),
+      leaseMs: timerMs.default(60_000),
+      leaseRenewalMs: timerMs.optional(),
+      retentionMs: option.number({ integer: true, min: 1 }).default(86_400_000),
+      storeTimeoutMs: timerMs.default(1_000),
+      unavailableRetryAfterMs: timerMs.default(1_000),
+      inFlightRetryAfterMs: timerMs.default(1_000),
+      failOpen: option.boolean().default(false),
+      maxBodyBytes: bytes.default(1_048_576),
+      maxResponseBytes: bytes.default(1_048_576),
+      storedHeaders: option
+        .array(
+          option
+            .string({ nonEmpty: true })
+            .refine((header, fail) =>
+              NEVER_STORED_HEADERS.includes(header.toLowerCase())
+                ? fail(undefined, 'must not name a per-response or hop-by-hop header')
+                : header.toLowerCase(),
+            ),
+          { description: 'an array of header names' },
+        )
+        .default([]),
+      shouldStore: option.function<(status: number) => boolean>().default(defaultShouldStore),
+      on: option.object(Object.fromEntries(EVENTS.map((name) => [name, listener]))).default({}),
+    } satisfies ShapeFor<IdempotencyMiddlewareOptions<AnyRequest>>,
+    {
+      aliases: {
+        ttl: 'retentionMs',
+        ttlMs: 'retentionMs',
+        retention: 'retentionMs',
+        lease: 'leaseMs',
+        timeout: 'storeTimeoutMs',
+        storeTimeout: 'storeTimeoutMs',
+        maxBodySize: 'maxBodyBytes',
+        listeners: 'on',
+      },
+    },
+  )
+  .refine((o, fail) => {
+    if (o.leaseMs < 2) fail('leaseMs', 'must be at least 2 ms (it is renewed before it ends)');
+    const leaseRenewalMs = o.leaseRenewalMs ?? Math.max(1, Math.floor(o.leaseMs / 3));
+    if (leaseRenewalMs >= o.leaseMs) {
+      fail('leaseRenewalMs', `must be less than leaseMs (${o.leaseMs})`, leaseRenewalMs);
+    }
+    return { ...o, leaseRenewalMs };
+  });
+
+/**
+ * Applies defaults and checks every option.
+ * @throws {InvalidOptionError} naming the option and the rule it broke (unknown keys with a hint).
+ */
 export function resolveOptions<TReq>(
   options: IdempotencyMiddlewareOptions<TReq>,
 ): ResolvedOptions<TReq> {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object with a store', options);
-  }
-  const { store } = options;
-  if (
-    typeof store !== 'object' ||
-    store === null ||
-    typeof store.claim !== 'function' ||
-    typeof store.complete !== 'function' ||
-    typeof store.release !== 'function' ||
-    typeof store.renew !== 'function'
-  ) {
-    throw new InvalidOptionError(
-      'store',
-      'must be an idempotency store (redisIdempotencyStore(redis) or memoryIdempotencyStore())',
-      store,
-    );
-  }
-  const leaseMs = positiveInt('leaseMs', options.leaseMs, 60_000);
-  const leaseRenewalMs = positiveInt(
-    'leaseRenewalMs',
-    options.leaseRenewalMs,
-    Math.max(1, Math.floor(leaseMs / 3)),
-  );
-  if (leaseRenewalMs >= leaseMs) {
-    throw new InvalidOptionError(
-      'leaseRenewalMs',
-      `must be less than leaseMs (${leaseMs})`,
-      leaseRenewalMs,
-    );
-  }
-  const methods = options.methods ?? KEYED_METHODS;
-  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string' || m.length === 0)) {
-    throw new InvalidOptionError('methods', 'must be an array of method names', methods);
-  }
-  const extra = options.storedHeaders ?? [];
-  if (!Array.isArray(extra) || extra.some((h) => typeof h !== 'string')) {
-    throw new InvalidOptionError('storedHeaders', 'must be an array of header names', extra);
-  }
-  const refused = extra.find((h) => NEVER_STORED_HEADERS.includes(h.toLowerCase()));
-  if (refused !== undefined) {
-    throw new InvalidOptionError(
-      'storedHeaders',
-      `must not name a per-response or hop-by-hop header such as "${refused}"`,
-      extra,
-    );
-  }
-  const excludeFields = options.excludeFields ?? [];
-  if (
-    !Array.isArray(excludeFields) ||
-    excludeFields.some((f) => typeof f !== 'string' || f === '')
-  ) {
-    throw new InvalidOptionError('excludeFields', 'must be an array of field names', excludeFields);
-  }
+  const o = validateOptions(optionsRule, options, { name: 'idempotency' });
   return {
-    store,
-    methods: new Set(methods.map((m) => m.toUpperCase())),
-    required: bool('required', options.required, true),
-    scope: fn('scope', options.scope),
-    excludeFields,
-    fingerprint: fn('fingerprint', options.fingerprint),
-    leaseMs,
-    leaseRenewalMs,
-    retentionMs: positiveInt('retentionMs', options.retentionMs, 86_400_000),
-    storeTimeoutMs: positiveInt('storeTimeoutMs', options.storeTimeoutMs, 1_000),
-    unavailableRetryAfterMs: positiveInt(
-      'unavailableRetryAfterMs',
-      options.unavailableRetryAfterMs,
-      1_000,
-    ),
-    inFlightRetryAfterMs: positiveInt('inFlightRetryAfterMs', options.inFlightRetryAfterMs, 1_000),
-    failOpen: bool('failOpen', options.failOpen, false),
-    maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes, 1_048_576),
-    maxResponseBytes: positiveInt('maxResponseBytes', options.maxResponseBytes, 1_048_576),
-    storedHeaders: new Set([...DEFAULT_STORED_HEADERS, ...extra.map((h) => h.toLowerCase())]),
-    shouldStore: fn('shouldStore', options.shouldStore) ?? defaultShouldStore,
-    on: options.on ?? {},
+    ...o,
+    methods: new Set(o.methods.map((m) => m.toUpperCase())),
+    scope: o.scope as ResolvedOptions<TReq>['scope'],
+    fingerprint: o.fingerprint as ResolvedOptions<TReq>['fingerprint'],
+    storedHeaders: new Set([...DEFAULT_STORED_HEADERS, ...o.storedHeaders]),
+    on: o.on as IdempotencyListeners,
   };
-}
-
-function positiveInt(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(name, 'must be a positive integer', value);
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'must be a boolean', value);
-  return value;
-}
-
-function fn<T>(name: string, value: T | undefined): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'function') throw new InvalidOptionError(name, 'must be a function', value);
-  return value;
 }
