@@ -2,7 +2,11 @@ import {
   PROBLEM_CONTENT_TYPE,
   formatRetryAfter,
   isTerminalOperationState,
+  option,
+  validateOptions,
   type OperationStatus,
+  type OptionRule,
+  type ShapeFor,
 } from '@unfazed/contract';
 
 /**
@@ -69,12 +73,46 @@ export interface OutcomeReplyOptions {
   readonly now?: () => number;
 }
 
+const outcomeReplyRule = option.object({
+  location: option.function<OutcomeReplyOptions['location']>('a function (id) => URL string'),
+  minRetryAfter: option.duration({ zero: true }).optional(),
+  completed: option.function<NonNullable<OutcomeReplyOptions['completed']>>().optional(),
+  failed: option.function<NonNullable<OutcomeReplyOptions['failed']>>().optional(),
+  now: option.function<() => number>().optional(),
+} satisfies ShapeFor<OutcomeReplyOptions>);
+
+/** The shape of {@link OperationStatusOptions}, for the adapters to extend. */
+export const operationStatusShape = {
+  source: option.instance<OperationStatusSource>(
+    'a source of operation states with status(id) (the durable instance)',
+    ['status'],
+  ),
+  pollAfter: option.duration({ zero: true }).optional(),
+  now: option.function<() => number>().optional(),
+} satisfies ShapeFor<OperationStatusOptions>;
+
+const operationStatusRule = option.object(operationStatusShape);
+
+/**
+ * Option objects already checked: helpers called per request get the same object every time,
+ * so it is checked once.
+ */
+const checked = new WeakSet<object>();
+
+/** @internal Validates `options` against `rule` unless that object passed before. */
+export function checkOnce(rule: OptionRule<unknown>, options: unknown, name: string): void {
+  if (typeof options === 'object' && options !== null && checked.has(options)) return;
+  validateOptions(rule, options, { name });
+  checked.add(options as object);
+}
+
 /**
  * Turns a durable outcome into the caller's answer: `200` with the result when the call
  * completed in time, `202 Accepted` with `Location` (the status resource) and `Retry-After`
  * when it will finish later, a problem when it failed.
  */
 export function outcomeReply(outcome: DurableOutcome, options: OutcomeReplyOptions): HttpReply {
+  checkOnce(outcomeReplyRule, options, 'outcomeReply');
   if (outcome.status === 'completed') {
     if (options.completed) {
       const mapped = options.completed(outcome.response, outcome.id);
@@ -145,6 +183,7 @@ export async function operationStatusReply(
   id: string,
   options: OperationStatusOptions,
 ): Promise<HttpReply> {
+  checkOnce(operationStatusRule, options, 'operationStatusReply');
   const status = await options.source.status(id);
   if (!status) {
     return {

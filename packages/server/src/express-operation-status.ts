@@ -1,6 +1,9 @@
 import type { Request, RequestHandler, Response } from 'express';
+import { option, type ShapeFor } from '@unfazed/contract';
 import {
+  checkOnce,
   operationStatusReply,
+  operationStatusShape,
   outcomeReply,
   type DurableOutcome,
   type HttpReply,
@@ -14,11 +17,18 @@ export interface ExpressOperationStatusOptions extends OperationStatusOptions {
   readonly param?: string;
 }
 
+const routeRule = option.object({
+  ...operationStatusShape,
+  param: option.string({ nonEmpty: true }).optional(),
+} satisfies ShapeFor<ExpressOperationStatusOptions>);
+
 /**
  * A ready Express handler for the status resource of durable operations:
  * `app.get('/operations/:id', operationStatusRoute({ source: durable }))`.
+ * @throws {InvalidOptionError} naming the option and the rule it broke.
  */
 export function operationStatusRoute(options: ExpressOperationStatusOptions): RequestHandler {
+  checkOnce(routeRule, options, 'operationStatusRoute');
   const param = options.param ?? 'id';
   return (req: Request, res: Response, next) => {
     const id = (req.params as Record<string, string | undefined>)[param];

@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
+import { option, type ShapeFor } from '@unfazed/contract';
 import {
+  checkOnce,
   operationStatusReply,
+  operationStatusShape,
   outcomeReply,
   type DurableOutcome,
   type HttpReply,
@@ -13,6 +16,22 @@ import {
 export interface FastifyOperationStatusOptions extends OperationStatusOptions {
   /** Route path with an `:id` parameter. Default `/operations/:id`. */
   readonly path?: string;
+}
+
+const pluginRule = option.object({
+  ...operationStatusShape,
+  path: option.string({ nonEmpty: true }).optional(),
+  // Options of `app.register` itself, which Fastify passes on to the plugin.
+  prefix: option.string().optional(),
+  logLevel: option.string().optional(),
+  logSerializers: option.passthrough().optional(),
+} satisfies ShapeFor<FastifyOperationStatusOptions & RegisterOptions>);
+
+/** The `app.register` options Fastify hands to the plugin with its own. */
+interface RegisterOptions {
+  prefix?: string;
+  logLevel?: string;
+  logSerializers?: object;
 }
 
 /**
@@ -28,6 +47,8 @@ async function statusPlugin(
   app: FastifyInstance,
   options: FastifyOperationStatusOptions,
 ): Promise<void> {
+  // Thrown here, it rejects `app.register(...)` / `ready()` rather than crashing the process.
+  checkOnce(pluginRule, options, 'operationStatusRoutes');
   app.get<{ Params: { id: string } }>(options.path ?? '/operations/:id', async (request, reply) =>
     send(reply, await operationStatusReply(request.params.id, options)),
   );
