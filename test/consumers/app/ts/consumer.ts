@@ -2,8 +2,8 @@
 // by `tsc --noEmit` under `nodenext` and under `bundler` resolution (strict,
 // exactOptionalPropertyTypes). Never run: only type-checked.
 import express from 'express';
-import { Redis } from 'ioredis';
-import { Redis as Redis5 } from 'ioredis5';
+import { Cluster, Redis } from 'ioredis';
+import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
 import {
   createClient,
   createDurable,
@@ -23,7 +23,18 @@ const durableStore = redisDurableStore(redis);
 const durableStore5 = redisDurableStore(redis5, { prefix: 'app:durable:' });
 const idempotencyStore = redisIdempotencyStore(redis);
 const idempotencyStore5 = redisIdempotencyStore(redis5, { prefix: 'app:idem:' });
-void [durableStore5, idempotencyStore5, memoryDurableStore(), memoryIdempotencyStore()];
+const cluster = new Cluster([{ host: '127.0.0.1', port: 7000 }]);
+const cluster5 = new Cluster5([{ host: '127.0.0.1', port: 7000 }]);
+void [
+  durableStore5,
+  idempotencyStore5,
+  redisDurableStore(cluster),
+  redisIdempotencyStore(cluster),
+  redisDurableStore(cluster5),
+  redisIdempotencyStore(cluster5),
+  memoryDurableStore(),
+  memoryIdempotencyStore(),
+];
 
 const passes = createClient({ baseUrl: 'http://passes.internal' });
 const durable = createDurable({ client: passes, store: durableStore });
