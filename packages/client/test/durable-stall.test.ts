@@ -93,6 +93,8 @@ async function startDownstream(): Promise<Downstream> {
 interface StallFigures {
   /** Attempts per operation (requests the downstream received with its key). */
   attempts: number[];
+  /** The same for the operations started during the stall. */
+  lateAttempts: number[];
   /** ms from the starts until every operation completed. */
   finishedMs: number;
   /** Per operation, ms from the starts to its completion. */
@@ -164,7 +166,8 @@ async function stallRun(
     } finally {
       await stall.resume();
     }
-    ids.push(...(await late));
+    const lateIds = await late;
+    ids.push(...lateIds);
     await until(
       'every operation completed',
       async () => {
@@ -176,6 +179,7 @@ async function stallRun(
     const finishedMs = Date.now() - t0;
     return {
       attempts: ids.map((id) => downstream.attempts.get(id) ?? 0),
+      lateAttempts: lateIds.map((id) => downstream.attempts.get(id) ?? 0),
       finishedMs,
       slowestMs: Math.max(...ids.map((id) => (completedAt.get(id) ?? Infinity) - t0)),
       overlaps: downstream.overlaps,
@@ -196,6 +200,9 @@ function expectNoDoubleRuns(figures: StallFigures): void {
   expect(figures.overlaps).toEqual([]);
   // Nothing lost: every operation was attempted and completed.
   expect(figures.attempts.every((n) => n >= 1)).toBe(true);
+  // A start whose write-ahead took its whole `wait` sends nothing itself (an attempt with no
+  // time left would only time out): the workers make the one attempt.
+  expect(figures.lateAttempts).toEqual(figures.lateAttempts.map(() => 1));
   // No minute-long wait.
   expect(figures.slowestMs).toBeLessThan(BOUND_MS);
 }
