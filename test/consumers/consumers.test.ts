@@ -301,6 +301,13 @@ describe('Fastify 5', () => {
   });
 });
 
+describe('durable retry queue (@unfazed/client)', () => {
+  it.each(IOREDIS)(
+    'ioredis $major: accepted, finished by a worker, one key on every attempt',
+    (ioredis) => node(`durable ioredis ${ioredis.major}`, ['durable-app.mjs'], ioredis),
+  );
+});
+
 describe('TypeScript consumer (strict, exactOptionalPropertyTypes, ioredis 5 and 6)', () => {
   it.each(['nodenext', 'bundler'])('tsc --noEmit under %s resolution', (resolution) =>
     node(

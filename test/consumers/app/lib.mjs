@@ -10,12 +10,10 @@ const require = createRequire(import.meta.url);
 export const ioredisModule = process.env.UNFAZED_IOREDIS ?? 'ioredis';
 
 /** Connects the user's ioredis to REDIS_URL; returns it with its installed version. */
-export async function connectRedis() {
+export async function connectRedis(options = { maxRetriesPerRequest: 1 }) {
   const mod = await import(ioredisModule);
   const Redis = mod.Redis ?? mod.default;
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
-    maxRetriesPerRequest: 1,
-  });
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', options);
   const { version } = JSON.parse(
     readFileSync(require.resolve(`${ioredisModule}/package.json`), 'utf8'),
   );
