@@ -153,6 +153,44 @@ describe('IdempotencyCore', () => {
     });
   });
 
+  it('keeps renewing the lease while the completion is pending, so the key stays in flight', async () => {
+    let now = 0;
+    const inner = memoryIdempotencyStore({ now: () => now });
+    let storeUp = false;
+    let renewals = 0;
+    let onRenew: (() => void) | undefined;
+    const down: IdempotencyStore = {
+      claim: (i) => inner.claim(i),
+      complete: (i) =>
+        storeUp ? inner.complete(i) : Promise.reject(new Error('Connection is closed.')),
+      release: (i) => inner.release(i),
+      renew: (i) => {
+        renewals++;
+        onRenew?.();
+        return inner.renew(i);
+      },
+    };
+    const timers = new ManualTimers();
+    // Renewals run on real timers (every 100 ms); the store's clock is the test's.
+    const core = new IdempotencyCore<Req>({ store: down, leaseMs: 300 }, timers);
+    const begun = await core.begin(input('{}'));
+    if (begun.action !== 'run' || !begun.execution) throw new Error('not claimed');
+    const finished = begun.execution.finish(201, {});
+    const retry = await timers.next();
+    // Four renewals, the store's clock moving half a lease after each: two leases pass.
+    for (const target of [1, 2, 3, 4]) {
+      if (renewals < target) await new Promise<void>((resolve) => (onRenew = resolve));
+      now += 150;
+    }
+    expect(await core.begin(input('{}'))).toMatchObject({ response: { status: 409 } });
+    storeUp = true;
+    retry.fire();
+    await finished;
+    expect(await core.begin(input('{}'))).toMatchObject({
+      response: { status: 201, headers: { 'idempotent-replayed': 'true' } },
+    });
+  });
+
   it('repeats a completion whose answer was lost without reporting a lost lease', async () => {
     const inner = memoryIdempotencyStore();
     let first = true;
