@@ -7,6 +7,7 @@ import {
   createDurable,
   redisDurableStore,
   type Durable,
+  type DurableOperation,
   type DurableWorker,
 } from '@unfazed/client';
 import {
@@ -231,6 +232,95 @@ describe('Redis stalled longer than the lease (SIGSTOP), then resumed', () => {
       4,
     );
     expectNoDoubleRuns(figures);
+  }, 60_000);
+
+  it('an attempt whose lease renewals stop coming back is aborted before the lease runs out', async () => {
+    const pid = own.pid;
+    if (pid === undefined) throw new Error('the spawned Redis has no pid');
+    // The first request is held far past the stall; a caller that goes away ends it (as a
+    // downstream that stops work for a gone caller would). Later requests answer at once.
+    let n = 0;
+    let inFlight = 0;
+    const overlaps: number[] = [];
+    const closedAt: number[] = [];
+    const server = createServer((req, res) => {
+      n++;
+      inFlight++;
+      if (inFlight > 1) overlaps.push(inFlight);
+      req.resume();
+      const timer = setTimeout(
+        () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        },
+        n === 1 ? 6_000 : 50,
+      );
+      res.on('close', () => {
+        clearTimeout(timer);
+        inFlight--;
+        closedAt.push(Date.now());
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = createClient({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      breaker: false,
+    });
+    const connections: Redis[] = [];
+    const workers: DurableWorker[] = [];
+    const lapsed: string[] = [];
+    interface Run {
+      durable: Durable;
+      op: DurableOperation<unknown>;
+    }
+    try {
+      const [first, second] = [0, 1].map(() => {
+        const redis = own.connect({ maxRetriesPerRequest: null });
+        connections.push(redis);
+        const durable = createDurable({
+          client,
+          store: redisDurableStore(redis, { prefix: 'stall:lapse:', partitions: 2 }),
+          leaseMs: LEASE_MS,
+          attemptTimeout: 10_000,
+        });
+        durable.events.on('attempt', (e) => {
+          if (e.error === 'lease-lapsed') lapsed.push(e.id);
+        });
+        const op = durable.operation('slow', {
+          request: () => ({ method: 'POST', path: '/slow' }),
+        });
+        return { durable, op };
+      }) as [Run, Run];
+      const started = await first.op.start({}, { wait: 0 });
+      workers.push(first.durable.startWorker({ concurrency: 2, pollInterval: 50 }));
+      await until('the first attempt in flight', () => n === 1);
+      workers.push(second.durable.startWorker({ concurrency: 2, pollInterval: 50 }));
+      process.kill(pid, 'SIGSTOP');
+      let closedDuringStall: number;
+      try {
+        await new Promise((r) => setTimeout(r, STALL_MS));
+      } finally {
+        closedDuringStall = closedAt.length;
+        process.kill(pid, 'SIGCONT');
+      }
+      await until(
+        'completed',
+        async () => (await first.durable.status(started.id))?.state === 'completed',
+        BOUND_MS,
+      );
+      // The first attempt was given up before Redis came back (its lease ran out meanwhile),
+      // so the next one, by whichever worker, never overlapped it.
+      expect(closedDuringStall).toBe(1);
+      expect(overlaps).toEqual([]);
+      expect(lapsed).toEqual([started.id]);
+      expect(n).toBe(2);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop({ timeout: 2_000 })));
+      for (const redis of connections) redis.disconnect();
+      await client.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   }, 60_000);
 });
 

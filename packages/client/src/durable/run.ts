@@ -502,14 +502,14 @@ async function drive(
           code: 'lease-lapsed',
           message: 'the lease ran out during the attempt (the store did not answer its renewals)',
         };
-        entries.push({
-          at: started,
-          kind: 'attempt',
+        const entry = {
           attempt: attemptNo,
           durationMs,
           error: lastError.code,
           worker: owner,
-        });
+        };
+        env.events.emit('attempt', { id: rec.id, type: rec.type, ...entry });
+        entries.push({ at: started, kind: 'attempt', ...entry });
         return schedule(ended, attemptNo, 'released', lastError);
       }
       entries.push({
