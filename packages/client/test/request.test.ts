@@ -21,6 +21,8 @@ function keyOf(header: string | string[] | undefined): string | undefined {
 describe('request()', () => {
   let server: TestServer;
   let client: Client;
+  let releaseStream: () => void = () => undefined;
+  const streamReleased = new Promise<void>((resolve) => (releaseStream = resolve));
 
   beforeAll(async () => {
     server = await startServer((req, res) => {
@@ -30,15 +32,13 @@ describe('request()', () => {
       } else if (path === '/replayed') {
         send(res, 201, { id: 1 }, { 'idempotent-replayed': 'true' });
       } else if (path === '/stream') {
+        // Headers at once; the body only once the test says the client's timers have passed.
         res.writeHead(200, { 'content-type': 'text/plain' });
-        let i = 0;
-        const timer = setInterval(() => {
-          res.write(`chunk-${i}\n`);
-          if (++i === 5) {
-            clearInterval(timer);
-            res.end();
-          }
-        }, 30);
+        res.write('chunk-0\n');
+        void streamReleased.then(() => {
+          for (let i = 1; i < 5; i++) res.write(`chunk-${i}\n`);
+          res.end();
+        });
       } else {
         send(res, 404, { error: 'not found' });
       }
@@ -104,8 +104,14 @@ describe('request()', () => {
   });
 
   it('lets a streamed body be read whole after request() returned (no abort on return)', async () => {
-    const res = await client.request({ path: '/stream', timeout: { attempt: 50, total: 100 } });
-    // The attempt timeout (50 ms) and the deadline (100 ms) pass while the body still streams.
+    // Generous timeouts, so that a loaded machine still gets the headers in time; the rest of
+    // the body is sent only after both have passed.
+    const res = await client.request({
+      path: '/stream',
+      timeout: { attempt: 1_000, total: 1_200 },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    releaseStream();
     const chunks: string[] = [];
     for await (const chunk of res.body) chunks.push(String(chunk));
     expect(chunks.join('')).toBe('chunk-0\nchunk-1\nchunk-2\nchunk-3\nchunk-4\n');
