@@ -24,6 +24,7 @@ async function completeRecord(store: IdempotencyStore, i: number, salt: string):
   if (claimed.outcome !== 'claimed') throw new Error(`record ${i}: claim gave ${claimed.outcome}`);
   const ok = await store.complete({
     key,
+    fingerprint,
     owner,
     response: { status: 201, headers: { ...HEADERS }, body: Buffer.concat([BODY]) },
     retentionMs: 600_000,

@@ -74,9 +74,10 @@ export interface DurableOptions {
 export interface StartOptions {
   /**
    * Makes start idempotent: the same key (for this type) always gives the same operation,
-   * even when started concurrently. Derive it from your own incoming `Idempotency-Key`.
+   * even when started concurrently. Derive it from your own incoming `Idempotency-Key`
+   * (`req.idempotencyKey` behind `@unfazed/server`'s middleware). `undefined` means no key.
    */
-  readonly key?: string;
+  readonly key?: string | undefined;
   /** How long to try synchronously before answering `accepted`, ms. 0 = never try here. */
   readonly wait?: number;
 }
