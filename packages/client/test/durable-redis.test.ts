@@ -27,6 +27,111 @@ describeDurableBehaviour('redis store', async () =>
 );
 
 describe('redis store specifics', () => {
+  it("takes every lease, due and deadline time from Redis's clock: a caller an hour off changes nothing", async () => {
+    const store = redisDurableStore(ctx.connect(), {
+      prefix: `${ctx.prefix}clock:`,
+      partitions: 2,
+    });
+    const admin = ctx.connect();
+    const redisNow = async (): Promise<number> => {
+      const [s, us] = (await admin.time()) as [number | string, number | string];
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    };
+    // The caller's clock is an hour behind: its `now` and every time it derives.
+    const skewed = (): number => Date.now() - 3_600_000;
+    const claimAll = async (owner: string): Promise<Awaited<ReturnType<typeof store.claim>>> => {
+      const out: Awaited<ReturnType<typeof store.claim>> = [];
+      for (let p = 0; p < store.partitions; p++)
+        out.push(...(await store.claim(p, skewed(), 10, owner, 60_000)));
+      return out;
+    };
+    const before = await redisNow();
+    const now = skewed();
+    const { record } = await store.create({
+      id: store.newId('clock'),
+      type: 'clock',
+      input: '{}',
+      now,
+      deadline: now + 60_000,
+      dueAt: now,
+      owner: 'A',
+      leaseUntil: now + 300,
+    });
+    expect(record.createdAt).toBeGreaterThanOrEqual(before);
+    expect(record.createdAt).toBeLessThanOrEqual(await redisNow());
+    expect(record).toMatchObject({
+      leaseUntil: record.createdAt + 300,
+      deadline: record.createdAt + 60_000,
+      dueAt: record.createdAt,
+    });
+    expect(await store.get(record.id)).toMatchObject({
+      createdAt: record.createdAt,
+      leaseUntil: record.createdAt + 300,
+    });
+    // Not expired by Redis's clock, whatever the caller's says.
+    expect(await claimAll('B')).toHaveLength(0);
+    // Renewed for 300 ms from Redis's now; then it expires, and a claim with the skewed clock
+    // still sees it (by Redis's clock) and takes it over with a lease from Redis's now.
+    const renewedAt = await redisNow();
+    expect(await store.renew(record.id, 'A', 300)).toBe(true);
+    expect((await store.get(record.id))?.leaseUntil).toBeGreaterThanOrEqual(renewedAt + 300);
+    await until('the lease expired by Redis', async () => (await redisNow()) > renewedAt + 400);
+    const [taken] = await claimAll('B');
+    expect(taken?.takeover).toBe(true);
+    const token = taken?.record.owner ?? '';
+    const claimedAt = taken?.record.updatedAt ?? 0;
+    expect(claimedAt).toBeGreaterThan(renewedAt + 300);
+    expect(taken?.record.leaseUntil).toBe(claimedAt + 60_000);
+    const [takeover] = await store.history(record.id);
+    expect(takeover).toMatchObject({ kind: 'lease-expired', at: claimedAt, worker: 'B' });
+    // A retry due in 5 s by the caller's clock is due 5 s from Redis's now.
+    const t = skewed();
+    expect(
+      await store.settle(
+        record.id,
+        token,
+        t,
+        { action: 'retry', dueAt: t + 5_000, attempts: 1 },
+        [],
+      ),
+    ).toBe(true);
+    const pending = await store.get(record.id);
+    expect(pending?.dueAt).toBe((pending?.updatedAt ?? 0) + 5_000);
+    expect(pending?.updatedAt).toBeGreaterThanOrEqual(claimedAt);
+    expect(await store.gauges(skewed())).toEqual({ due: {}, inFlight: {} });
+    // A redrive at 1 s by the caller's clock, with a fresh deadline, is on Redis's clock too.
+    const failed = await store.create({
+      id: store.newId('clock'),
+      type: 'clock',
+      input: '{}',
+      now: skewed(),
+      deadline: skewed() + 60_000,
+      dueAt: skewed(),
+    });
+    const [claimed] = await claimAll('C');
+    expect(claimed?.record.id).toBe(failed.record.id);
+    const f = skewed();
+    expect(
+      await store.settle(
+        failed.record.id,
+        claimed?.record.owner ?? '',
+        f,
+        { action: 'finish', state: 'failed', attempts: 1 },
+        [],
+      ),
+    ).toBe(true);
+    const r = skewed();
+    const entry = { at: r, kind: 'redriven' } as const;
+    expect(await store.redrive(failed.record.id, r, r + 1_000, r + 60_000, entry)).toBe(true);
+    const redriven = await store.get(failed.record.id);
+    expect(redriven?.updatedAt).toBeGreaterThanOrEqual(claimed?.record.updatedAt ?? Infinity);
+    expect(redriven).toMatchObject({
+      state: 'pending',
+      dueAt: (redriven?.updatedAt ?? 0) + 1_000,
+      deadline: (redriven?.updatedAt ?? 0) + 60_000,
+    });
+  });
+
   it('keeps every key of one operation under one hash tag, and the layout the README documents', async () => {
     const prefix = `${ctx.prefix}layout:`;
     const store = redisDurableStore(ctx.connect(), { prefix, partitions: 4 });
