@@ -1,3 +1,4 @@
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import type { History, HistoryEvent, OperationOutcome } from './history.js';
 import type { Ledger, LedgerEntry } from './ledger.js';
 
@@ -44,6 +45,11 @@ export interface CheckExactlyOnceOptions {
   clockToleranceMs?: number;
 }
 
+const checkOptions = option.object({
+  unknownMustApply: option.boolean().optional(),
+  clockToleranceMs: option.number({ min: 0 }).optional(),
+} satisfies ShapeFor<CheckExactlyOnceOptions>);
+
 /** What {@link checkExactlyOnce} found. */
 export interface ExactlyOnceReport {
   /** True when no rule was broken. */
@@ -80,6 +86,7 @@ export function checkExactlyOnce(
   ledger: Ledger,
   options: CheckExactlyOnceOptions = {},
 ): ExactlyOnceReport {
+  validateOptions(checkOptions, options, { name: 'checkExactlyOnce' });
   const tolerance = options.clockToleranceMs ?? 0;
   const events = history.events();
   const byKey = new Map<string, HistoryEvent[]>();

@@ -1,5 +1,11 @@
 import { appendFileSync, readFileSync } from 'node:fs';
-import { InvalidOptionError, classifyError } from '@unfazed/contract';
+import {
+  InvalidOptionError,
+  classifyError,
+  option,
+  validateOptions,
+  type ShapeFor,
+} from '@unfazed/contract';
 import { normalizeKey, preciseNow } from './clock.js';
 
 /** How an invocation ended: applied (`ok`), definitely not applied (`failed`), or not known. */
@@ -82,8 +88,18 @@ export interface History {
   pending(): readonly Invocation[];
 }
 
+const historyOptions = option.object({
+  file: option.string({ nonEmpty: true }).optional(),
+} satisfies ShapeFor<HistoryOptions>);
+const trackOptions = option.object({
+  label: option.string().optional(),
+  outcome: option.function().optional(),
+  errorOutcome: option.function().optional(),
+} satisfies ShapeFor<TrackOptions<unknown>>);
+
 /** Creates an empty {@link History}. */
 export function createHistory(options: HistoryOptions = {}): History {
+  validateOptions(historyOptions, options, { name: 'createHistory' });
   return makeHistory([], options.file);
 }
 
@@ -168,6 +184,7 @@ function makeHistory(initial: HistoryEvent[], file: string | undefined): History
       return invocation;
     },
     async track(key, fn, options = {}) {
+      validateOptions(trackOptions, options, { name: 'history.track' });
       const invocation = history.invoke(
         key,
         options.label === undefined ? {} : { label: options.label },

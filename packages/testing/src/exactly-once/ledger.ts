@@ -1,4 +1,5 @@
 import { appendFileSync, readFileSync } from 'node:fs';
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { normalizeKey, preciseNow } from './clock.js';
 
 /** One side effect in a {@link Ledger}. */
@@ -43,8 +44,13 @@ export interface Ledger {
 
 const kLedger = Symbol.for('unfazed.testing.ledger');
 
+const ledgerOptions = option.object({
+  file: option.string({ nonEmpty: true }).optional(),
+} satisfies ShapeFor<LedgerOptions>);
+
 /** Creates an empty {@link Ledger}. */
 export function createLedger(options: LedgerOptions = {}): Ledger {
+  validateOptions(ledgerOptions, options, { name: 'createLedger' });
   return makeLedger([], options.file);
 }
 

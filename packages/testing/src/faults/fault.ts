@@ -1,4 +1,10 @@
-import { InvalidOptionError, formatRetryAfter } from '@unfazed/contract';
+import {
+  InvalidOptionError,
+  formatRetryAfter,
+  option,
+  validateOptions,
+  type ShapeFor,
+} from '@unfazed/contract';
 
 /**
  * Where a fault sits relative to the work done behind the call — the axis on which
@@ -118,6 +124,26 @@ function label<T extends string>(
   return value;
 }
 
+// Shapes only (unknown keys, types); each value's own rule is checked below.
+const labelRule = option.string().optional();
+const statusOptions = option.object({
+  headers: option.record(option.string(), 'an object of header values (strings)').optional(),
+  body: option.instance<FaultBody>('text, bytes or a JSON value', () => true).optional(),
+  retryAfterMs: option.number().optional(),
+  label: labelRule,
+} satisfies ShapeFor<StatusFaultOptions>);
+const labelOnly = option.object({ label: labelRule });
+const slowBodyOptions = option.object({
+  chunkSize: option.number().optional(),
+  intervalMs: option.number().optional(),
+});
+const closeMidBodyOptions = option.object({ afterBytes: option.number().optional() });
+
+/** Checks the option object of `faults.<name>()`. */
+function shape(rule: Parameters<typeof validateOptions>[0], options: unknown, name: string): void {
+  validateOptions(rule, options, { name: `faults.${name}` });
+}
+
 /**
  * Constructors of the faults a plan can inject. Each fault carries its {@link FaultLabel}.
  *
@@ -129,6 +155,7 @@ function label<T extends string>(
 export const faults = {
   /** Answer `status` (with optional headers and body) instead of running the handler. */
   status(status: number, options: StatusFaultOptions = {}): StatusFault {
+    shape(statusOptions, options, 'status');
     if (!Number.isInteger(status) || status < 100 || status > 599) {
       throw new InvalidOptionError(
         'status',
@@ -160,6 +187,7 @@ export const faults = {
    * if the caller leaves meanwhile, the handler never runs.
    */
   delay(ms: number, options: { label?: 'beforeSend' | 'afterSend' } = {}): DelayFault {
+    shape(labelOnly, options, 'delay');
     return Object.freeze({
       kind: 'delay',
       label: label('label', options.label, ['beforeSend', 'afterSend'], 'afterSend'),
@@ -168,6 +196,7 @@ export const faults = {
   },
   /** Send the handler's answer slowly: `chunkSize` bytes (default 1) every `intervalMs` (default 20). */
   slowBody(options: { chunkSize?: number; intervalMs?: number } = {}): SlowBodyFault {
+    shape(slowBodyOptions, options, 'slowBody');
     return Object.freeze({
       kind: 'slowBody',
       label: 'midBody',
@@ -177,6 +206,7 @@ export const faults = {
   },
   /** Never answer. Default `beforeSend` (handler not run); `afterSend` runs it, then hangs. */
   hang(options: { label?: 'beforeSend' | 'afterSend' } = {}): HangFault {
+    shape(labelOnly, options, 'hang');
     return Object.freeze({
       kind: 'hang',
       label: label('label', options.label, ['beforeSend', 'afterSend'], 'beforeSend'),
@@ -192,6 +222,7 @@ export const faults = {
   },
   /** Run the handler, send headers and `afterBytes` of its body (default: half), then close. */
   closeMidBody(options: { afterBytes?: number } = {}): CloseMidBodyFault {
+    shape(closeMidBodyOptions, options, 'closeMidBody');
     return Object.freeze({
       kind: 'closeMidBody',
       label: 'midBody',

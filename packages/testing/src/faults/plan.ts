@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { FaultsNotFiredError } from './errors.js';
 import { describeFault, isFault, type Fault, type FaultLabel } from './fault.js';
 import { hashString, seededRandom, type SeededRandom } from './prng.js';
@@ -214,6 +214,21 @@ function stepName(step: SequenceStep): string {
   return step === 'pass' ? 'pass' : describeFault(step);
 }
 
+// Shapes only (unknown keys, types); each value's own rule is checked where it is used.
+const anyValue = option.instance<unknown>('a value', () => true);
+const perRule = option.oneOf(['call', 'key']).optional();
+const sequenceOptions = option.object({
+  then: anyValue.optional(),
+  per: perRule,
+} satisfies ShapeFor<SequenceOptions>);
+const timesOptions = option.object({ per: perRule } satisfies ShapeFor<
+  Omit<SequenceOptions, 'then'>
+>);
+const rateOptions = option.object({
+  seed: option.number().optional(),
+  maxFaults: option.instance<number>('a number', (v) => typeof v === 'number').optional(),
+} satisfies ShapeFor<RateOptions>);
+
 /**
  * Builders of {@link FaultPlan}s.
  *
@@ -226,6 +241,7 @@ function stepName(step: SequenceStep): string {
 export const plans = {
   /** Runs the steps in order, one per call, then `then` (default: pass every call). */
   sequence(steps: readonly SequenceStep[], options: SequenceOptions = {}): FaultPlan {
+    validateOptions(sequenceOptions, options, { name: 'plans.sequence' });
     if (!Array.isArray(steps)) throw new InvalidOptionError('steps', 'must be an array', steps);
     const checked = steps.map((step, i) =>
       step === 'pass' ? step : checkFault(`steps[${i}]`, step),
@@ -270,6 +286,7 @@ export const plans = {
 
   /** `fault` on the first `n` calls, then pass: "503 twice, then pass". */
   times(n: number, fault: Fault, options: Omit<SequenceOptions, 'then'> = {}): FaultPlan {
+    validateOptions(timesOptions, options, { name: 'plans.times' });
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new InvalidOptionError('n', 'must be an integer >= 0', n);
     }
@@ -300,6 +317,7 @@ export const plans = {
    * same sequence of calls.
    */
   rate(probability: number, fault: Fault | readonly Fault[], options: RateOptions = {}): FaultPlan {
+    validateOptions(rateOptions, options, { name: 'plans.rate' });
     if (typeof probability !== 'number' || !(probability >= 0 && probability <= 1)) {
       throw new InvalidOptionError('probability', 'must be a number from 0 to 1', probability);
     }

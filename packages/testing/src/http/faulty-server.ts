@@ -1,7 +1,14 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { InvalidOptionError } from '@unfazed/contract';
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { encodeFaultBody, type Fault, type FaultBody, type FaultLabel } from '../faults/fault.js';
+import {
+  keyRule,
+  listenPortRule,
+  onFaultRule,
+  planRule,
+  routesRule,
+} from '../faults/option-rules.js';
 import type { FaultEvent, FaultPlan } from '../faults/plan.js';
 import type { RouteRequest } from '../faults/route.js';
 import { FaultRouter, type RoutesOption } from '../faults/router.js';
@@ -138,6 +145,17 @@ export interface FaultyServer {
 
 const DEFAULT_RESPONSE: FaultyResponse = { status: 200, body: { ok: true } };
 
+const handlerRule = option.function<FaultyHandler>('a function of the request');
+const faultyRoutesRule = routesRule({ handler: handlerRule.optional() });
+const optionsSchema = option.object({
+  routes: faultyRoutesRule.optional(),
+  plan: planRule.optional(),
+  handler: handlerRule.optional(),
+  key: keyRule.optional(),
+  port: listenPortRule.optional(),
+  onFault: onFaultRule.optional(),
+} satisfies ShapeFor<FaultyServerOptions>);
+
 interface Answer {
   status: number;
   headers: Record<string, string>;
@@ -173,12 +191,7 @@ function headerObject(
  * });
  */
 export async function faultyServer(options: FaultyServerOptions = {}): Promise<FaultyServer> {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object', options);
-  }
-  if (options.handler !== undefined && typeof options.handler !== 'function') {
-    throw new InvalidOptionError('handler', 'must be a function', options.handler);
-  }
+  validateOptions(optionsSchema, options, { name: 'faultyServer' });
   const router = new FaultRouter<FaultyRoute>(
     'server',
     options.routes,
@@ -424,9 +437,6 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
   server.on('clientError', (_error, socket) => socket.destroy());
 
   const port = options.port ?? 0;
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidOptionError('port', 'must be an integer from 0 to 65535', port);
-  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -464,8 +474,19 @@ export async function faultyServer(options: FaultyServerOptions = {}): Promise<F
     assertAllFaultsFired: () => router.assertAllFaultsFired(),
     replayHint: () => router.replayHint(),
     formatEvents: () => router.formatEvents(),
-    use: (routes) => router.use(routes),
-    resetRoutes: (routes) => router.resetRoutes(routes),
+    use: (routes) => {
+      validateOptions(faultyRoutesRule, routes, { name: 'faultyServer.use', path: 'routes' });
+      router.use(routes);
+    },
+    resetRoutes: (routes) => {
+      if (routes !== undefined) {
+        validateOptions(faultyRoutesRule, routes, {
+          name: 'faultyServer.resetRoutes',
+          path: 'routes',
+        });
+      }
+      router.resetRoutes(routes);
+    },
     clearRequests,
     reset: () => {
       router.resetRoutes();

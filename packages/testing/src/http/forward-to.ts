@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import type { FaultyHandler, FaultyResponse } from './faulty-server.js';
 
 /** Options of {@link forwardTo}. */
@@ -21,6 +21,10 @@ const SKIP = new Set([
   'upgrade',
 ]);
 
+const forwardOptions = option.object({
+  timeoutMs: option.duration().optional(),
+} satisfies ShapeFor<ForwardToOptions>);
+
 /**
  * A {@link FaultyHandler} that forwards the request to a real app (an Express or Fastify
  * server, say) and answers with the app's answer. Puts `faultyServer`'s faults in front of an
@@ -34,6 +38,7 @@ const SKIP = new Set([
  * });
  */
 export function forwardTo(baseUrl: string, options: ForwardToOptions = {}): FaultyHandler {
+  validateOptions(forwardOptions, options, { name: 'forwardTo' });
   let base: URL;
   try {
     base = new URL(baseUrl);

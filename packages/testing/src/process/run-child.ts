@@ -2,7 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { InvalidOptionError } from '@unfazed/contract';
+import {
+  InvalidOptionError,
+  option,
+  validateOptions,
+  type OptionRule,
+  type ShapeFor,
+} from '@unfazed/contract';
+import { seedRule } from '../faults/option-rules.js';
 import { seededRandom } from '../faults/prng.js';
 import { defaultSeed, parseSeed, replayHint } from '../faults/seed.js';
 import { ChildWaitError } from './errors.js';
@@ -139,6 +146,53 @@ export interface ChildRun {
 
 const TS_MODULE = /\.[cm]?tsx?$/;
 
+const checkpointName = option.string({ nonEmpty: true });
+const killPlans = {
+  atCheckpoint: option.object({
+    atCheckpoint: checkpointName,
+    occurrence: option.number({ integer: true, min: 1 }).optional(),
+  }),
+  afterMs: option.object({
+    afterMs: option.number({ min: 0 }),
+    after: checkpointName.optional(),
+  }),
+  randomDelayMs: option.object({
+    randomDelayMs: option
+      .object({
+        min: option.number({ integer: true, min: 0 }),
+        max: option.number({ integer: true, min: 0 }),
+      })
+      .refine((range, fail) => (range.max < range.min ? fail('max', 'must be >= min') : range)),
+    after: checkpointName.optional(),
+    seed: seedRule.optional(),
+  }),
+};
+const killDescription =
+  '{ atCheckpoint, occurrence? }, { afterMs, after? } or { randomDelayMs, after?, seed? }';
+/** A kill plan: the key it has (`atCheckpoint`, `afterMs`, `randomDelayMs`) says which schema. */
+const killRule = option.passthrough<KillPlan>(killDescription).refine((value, fail) => {
+  const kind = (Object.keys(killPlans) as (keyof typeof killPlans)[]).find((k) => k in value);
+  if (kind === undefined) return fail(undefined, `must be ${killDescription}`);
+  validateOptions(killPlans[kind] as OptionRule<unknown>, value, {
+    name: 'runChild',
+    path: 'kill',
+  });
+  return value;
+});
+
+const optionsSchema = option.object({
+  args: option.array(option.string()).optional(),
+  env: option.record(option.string().optional(), 'an object of strings (or undefined)').optional(),
+  cwd: option.string({ nonEmpty: true }).optional(),
+  kill: killRule.optional(),
+  signal: option
+    .string({ test: { check: /^SIG[A-Z0-9]+$/, rule: 'a signal name such as "SIGKILL"' } })
+    .optional(),
+  holdAt: option.array(checkpointName).optional(),
+  timeoutMs: option.duration().optional(),
+  execArgv: option.array(option.string()).optional(),
+} satisfies ShapeFor<RunChildOptions>);
+
 /**
  * Runs a module in a child Node process, with an IPC channel for `checkpoint()`, and kills it
  * where the test says: at a named checkpoint, after a fixed delay, or after a seeded random
@@ -185,6 +239,7 @@ export function modulePathOf(module: ChildModule): string {
 }
 
 function validate(options: RunChildOptions): void {
+  validateOptions(optionsSchema, options, { name: 'runChild' });
   const kill = options.kill;
   if (kill && 'atCheckpoint' in kill) {
     if (typeof kill.atCheckpoint !== 'string' || kill.atCheckpoint === '') {

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type ClusterOptions } from 'ioredis';
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
 import { portPairFree } from './free-port.js';
 import {
@@ -43,6 +43,13 @@ export interface RedisClusterHandle {
   close(): Promise<void>;
 }
 
+const clusterOptionsSchema = option.object({
+  masters: option.number().optional(), // its rule (>= 3, why) is checked below
+  binary: option.string({ nonEmpty: true }).optional(),
+  cli: option.string({ nonEmpty: true }).optional(),
+  startTimeoutMs: option.duration().optional(),
+} satisfies ShapeFor<RedisClusterOptions>);
+
 /**
  * Starts a Redis Cluster of `masters` redis-server processes (`cluster-enabled yes`, no
  * persistence, no replicas) on free ports in a temporary directory, joins them with
@@ -59,6 +66,7 @@ export interface RedisClusterHandle {
 export async function startRedisCluster(
   options: RedisClusterOptions = {},
 ): Promise<RedisClusterHandle> {
+  validateOptions(clusterOptionsSchema, options, { name: 'startRedisCluster' });
   const masters = options.masters ?? 3;
   if (!Number.isInteger(masters) || masters < 3) {
     throw new InvalidOptionError(

@@ -1,5 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { faultProxy, type FaultProxy, type FaultProxyOptions } from '../tcp/fault-proxy.js';
+import { option, validateOptions } from '@unfazed/contract';
+import {
+  faultProxy,
+  proxyShape,
+  type FaultProxy,
+  type FaultProxyOptions,
+} from '../tcp/fault-proxy.js';
 import { withTimeout } from './redis-server.js';
 
 /** Options of a Redis fault proxy: those of `faultProxy()`, its upstream given by the harness. */
@@ -36,12 +42,15 @@ function disconnect(client: Redis): Promise<void> {
   return withTimeout(ended, 5_000).catch(() => undefined);
 }
 
+const proxyOptionsSchema = option.object(proxyShape);
+
 /** Starts a fault proxy in front of `upstream` with tracked clients. @internal */
 export async function redisFaultProxy(
   upstream: string,
   options: RedisFaultProxyOptions = {},
   onClose?: () => void,
 ): Promise<RedisFaultProxy> {
+  validateOptions(proxyOptionsSchema, options, { name: 'proxy' });
   const proxy = await faultProxy({ ...options, upstream });
   const clients = new Set<Redis>();
   let closing: Promise<void> | undefined;

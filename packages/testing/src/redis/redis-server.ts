@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { killOnExit } from '../process/kill-on-exit.js';
 import { HOW_TO_GET_REDIS, RedisStartError, RedisUnavailableError } from './errors.js';
 import { freePort } from './free-port.js';
@@ -263,6 +263,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+const serverOptionsSchema = option.object({
+  port: option.number({ integer: true, min: 1, max: 65_535 }).optional(),
+  binary: option.string({ nonEmpty: true }).optional(),
+  args: option.array(option.string()).optional(),
+  startTimeoutMs: option.duration().optional(),
+  dir: option.string({ nonEmpty: true }).optional(),
+} satisfies ShapeFor<RedisServerOptions>);
+
 /**
  * Starts a redis-server of the test's own on a free port (no persistence), for outage tests:
  * `stop()`/`start()` it (same port, so clients reconnect), `kill()` it, `pause()` it, cut its
@@ -278,12 +286,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 export async function startRedisServer(
   options: RedisServerOptions = {},
 ): Promise<RedisServerHandle> {
-  if (
-    options.port !== undefined &&
-    (!Number.isInteger(options.port) || options.port < 1 || options.port > 65_535)
-  ) {
-    throw new InvalidOptionError('port', 'must be an integer from 1 to 65535', options.port);
-  }
+  validateOptions(serverOptionsSchema, options, { name: 'startRedisServer' });
   const binary = options.binary ?? 'redis-server';
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const ownDir = options.dir === undefined;

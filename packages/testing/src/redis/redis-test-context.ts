@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { HOW_TO_GET_REDIS, RedisUnavailableError, isRedisUnavailableError } from './errors.js';
 import {
   redisFaultProxy,
@@ -50,6 +50,17 @@ export interface RedisTestContext {
   close(): Promise<void>;
 }
 
+const optionsSchema = option.object({
+  redisUrl: option.string().optional(),
+  localAddress: option
+    .object({
+      host: option.string({ nonEmpty: true }),
+      port: option.number({ integer: true, min: 1, max: 65_535 }),
+    })
+    .optional(),
+  redisServer: option.string({ nonEmpty: true }).optional(),
+} satisfies ShapeFor<RedisTestContextOptions>);
+
 interface SharedSpawn {
   server: Promise<RedisServerHandle>;
   refs: number;
@@ -78,8 +89,11 @@ export async function redisTestContext(
   options: RedisTestContextOptions = {},
 ): Promise<RedisTestContext> {
   if (typeof label !== 'string' || label.trim() === '') {
-    throw new InvalidOptionError('label', 'must be a non-empty string', label);
+    throw new InvalidOptionError('label', 'must be a non-empty string', label, {
+      factory: 'redisTestContext',
+    });
   }
+  validateOptions(optionsSchema, options, { name: 'redisTestContext' });
   const safeLabel = label.trim().replace(/[^A-Za-z0-9._-]+/g, '-');
   const prefix = `ut:${safeLabel}:${randomBytes(4).toString('hex')}:`;
   const server = await resolveServer(options);

@@ -1,11 +1,18 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option, validateOptions, type ShapeFor } from '@unfazed/contract';
 import { UnsupportedFaultError } from '../faults/errors.js';
 import { describeFault, type Fault } from '../faults/fault.js';
 import { FaultPlan, formatEvents, type FaultEvent } from '../faults/plan.js';
 import { seededRandom, type SeededRandom } from '../faults/prng.js';
 import { defaultSeed, parseSeed, replayHint } from '../faults/seed.js';
-import { normalizeToxic, type Toxic, type ToxicSpec, type ToxicStream } from './toxics.js';
+import { listenPortRule, onFaultRule, planRule, seedRule } from '../faults/option-rules.js';
+import {
+  normalizeToxic,
+  toxicSpecRule,
+  type Toxic,
+  type ToxicSpec,
+  type ToxicStream,
+} from './toxics.js';
 
 /** Options of {@link faultProxy}. */
 export interface FaultProxyOptions {
@@ -66,6 +73,26 @@ export interface FaultProxy {
    */
   close(): Promise<void>;
 }
+
+/** The options of a proxy whose upstream is given elsewhere (the Redis harness's `proxy()`). */
+export const proxyShape = {
+  port: listenPortRule.optional(),
+  plan: planRule.optional(),
+  toxics: option.array(toxicSpecRule).optional(),
+  seed: seedRule.optional(),
+  onFault: onFaultRule.optional(),
+} satisfies ShapeFor<Omit<FaultProxyOptions, 'upstream'>>;
+
+const optionsSchema = option.object({
+  upstream: option.union(
+    option.string({ nonEmpty: true }),
+    option.object({
+      host: option.string({ nonEmpty: true }),
+      port: option.number({ integer: true, min: 1, max: 65_535 }),
+    }),
+  ),
+  ...proxyShape,
+} satisfies ShapeFor<FaultProxyOptions>);
 
 interface Item {
   at: number;
@@ -480,9 +507,7 @@ interface ProxyState {
  * await proxy.close();
  */
 export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object with upstream', options);
-  }
+  validateOptions(optionsSchema, options, { name: 'faultProxy' });
   const upstream = parseUpstream(options.upstream);
   const plan = options.plan;
   if (options.onFault !== undefined && typeof options.onFault !== 'function') {
@@ -520,6 +545,7 @@ export async function faultProxy(options: FaultProxyOptions): Promise<FaultProxy
   let closing = false;
 
   const addToxic = (spec: ToxicSpec): Toxic => {
+    validateOptions(toxicSpecRule, spec, { name: 'faultProxy.addToxic', path: 'toxic' });
     const toxic = normalizeToxic(spec);
     if (state.toxics.some((t) => t.name === toxic.name)) {
       throw new InvalidOptionError(

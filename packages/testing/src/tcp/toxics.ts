@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '@unfazed/contract';
+import { InvalidOptionError, option } from '@unfazed/contract';
 
 /** Direction a toxic acts on: `upstream` = client → server, `downstream` = server → client. */
 export type ToxicStream = 'upstream' | 'downstream';
@@ -68,7 +68,35 @@ export type Toxic = ToxicSpec & {
   readonly toxicity: number;
 };
 
-const TYPES = ['latency', 'bandwidth', 'slowClose', 'timeout', 'resetPeer', 'slicer', 'limitData'];
+const TYPES = [
+  'latency',
+  'bandwidth',
+  'slowClose',
+  'timeout',
+  'resetPeer',
+  'slicer',
+  'limitData',
+] as const;
+
+const optionalNumber = option.number().optional();
+/**
+ * The keys a toxic may have, of any type: a misspelt one is rejected with a hint; what each
+ * type requires is checked by {@link normalizeToxic}.
+ */
+export const toxicSpecRule = option.object({
+  type: option.oneOf(TYPES),
+  name: option.string({ nonEmpty: true }).optional(),
+  stream: option.oneOf(['upstream', 'downstream']).optional(),
+  toxicity: optionalNumber,
+  latency: optionalNumber,
+  jitter: optionalNumber,
+  rate: optionalNumber,
+  delay: optionalNumber,
+  timeout: optionalNumber,
+  averageSize: optionalNumber,
+  sizeVariation: optionalNumber,
+  bytes: optionalNumber,
+});
 
 function num(option: string, value: unknown, min: number, integer = false): number {
   if (
@@ -91,7 +119,7 @@ export function normalizeToxic(spec: ToxicSpec): Toxic {
   if (
     typeof spec !== 'object' ||
     spec === null ||
-    !TYPES.includes((spec as { type?: string }).type ?? '')
+    !(TYPES as readonly string[]).includes((spec as { type?: string }).type ?? '')
   ) {
     throw new InvalidOptionError(
       'toxic.type',

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
-import { InvalidOptionError } from '@unfazed/contract';
+import { option, validateOptions, type ShapeFor } from '@unfazed/contract';
+import { keyRule, onFaultRule, planRule, routesRule } from '../faults/option-rules.js';
 import type { Fault, FaultLabel } from '../faults/fault.js';
 import type { FaultEvent, FaultPlan } from '../faults/plan.js';
 import type { RouteRequest } from '../faults/route.js';
@@ -64,6 +65,14 @@ export interface FaultInterceptor extends Dispatcher.DispatcherComposeIntercepto
   /** `resetRoutes()` and `clearCalls()`, for the next test. */
   reset(): void;
 }
+
+const interceptorRoutesRule = routesRule({});
+const optionsSchema = option.object({
+  routes: interceptorRoutesRule.optional(),
+  plan: planRule.optional(),
+  key: keyRule.optional(),
+  onFault: onFaultRule.optional(),
+} satisfies ShapeFor<FaultInterceptorOptions>);
 
 function normalizeHeaders(
   headers: Dispatcher.DispatchOptions['headers'],
@@ -194,9 +203,7 @@ function runFault(
  * chaos.assertAllFaultsFired();
  */
 export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultInterceptor {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidOptionError('options', 'must be an object', options);
-  }
+  validateOptions(optionsSchema, options, { name: 'faultInterceptor' });
   const router = new FaultRouter<RouteSpec>(
     'interceptor',
     options.routes,
@@ -257,8 +264,26 @@ export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultIn
     assertAllFaultsFired: { value: () => router.assertAllFaultsFired() },
     replayHint: { value: () => router.replayHint() },
     formatEvents: { value: () => router.formatEvents() },
-    use: { value: (routes: RoutesOption<RouteSpec>) => router.use(routes) },
-    resetRoutes: { value: (routes?: RoutesOption<RouteSpec>) => router.resetRoutes(routes) },
+    use: {
+      value: (routes: RoutesOption<RouteSpec>) => {
+        validateOptions(interceptorRoutesRule, routes, {
+          name: 'faultInterceptor.use',
+          path: 'routes',
+        });
+        router.use(routes);
+      },
+    },
+    resetRoutes: {
+      value: (routes?: RoutesOption<RouteSpec>) => {
+        if (routes !== undefined) {
+          validateOptions(interceptorRoutesRule, routes, {
+            name: 'faultInterceptor.resetRoutes',
+            path: 'routes',
+          });
+        }
+        router.resetRoutes(routes);
+      },
+    },
     clearCalls: { value: clearCalls },
     reset: {
       value: () => {
