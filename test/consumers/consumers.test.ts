@@ -164,6 +164,25 @@ beforeAll(async () => {
   );
   if (install.code !== 0) throw new Error(describeRun('npm install of the consumer app', install));
   timings.install = Date.now() - started;
+  // npm ci trusts the lockfile's record of each tarball's dependencies: when a package's own
+  // dependencies changed, say how to refresh it instead of failing later with a missing module.
+  const locked = JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dependencies?: Record<string, string> }>;
+  };
+  for (const name of packages) {
+    const installed = JSON.parse(
+      readFileSync(path.join(app, 'node_modules/@unfazed', name, 'package.json'), 'utf8'),
+    ) as { dependencies?: Record<string, string> };
+    const want = JSON.stringify(Object.entries(installed.dependencies ?? {}).sort());
+    const have = JSON.stringify(
+      Object.entries(locked.packages[`node_modules/@unfazed/${name}`]?.dependencies ?? {}).sort(),
+    );
+    if (want !== have && !update)
+      throw new Error(
+        `test/consumers/app/package-lock.json is out of date for @unfazed/${name}'s dependencies ` +
+          `(${have} locked, ${want} packed): run the suite once with UNFAZED_CONSUMER_UPDATE_LOCK=1`,
+      );
+  }
   if (update) {
     const fresh = JSON.parse(readFileSync(path.join(app, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { resolved?: string; integrity?: string }>;
