@@ -25,7 +25,10 @@ afterAll(() => {
   rmSync(project, { recursive: true, force: true });
 });
 
-/** The README's config (ESM mode, TypeScript through @swc/jest), or its CommonJS twin. */
+/**
+ * The README's TypeScript config (ESM mode, @swc/jest), or the CommonJS mode this repository's
+ * own jest config uses (which also compiles ESM-only dependencies).
+ */
 function config(mode: 'esm' | 'cjs'): string {
   const file = `jest.${mode}.config.json`;
   const swc = { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } };
@@ -35,7 +38,7 @@ function config(mode: 'esm' | 'cjs'): string {
       testEnvironment: 'node',
       ...(mode === 'esm' ? { extensionsToTreatAsEsm: ['.ts'] } : {}),
       transform: {
-        '^.+\\.[cm]?[tj]s$': [
+        [mode === 'esm' ? '^.+\\.ts$' : '^.+\\.[cm]?[tj]s$']: [
           '@swc/jest',
           { ...swc, module: { type: mode === 'esm' ? 'es6' : 'commonjs' } },
         ],

@@ -18,7 +18,8 @@ import {
   type Ledger,
 } from '@unfazed/testing';
 
-const client = join(__dirname, 'fixtures', 'crash-charge-client.ts');
+// ESM: name the child by a URL next to this file (runChild takes a URL or a path).
+const client = new URL('./fixtures/crash-charge-client.ts', import.meta.url);
 
 let dir: string;
 let server: FaultyServer;
