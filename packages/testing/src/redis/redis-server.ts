@@ -297,18 +297,13 @@ export async function startRedisServer(
 
   let port = options.port ?? 0;
   let current: SpawnedRedis | undefined;
+  const spawn = (): Promise<SpawnedRedis> =>
+    spawnRedisServer({ binary, port, dir, args: extra, startTimeoutMs, ...cleanup });
   try {
     for (let attempt = 0; ; attempt++) {
       if (options.port === undefined) port = await freePort(HOST);
       try {
-        current = await spawnRedisServer({
-          binary,
-          port,
-          dir,
-          args: extra,
-          startTimeoutMs,
-          ...cleanup,
-        });
+        current = await spawn();
         break;
       } catch (error) {
         // The free port may have been taken between asking and binding: try another one.
@@ -361,14 +356,7 @@ export async function startRedisServer(
       if (closed) throw new Error('startRedisServer: start() after close()');
       // Also restarts a server that died by other means (e.g. killed from outside).
       if (current?.isRunning()) return;
-      current = await spawnRedisServer({
-        binary,
-        port,
-        dir,
-        args: extra,
-        startTimeoutMs,
-        ...cleanup,
-      });
+      current = await spawn();
     },
     async kill() {
       const spawned = current;
