@@ -58,7 +58,12 @@ export type {
   DurableClientResponse,
   ClientPolicy,
 } from './durable/client-port.js';
-export { DurableEvents, type DurableEventMap, type DurableEventName } from './durable/events.js';
+export {
+  DurableEvents,
+  type DurableEventMap,
+  type DurableEventName,
+  type ScheduleReason,
+} from './durable/events.js';
 export { memoryDurableStore, type MemoryDurableStoreOptions } from './durable/memory-store.js';
 export { redisDurableStore, type RedisDurableStoreOptions } from './durable/redis-store.js';
 export type {
@@ -66,6 +71,8 @@ export type {
   OperationRecord,
   OperationPhase,
   OperationFailure,
+  GiveUpFailure,
+  FailureOutcome,
   OperationResponse,
   HistoryEntry,
   NewOperation,

@@ -184,19 +184,53 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const op = r.durable.operation('charge', {
         request: () => ({ method: 'POST', path: '/charges' }),
         onGiveUp: (failure, ctx) => {
-          compensations.push(`${ctx.id}:${failure.code}`);
+          compensations.push(`${ctx.id}:${failure.code}:${failure.outcome}`);
         },
       });
+      const failed: string[] = [];
+      r.durable.events.on('failed', (e) => failed.push(e.failure.outcome));
       const outcome = await op.start({ card: 'x' }, { wait: 5_000 });
+      // A final answer: the effect is known not to have happened.
       expect(outcome).toMatchObject({
         status: 'failed',
         state: 'failed',
-        failure: { code: 'status 404', status: 404 },
+        failure: { code: 'status 404', status: 404, outcome: 'failed' },
       });
-      expect(compensations).toEqual([`${outcome.id}:status 404`]);
+      expect(compensations).toEqual([`${outcome.id}:status 404:failed`]);
+      expect(failed).toEqual(['failed']);
       expect(r.downstream.requests).toHaveLength(1);
       const page = await r.durable.deadLetters.list({ states: ['failed'] });
       expect(page.items.map((i) => i.id)).toEqual([outcome.id]);
+      expect(page.items[0]?.lastError?.outcome).toBe('failed');
+      expect((await r.durable.status(outcome.id))?.lastError?.outcome).toBe('failed');
+    });
+
+    it('a deadline reached with only unknown outcomes (timeouts, 5xx) gives up as unknown', async () => {
+      // Every attempt times out or meets a 503: each may have reached the downstream.
+      const r = await rig((n) => (n % 2 === 1 ? { status: 200, delay: 1_000 } : { status: 503 }));
+      const given: string[] = [];
+      const op = r.durable.operation('maybe-done', {
+        request: () => ({ method: 'POST', path: '/maybe' }),
+        attemptTimeout: 50,
+        deadline: 600,
+        onGiveUp: (failure) => {
+          given.push(`${failure.code}:${failure.outcome}`);
+        },
+      });
+      const dead: string[] = [];
+      r.durable.events.on('dead', (e) => dead.push(e.failure.outcome));
+      const outcome = await op.start({}, { wait: 0 });
+      work(r);
+      await until('dead', () => dead.length === 1);
+      expect(given).toEqual(['deadline:unknown']);
+      expect(dead).toEqual(['unknown']);
+      expect(r.downstream.requests.length).toBeGreaterThanOrEqual(2);
+      expect(await r.durable.status(outcome.id)).toMatchObject({
+        state: 'dead',
+        lastError: { code: 'deadline', outcome: 'unknown' },
+      });
+      const details = await r.durable.deadLetters.get(outcome.id);
+      expect(details?.record.lastError?.outcome).toBe('unknown');
     });
 
     it('starting the same key twice, and ten times concurrently, gives one operation', async () => {
@@ -348,7 +382,8 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
         request: () => ({ method: 'POST', path: '/late' }),
         deadline: 3_000,
         onGiveUp: (failure) => {
-          given.push(failure.code);
+          // Nothing was ever sent: the effect is known not to have happened.
+          given.push(`${failure.code}:${failure.outcome}`);
         },
       });
       const t0 = Date.now();
@@ -356,7 +391,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       work(r);
       await until('dead', async () => (await r.durable.status(outcome.id))?.state === 'dead');
       expect(Date.now() - t0).toBeLessThan(3_000);
-      expect(given).toEqual(['deadline']);
+      expect(given).toEqual(['deadline:failed']);
       expect(r.downstream.requests).toHaveLength(0);
     });
 

@@ -36,6 +36,12 @@ export interface OperationError {
   readonly message: string;
   /** The downstream's HTTP status, when it answered. */
   readonly status?: number;
+  /**
+   * On a `failed` or `dead` operation: `failed` when the effect is known not to have happened
+   * (a final answer, or nothing ever reached the downstream), `unknown` when it may have (a
+   * timeout, an in-flight 409, a lost response, a 5xx).
+   */
+  readonly outcome?: 'failed' | 'unknown';
 }
 
 /** The public state of one durable operation. Times are ISO-8601 strings. */

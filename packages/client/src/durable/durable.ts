@@ -24,6 +24,7 @@ import {
   workerOptionsRule,
 } from './options.js';
 import {
+  giveUpFailure,
   runLeased,
   targetOf,
   type OperationDefinition,
@@ -34,8 +35,8 @@ import type {
   DeadLetterPage,
   DeadLetterQuery,
   DurableStore,
+  GiveUpFailure,
   HistoryEntry,
-  OperationFailure,
   OperationRecord,
   QueueGauges,
   StateCounts,
@@ -94,7 +95,8 @@ export type StartOutcome =
       readonly status: 'failed';
       readonly id: string;
       readonly state: 'failed' | 'dead';
-      readonly failure: OperationFailure;
+      /** Why; `failure.outcome` says whether the effect may have happened (`unknown`). */
+      readonly failure: GiveUpFailure;
       readonly existing: boolean;
     }
   | {
@@ -283,7 +285,7 @@ export function createDurable(options: DurableOptions): Durable {
         status: 'failed',
         id: rec.id,
         state: rec.state,
-        failure: rec.lastError ?? { code: 'unknown', message: 'unknown failure' },
+        failure: giveUpFailure(rec.lastError),
         existing,
       };
     }
@@ -540,6 +542,9 @@ export function publicStatus(rec: OperationRecord): OperationStatus {
             code: rec.lastError.code,
             message: rec.lastError.message,
             ...(rec.lastError.status !== undefined ? { status: rec.lastError.status } : {}),
+            ...(rec.state === 'failed' || rec.state === 'dead'
+              ? { outcome: giveUpFailure(rec.lastError).outcome }
+              : {}),
           },
         }
       : {}),

@@ -1,5 +1,18 @@
 import { EventEmitter } from 'node:events';
-import type { OperationFailure } from './types.js';
+import type { GiveUpFailure } from './types.js';
+
+/**
+ * Why the next attempt was scheduled when it was. `last-attempt`: the backoff or a `Retry-After`
+ * pointed past the deadline, so one last attempt is made before it instead of giving up early.
+ */
+export type ScheduleReason =
+  | 'backoff'
+  | 'retry-after'
+  | 'last-attempt'
+  | 'circuit-open'
+  | 'released'
+  | 'hook-retry'
+  | 'target-busy';
 
 /** Payloads of the events a durable instance emits, by event name. */
 export interface DurableEventMap {
@@ -21,14 +34,14 @@ export interface DurableEventMap {
     type: string;
     dueAt: number;
     delayMs: number;
-    reason: 'backoff' | 'retry-after' | 'circuit-open' | 'released' | 'hook-retry' | 'target-busy';
+    reason: ScheduleReason;
   };
   /** The operation completed (its `onSuccess` ran). */
   succeeded: { id: string; type: string; attempts: number };
   /** The operation failed on a final answer (its `onGiveUp` ran). */
-  failed: { id: string; type: string; failure: OperationFailure };
+  failed: { id: string; type: string; failure: GiveUpFailure };
   /** The operation passed its deadline or ran out of attempts (its `onGiveUp` ran). */
-  dead: { id: string; type: string; failure: OperationFailure };
+  dead: { id: string; type: string; failure: GiveUpFailure };
   /** An operator moved a failed/dead operation back to pending. */
   redriven: { id: string; type: string; dueAt: number };
   /** A worker found its lease taken (it stalled past the lease); it records nothing. */

@@ -14,9 +14,11 @@ import {
   type DurableClient,
   type DurableRequest,
 } from './client-port.js';
-import type { DurableEvents } from './events.js';
+import type { DurableEvents, ScheduleReason } from './events.js';
 import type {
   DurableStore,
+  FailureOutcome,
+  GiveUpFailure,
   HistoryEntry,
   OperationFailure,
   OperationRecord,
@@ -50,8 +52,13 @@ export interface OperationDefinition<I> {
   readonly wait?: number;
   /** Runs at least once after the downstream accepted the call; then the operation is `completed`. */
   onSuccess?(response: OperationResponse, ctx: OperationContext<I>): unknown;
-  /** Compensation: runs at least once when the operation fails or dies. */
-  onGiveUp?(failure: OperationFailure, ctx: OperationContext<I>): unknown;
+  /**
+   * Compensation: runs at least once when the operation fails or dies. `failure.outcome` says
+   * whether the effect is known not to have happened (`failed`: a final answer, or nothing ever
+   * reached the downstream) or may have happened (`unknown`: a timeout, an in-flight `409`, a
+   * lost response, a 5xx): compensate for "the effect may have happened" in the second case.
+   */
+  onGiveUp?(failure: GiveUpFailure, ctx: OperationContext<I>): unknown;
 }
 
 /** @internal An operation type with defaults resolved. */
@@ -101,6 +108,11 @@ export interface RunOptions {
    * worker wakes up when it comes due).
    */
   readonly onSettling?: (dueAt?: number) => void;
+  /**
+   * The lease was taken over from a holder that died or stalled: it may have sent an attempt
+   * whose outcome nobody learnt, so the effect is unknown from here on.
+   */
+  readonly takeover?: boolean;
 }
 
 type Attempt =
@@ -111,6 +123,8 @@ type Attempt =
       status?: number;
       retryAfter?: number;
       response?: OperationResponse;
+      /** The request certainly never reached the downstream (connection refused, DNS). */
+      notSent?: boolean;
     }
   | { kind: 'permanent'; failure: OperationFailure }
   | { kind: 'circuit-open'; nextProbeAt: number }
@@ -280,6 +294,12 @@ async function drive(
   options: RunOptions,
 ): Promise<RunResult> {
   let rec: OperationRecord = initial;
+  // Whether an attempt may have reached the downstream without its outcome being learnt: then
+  // a give-up is `unknown` (the effect may have happened). Sticky, and persisted with lastError.
+  let unknown =
+    (initial.lastError !== undefined && initial.lastError.outcome !== 'failed') ||
+    (options.takeover === true && initial.phase === 'attempt');
+  const outcomeSoFar = (): FailureOutcome => (unknown ? 'unknown' : 'failed');
   // History and events name the worker; the store's owner checks use the lease token.
   const owner = lease.worker;
   const entries: HistoryEntry[] = [];
@@ -318,7 +338,7 @@ async function drive(
   const schedule = async (
     dueAt: number,
     attempts: number,
-    reason: 'backoff' | 'retry-after' | 'circuit-open' | 'released' | 'hook-retry' | 'target-busy',
+    reason: ScheduleReason,
     lastError?: OperationFailure,
   ): Promise<RunResult> => {
     const s: Settlement = lastError
@@ -339,9 +359,10 @@ async function drive(
   const giveUp = async (
     phase: 'failed-hook' | 'dead-hook',
     attempts: number,
-    failure: OperationFailure,
+    given: OperationFailure,
   ): Promise<RunResult> => {
     const state = phase === 'failed-hook' ? 'failed' : 'dead';
+    const failure: GiveUpFailure = { ...given, outcome: given.outcome ?? outcomeSoFar() };
     if (t.def.onGiveUp === undefined) {
       if (!(await settle({ action: 'finish', state, attempts, lastError: failure })))
         return { kind: 'lost' };
@@ -368,8 +389,7 @@ async function drive(
       env.events.emit('succeeded', { id: rec.id, type: rec.type, attempts: rec.attempts });
       return { kind: 'completed', record: rec };
     }
-    const failure = rec.lastError ?? { code: 'unknown', message: 'unknown failure' };
-    env.events.emit(state, { id: rec.id, type: rec.type, failure });
+    env.events.emit(state, { id: rec.id, type: rec.type, failure: giveUpFailure(rec.lastError) });
     return { kind: state, record: rec };
   };
   const runHook = async (): Promise<RunResult> => {
@@ -385,11 +405,7 @@ async function drive(
     try {
       if (success)
         await t.def.onSuccess?.(rec.response ?? { status: 0, headers: {}, body: '' }, ctx);
-      else
-        await t.def.onGiveUp?.(
-          rec.lastError ?? { code: 'unknown', message: 'unknown failure' },
-          ctx,
-        );
+      else await t.def.onGiveUp?.(giveUpFailure(rec.lastError), ctx);
     } catch (error) {
       env.events.emit('hook-error', {
         id: rec.id,
@@ -498,9 +514,11 @@ async function drive(
       if (lease.lost) return { kind: 'lost' };
       if (lease.lapsed) {
         // Sent, outcome unknown; the owner check decides whether this holder may still say so.
+        unknown = true;
         const lastError: OperationFailure = {
           code: 'lease-lapsed',
           message: 'the lease ran out during the attempt (the store did not answer its renewals)',
+          outcome: 'unknown',
         };
         const entry = {
           attempt: attemptNo,
@@ -520,7 +538,16 @@ async function drive(
         worker: owner,
         note: 'worker stopping',
       });
-      return schedule(ended, attemptNo, 'released');
+      // Aborted in flight: it may have reached the downstream.
+      unknown = true;
+      const lastError: OperationFailure = {
+        ...(rec.lastError ?? {
+          code: 'released',
+          message: 'the attempt was aborted by a stopping worker',
+        }),
+        outcome: 'unknown',
+      };
+      return schedule(ended, attemptNo, 'released', lastError);
     }
     if (outcome.kind === 'circuit-open') {
       const dueAt =
@@ -595,33 +622,71 @@ async function drive(
     }
     if (outcome.kind === 'permanent') {
       entries.push(base);
-      return giveUp('failed-hook', attemptNo, outcome.failure);
+      // A final answer: the effect did not happen, whatever earlier attempts met.
+      return giveUp('failed-hook', attemptNo, { ...outcome.failure, outcome: 'failed' });
     }
+    if (outcome.notSent !== true) unknown = true;
     const lastError: OperationFailure = {
       code: outcome.code,
       message:
         outcome.status !== undefined ? `downstream answered ${outcome.status}` : outcome.code,
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      outcome: outcomeSoFar(),
     };
-    const [delay, reason] =
+    let [delay, reason]: [number, ScheduleReason] =
       outcome.retryAfter !== undefined
-        ? [outcome.retryAfter, 'retry-after' as const]
-        : [backoffDelay(t.backoff, attemptNo, env.random), 'backoff' as const];
+        ? [outcome.retryAfter, 'retry-after']
+        : [backoffDelay(t.backoff, attemptNo, env.random), 'backoff'];
+    const last = attemptNo < t.maxAttempts ? lastAttempt(t, rec, started, ended, delay) : 'none';
+    if (last === 'give-up') {
+      entries.push({ ...base, delayMs: delay, delayReason: reason });
+      rec = { ...rec, attempts: attemptNo, lastError };
+      return giveUp('dead-hook', attemptNo, {
+        ...deadlineFailure(rec),
+        message: `next attempt (in ${delay} ms, ${reason}) would pass the deadline, and no other fits before it; last: ${lastError.message}`,
+      });
+    }
+    // The backoff or a Retry-After points past the deadline: one last attempt before it instead
+    // of giving up early (a slow downstream's effect may still be on its way).
+    if (last !== 'none') [delay, reason] = [Math.max(0, last - ended), 'last-attempt'];
     entries.push({ ...base, delayMs: delay, delayReason: reason });
     rec = { ...rec, attempts: attemptNo, lastError };
     if (attemptNo >= t.maxAttempts) continue;
-    if (ended + delay >= rec.deadline) {
-      return giveUp('dead-hook', attemptNo, {
-        ...deadlineFailure(rec),
-        message: `next attempt (in ${delay} ms, ${reason}) would pass the deadline; last: ${lastError.message}`,
-      });
-    }
     if (options.syncUntil !== undefined && ended + delay < options.syncUntil) {
       await sleep(delay, lease.controller.signal);
       continue;
     }
     return schedule(ended + delay, attemptNo, reason, lastError);
   }
+}
+
+/**
+ * When the next attempt (`delay` after `ended`) would pass the deadline: the time of one last
+ * attempt, an attempt timeout before the deadline (at most half the type's deadline before it),
+ * so that it gets a whole attempt before the deadline; `give-up` when the attempt just made
+ * (started at `started`) already was that last one, or the deadline has passed; `none` when the
+ * next attempt is before the deadline anyway.
+ */
+function lastAttempt(
+  t: ResolvedType,
+  rec: OperationRecord,
+  started: number,
+  ended: number,
+  delay: number,
+): number | 'none' | 'give-up' {
+  if (ended + delay < rec.deadline) return 'none';
+  const lastAt = rec.deadline - Math.min(t.attemptTimeout, Math.floor(t.deadline / 2));
+  if (started >= lastAt || ended >= rec.deadline) return 'give-up';
+  return Math.max(ended, lastAt);
+}
+
+/**
+ * @internal The failure of a failed or dead record, with its outcome: a record written before
+ * outcomes were recorded (or missing its error) counts as `unknown`, the safe side.
+ */
+export function giveUpFailure(failure: OperationFailure | undefined): GiveUpFailure {
+  const f = failure ?? { code: 'unknown', message: 'unknown failure' };
+  return { ...f, outcome: f.outcome ?? 'unknown' };
 }
 
 function deadlineFailure(rec: OperationRecord): OperationFailure {
@@ -699,7 +764,12 @@ async function callOnce(
       return { kind: 'transient', code: 'timeout' };
     }
     const c = classifyError(met);
-    if (c.retryable) return { kind: 'transient', code: c.reason };
+    if (c.retryable)
+      return {
+        kind: 'transient',
+        code: c.reason,
+        ...(c.requestSent === 'no' ? { notSent: true } : {}),
+      };
     return {
       kind: 'permanent',
       failure: { code: c.reason, message: error instanceof Error ? error.message : String(error) },

@@ -12,6 +12,16 @@ export interface OperationResponse {
   readonly body: string;
 }
 
+/**
+ * What is known of an operation's effect when it gave up:
+ * - `failed`: known failed — the downstream gave a final answer (a 4xx other than the contract's
+ *   transient ones, a permanent error), or no attempt ever reached it: the effect did not happen;
+ * - `unknown`: an attempt may have reached it and its outcome was never learnt (a timeout, the
+ *   in-flight `409`, a lost response or socket error, a 5xx, a worker lost mid-attempt): the
+ *   effect may have happened. Compensation must cope with both.
+ */
+export type FailureOutcome = 'failed' | 'unknown';
+
 /** Why an operation gave up. */
 export interface OperationFailure {
   /** `status 404`, `ECONNRESET`, `deadline`, `attempts-exhausted`, `request-build-failed`, ... */
@@ -21,6 +31,17 @@ export interface OperationFailure {
   readonly status?: number;
   /** The downstream's answer, when the give-up was an answer. */
   readonly response?: OperationResponse;
+  /**
+   * Whether the effect may have happened ({@link FailureOutcome}). Always set on the failure
+   * of a failed or dead operation; on a pending one's `lastError`, what is known so far (once
+   * `unknown`, it stays so).
+   */
+  readonly outcome?: FailureOutcome;
+}
+
+/** The failure `onGiveUp`, the `failed`/`dead` events and a failed `start` report. */
+export interface GiveUpFailure extends OperationFailure {
+  readonly outcome: FailureOutcome;
 }
 
 /** One line of an operation's history. */

@@ -119,7 +119,7 @@ export function startWorker(
   let leaving = 0;
   const free = (): number => concurrency - active.size - reserved + leaving;
 
-  const spawn = (record: OperationRecord, sentAt: number): void => {
+  const spawn = (record: OperationRecord, sentAt: number, takeover: boolean): void => {
     const t = types.get(record.type);
     const token = record.owner ?? id;
     let settling = false;
@@ -157,6 +157,7 @@ export function startWorker(
         stopSignal: stopController.signal,
         admit,
         onSettling,
+        takeover,
       });
     })()
       .catch((error: unknown) => env.events.emit('worker-error', { worker: id, error }))
@@ -171,8 +172,8 @@ export function startWorker(
 
   // A poll that returns after stop() began hands its operations straight back.
   // `sentAt`: when the claim was sent (performance.now()), from which its lease surely runs.
-  const take = (record: OperationRecord, sentAt: number): void => {
-    if (!stopping) return spawn(record, sentAt);
+  const take = (record: OperationRecord, sentAt: number, takeover: boolean): void => {
+    if (!stopping) return spawn(record, sentAt, takeover);
     const now = env.now();
     env.store
       .settle(
@@ -195,7 +196,7 @@ export function startWorker(
     } finally {
       reserved -= ask;
     }
-    for (const { record } of got) take(record, sentAt);
+    for (const { record, takeover } of got) take(record, sentAt, takeover);
     return got.length;
   };
 
@@ -217,7 +218,7 @@ export function startWorker(
               reserved -= ask;
             }
             partition = (partition + 1) % partitions;
-            for (const { record } of got) take(record, sentAt);
+            for (const { record, takeover } of got) take(record, sentAt, takeover);
             claimed += got.length;
           }
         } else if (store.dueCounts && free() > 0) {
