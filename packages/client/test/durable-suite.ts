@@ -780,9 +780,9 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const op = r.durable.operation<unknown>('strict', {
         request: () => ({ method: 'POST', path: '/s' }),
       });
-      await expect(op.start({ when: new Date() })).rejects.toThrow(/\$\.when is a Date/);
+      await expect(op.start({ when: new Date() })).rejects.toThrow(/input\.when is a Date/);
       expect(await rejection(op.start({ n: NaN }), isInvalidOperationInputError)).toBe(true);
-      await expect(op.start({ f: undefined })).rejects.toThrow(/\$\.f is a undefined/);
+      await expect(op.start({ f: undefined })).rejects.toThrow(/input\.f is undefined/);
       expect(await rejection(op.start({}, { wait: -1 }), isInvalidOptionError)).toBe(true);
       expect(() => r.durable.operation('strict', { request: () => ({ method: 'GET' }) })).toThrow(
         /already defined/,
@@ -792,6 +792,55 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       );
       expect(() => r.durable.startWorker({ concurrency: 0 })).toThrow(/concurrency/);
       expect(r.downstream.requests).toHaveLength(0);
+    });
+
+    it('refuses holes, symbol keys, deep nesting and inputs over maxInputBytes before writing anything', async () => {
+      const r = await rig(() => ({ status: 200 }));
+      const op = r.durable.operation<unknown>('checked', {
+        request: () => ({ method: 'POST', path: '/c' }),
+      });
+      const small = r.durable.operation<unknown>('small', {
+        request: () => ({ method: 'POST', path: '/c' }),
+        maxInputBytes: 100,
+      });
+      let deep: unknown = 1;
+      for (let i = 0; i < 20_000; i++) deep = [deep];
+      const refusals: [Promise<unknown>, string, RegExp][] = [
+        [
+          op.start({
+            items: [1, , 3] /* eslint-disable-line no-sparse-arrays -- the hole is the point */,
+          }),
+          'input.items[1]',
+          /is a hole/,
+        ],
+        [op.start({ [Symbol('s')]: 1 }), 'input', /symbol-keyed member/],
+        [op.start(deep), `input${'[0]'.repeat(100)}`, /nests deeper than 100 levels/],
+        [op.start({ blob: 'x'.repeat(5_000_000) }), 'input', /more than maxInputBytes \(1048576\)/],
+        [small.start({ blob: 'x'.repeat(200) }), 'input', /more than maxInputBytes \(100\)/],
+      ];
+      for (const [started, path, reason] of refusals) {
+        const error = await started.then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isInvalidOperationInputError(error)).toBe(true);
+        expect(error).toMatchObject({ path, reason: expect.stringMatching(reason) });
+      }
+      // Nothing was persisted, nothing was sent.
+      expect(await r.durable.counts()).toEqual({});
+      expect(r.downstream.requests).toHaveLength(0);
+      // The instance default applies to every type that sets none.
+      const tight = createDurable({
+        client: r.client,
+        store: await makeStore(),
+        maxInputBytes: 10,
+      });
+      const t = tight.operation('tight', { request: () => ({ method: 'POST', path: '/c' }) });
+      await expect(t.start({ s: 'abcdefghij' }, { wait: 0 })).rejects.toThrow(
+        /input is .*more than maxInputBytes \(10\)/,
+      );
+      expect(await tight.counts()).toEqual({});
+      expect((await t.start({ s: 'ab' }, { wait: 0 })).status).toBe('accepted');
     });
   });
 }

@@ -65,6 +65,11 @@ export interface DurableOptions {
   readonly storeTimeout?: number;
   /** Largest response body kept for `completed` operations, bytes. Default 65 536. */
   readonly maxResponseBytes?: number;
+  /**
+   * Largest input `start` accepts, bytes of serialised JSON (each type may set its own).
+   * Default 1 048 576 (1 MiB).
+   */
+  readonly maxInputBytes?: number;
   /** Spread added to a circuit's next probe time when rescheduling, ms. Default 1 000. */
   readonly probeJitter?: number;
   /** Random source in [0, 1) for jitter; pass a seeded one in tests. Default `Math.random`. */
@@ -199,7 +204,7 @@ export function createDurable(options: DurableOptions): Durable {
   const nameRule = operationNameRule.refine((name, fail) =>
     types.has(name) ? fail(undefined, 'is already defined in this durable instance') : name,
   );
-  const defRule = definitionRule({ deadline, attemptTimeout });
+  const defRule = definitionRule({ deadline, attemptTimeout, maxInputBytes: o.maxInputBytes });
   const events = new DurableEvents();
   const env: RunEnv = {
     store,
@@ -311,6 +316,7 @@ export function createDurable(options: DurableOptions): Durable {
           : backoff,
         attemptTimeout: d.attemptTimeout,
         wait: d.wait,
+        maxInputBytes: d.maxInputBytes,
       };
       types.set(name, t);
       return {
@@ -322,7 +328,8 @@ export function createDurable(options: DurableOptions): Durable {
         },
         async start(input: I, given?: StartOptions): Promise<StartOutcome> {
           const startOptions = validateOptions(startOptionsRule, given, { name: `${name}.start` });
-          const serialised = serialiseInput(name, input);
+          // Checked before anything is written (or built from it).
+          const serialised = serialiseInput(name, input, t.maxInputBytes);
           const waitMs = startOptions.wait ?? t.wait;
           const now = env.now();
           let dueAt = now;

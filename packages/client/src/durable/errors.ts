@@ -63,11 +63,24 @@ export const isDurableKeyConflictError = errorGuard<DurableKeyConflictError>(
   DurableKeyConflictError.code,
 );
 
-/** The input given to `start` cannot be stored as JSON. The message says where. */
+/**
+ * The input given to `start` would not read back exactly as given from JSON (`undefined`, `NaN`,
+ * a `Date`, a sparse array, a symbol key, a cycle, ...), nests too deep, or is larger than
+ * `maxInputBytes`. Thrown before anything is written. The message names the path.
+ */
 export class InvalidOperationInputError extends UnfazedError {
   static readonly code = 'UNFAZED_ERR_DURABLE_INVALID_INPUT';
-  constructor(type: string, reason: string) {
-    super(InvalidOperationInputError.code, `Invalid input for "${type}": ${reason}`);
+  /** The operation type. */
+  readonly type: string;
+  /** Where in the input: `input`, `input.items[3]`, `input["a b"]`. */
+  readonly path: string;
+  /** What is wrong there, e.g. `is a hole (a sparse array), which JSON turns into null`. */
+  readonly reason: string;
+  constructor(type: string, path: string, reason: string) {
+    super(InvalidOperationInputError.code, `Invalid input for "${type}": ${path} ${reason}`);
+    this.type = type;
+    this.path = path;
+    this.reason = reason;
   }
 }
 

@@ -7,6 +7,7 @@ import { MAX_TIMER_MS, option, type OptionsOf, type ShapeFor } from '@unfazed/co
 import { BACKOFF_ALIASES } from '../options.js';
 import type { DurableBackoffOptions } from './backoff.js';
 import type { DurableClient } from './client-port.js';
+import { DEFAULT_MAX_INPUT_BYTES } from './json-input.js';
 import type { DurableOptions, StartOptions } from './durable.js';
 import type { MemoryDurableStoreOptions } from './memory-store.js';
 import type { RedisDurableStoreOptions } from './redis-store.js';
@@ -17,6 +18,8 @@ import type { WorkerOptions } from './worker.js';
 const ms = option.duration();
 const msOrZero = option.duration({ zero: true });
 const positiveInt = option.number({ integer: true, min: 1 });
+/** The largest input: at most 512 MiB, the largest string Redis stores. */
+const inputBytes = option.number({ integer: true, min: 1, max: 536_870_912 });
 /** Deadlines and retention are compared with clocks, not waited for by one timer. */
 const span = option.number({ above: 0 });
 
@@ -68,6 +71,7 @@ export const durableOptionsRule = option.object(
     backoff: backoffRule.optional(),
     storeTimeout: ms.default(5_000),
     maxResponseBytes: positiveInt.default(65_536),
+    maxInputBytes: inputBytes.default(DEFAULT_MAX_INPUT_BYTES),
     probeJitter: msOrZero.default(1_000),
     random: option.function<() => number>().optional(),
   } satisfies ShapeFor<DurableOptions>,
@@ -93,7 +97,11 @@ export const operationNameRule = option.string({
 });
 
 /** The definition given to `durable.operation(name, definition)`, with the instance's defaults. */
-export function definitionRule(defaults: { deadline: number; attemptTimeout: number }) {
+export function definitionRule(defaults: {
+  deadline: number;
+  attemptTimeout: number;
+  maxInputBytes: number;
+}) {
   return option.object({
     request: option.function<OperationDefinition<unknown>['request']>(
       'a function building the request from the input',
@@ -103,6 +111,7 @@ export function definitionRule(defaults: { deadline: number; attemptTimeout: num
     backoff: backoffRule.optional(),
     attemptTimeout: ms.default(defaults.attemptTimeout),
     wait: msOrZero.default(2_000),
+    maxInputBytes: inputBytes.default(defaults.maxInputBytes),
     onSuccess: option.function<NonNullable<OperationDefinition<unknown>['onSuccess']>>().optional(),
     onGiveUp: option.function<NonNullable<OperationDefinition<unknown>['onGiveUp']>>().optional(),
   } satisfies ShapeFor<OperationDefinition<unknown>>);

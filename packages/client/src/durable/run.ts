@@ -50,6 +50,8 @@ export interface OperationDefinition<I> {
   readonly attemptTimeout?: number;
   /** Default `wait` of `start`, ms. Default 2 000. */
   readonly wait?: number;
+  /** Largest input `start` accepts, bytes of serialised JSON. Default from `createDurable` (1 MiB). */
+  readonly maxInputBytes?: number;
   /** Runs at least once after the downstream accepted the call; then the operation is `completed`. */
   onSuccess?(response: OperationResponse, ctx: OperationContext<I>): unknown;
   /**
@@ -70,6 +72,7 @@ export interface ResolvedType {
   readonly backoff: ResolvedBackoff;
   readonly attemptTimeout: number;
   readonly wait: number;
+  readonly maxInputBytes: number;
 }
 
 /** @internal What a run needs from its durable instance. */
