@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createClient, createDurable, redisDurableStore, type Client } from '@unfazed/client';
+import { preciseNow } from '@unfazed/testing';
 import { boundedAll } from '../load.js';
 import { callsOf, commandStats, openRedis, statsDelta, type BenchRedis } from '../redis-env.js';
 import { alternate, atLeast, compare, series, type Variant } from '../rounds.js';
@@ -10,9 +11,6 @@ import { percentiles } from '../stats.js';
 import type { SuiteEnv, SuiteOutput } from '../suite.js';
 
 const RETRY_DELAY_MS = 100;
-
-/** Epoch ms with sub-millisecond resolution. */
-const epochNow = (): number => performance.timeOrigin + performance.now();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -193,7 +191,7 @@ async function durableRound(
       request: (input: { n: number }, ctx) => {
         const due = dueAt.get(ctx.id);
         if (due !== undefined) {
-          lateness.push(epochNow() - due);
+          lateness.push(preciseNow() - due);
           dueAt.delete(ctx.id);
         }
         return { method: 'POST', path: '/fail-once', json: input };
@@ -318,7 +316,7 @@ async function bullRound(
         const id = job.id ?? '';
         const failed = failedAt.get(id);
         if (failed !== undefined) {
-          lateness.push(epochNow() - (failed + RETRY_DELAY_MS));
+          lateness.push(preciseNow() - (failed + RETRY_DELAY_MS));
           failedAt.delete(id);
         }
         let status: number;
@@ -336,7 +334,7 @@ async function bullRound(
           // With no retries left the client throws a 503 (RetriesExhaustedError): the planned
           // failure. Whole ms, taken before BullMQ reads Date.now() for the due time, so that
           // this reference is never later than BullMQ's own.
-          failedAt.set(id, Math.floor(epochNow()));
+          failedAt.set(id, Math.floor(preciseNow()));
           throw error;
         }
         if (status >= 300) throw new Error(`status ${status}`);

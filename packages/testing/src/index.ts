@@ -121,6 +121,7 @@ export {
   type ViolationKind,
 } from './exactly-once/check-exactly-once.js';
 export { assertExactlyOnce } from './exactly-once/assert-exactly-once.js';
+export { preciseNow } from './exactly-once/clock.js';
 export { ExactlyOnceViolationError, isExactlyOnceViolationError } from './exactly-once/errors.js';
 export {
   registerMatchers,

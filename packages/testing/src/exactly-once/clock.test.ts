@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { preciseNow } from './clock.js';
 
 describe('preciseNow', () => {
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
 
   it('stays on the wall clock when the monotonic clock falls behind (a paused VM)', () => {
     let wall = 1_800_000_000_000;

@@ -14,8 +14,8 @@ let last = 0;
  * of a long-lived process can fall behind the wall clock (a virtual machine that was paused
  * stops it; `performance.timeOrigin + performance.now()` lagged 600 ms in a jest worker after
  * a few minutes), and times recorded here are compared with those a fresh child process on the
- * same machine writes to a file.
- * @internal
+ * same machine writes to a file. Histories and ledgers stamp their events with it; use it for
+ * any time you compare across processes (e.g. the lateness of a retry against its due time).
  */
 export function preciseNow(): number {
   const mono = performance.now();
