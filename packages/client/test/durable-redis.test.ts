@@ -270,3 +270,232 @@ describe('redis store specifics', () => {
     }
   });
 });
+
+describe('the Lua scripts check every argument before they write', () => {
+  type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+  it('a bad argument to any script is an error reply, and the operation, its schedule, counts and history are unchanged', async () => {
+    const prefix = `${ctx.prefix}args:`;
+    const conn = ctx.connect();
+    const store = redisDurableStore(conn, { prefix, partitions: 1 });
+    const call = (name: string, ...args: (string | number)[]): Promise<unknown> =>
+      (conn as unknown as Record<string, Script>)[name]?.(...args) ??
+      Promise.reject(new Error(`no script ${name}`));
+    const now = Date.now();
+    const made = async (): Promise<string> =>
+      (
+        await store.create({
+          id: store.newId('args'),
+          type: 'args',
+          input: '{"n":1}',
+          now,
+          deadline: now + 60_000,
+          dueAt: now,
+        })
+      ).record.id;
+    const id = await made();
+    const [claimed] = await store.claim(0, now, 1, 'W', 60_000);
+    const token = claimed?.record.owner ?? '';
+    expect(claimed?.record.id).toBe(id);
+    const waiting = await made(); // pending and due: what a bad claim must leave alone
+    const opKey = (await conn.keys(`${prefix}*:op:${id}`))[0] ?? '';
+    const base = opKey.slice(0, -`op:${id}`.length);
+    const keys = (op: string): string[] => [
+      `${base}op:${op}`,
+      `${base}hist:${op}`,
+      `${base}schedule`,
+      `${base}counts`,
+      `${base}dlq`,
+    ];
+    const snapshot = async (): Promise<unknown> => ({
+      ops: await Promise.all([id, waiting].map((op) => conn.hgetall(`${base}op:${op}`))),
+      history: await Promise.all(
+        [id, waiting].map((op) => conn.lrange(`${base}hist:${op}`, 0, -1)),
+      ),
+      schedule: await conn.zrange(`${base}schedule`, 0, -1, 'WITHSCORES'),
+      dlq: await conn.zrange(`${base}dlq`, 0, -1, 'WITHSCORES'),
+      counts: await conn.hgetall(`${base}counts`),
+      keys: (await conn.keys(`${prefix}*`)).sort(),
+    });
+    const refused = async (what: string, run: () => Promise<unknown>, rule: RegExp) => {
+      const before = await snapshot();
+      const error = await run().then(
+        () => new Error(`${what}: no error`),
+        (e: unknown) => e as Error,
+      );
+      expect([what, error.message]).toEqual([what, expect.stringMatching(rule)]);
+      expect([what, await snapshot()]).toEqual([what, before]);
+    };
+    // settle: KEYS, id, owner, action, dueIn, phase, leaseMs, state, attempts, lastError, response, retention, entries...
+    const settle = (
+      over: Record<number, string>,
+      entries: string[] = ['{"at":1,"kind":"attempt"}'],
+    ) => {
+      const args = [
+        id,
+        token,
+        'retry',
+        '100',
+        '',
+        '',
+        '',
+        '1',
+        '{"code":"x","message":"m"}',
+        '',
+        '86400000',
+      ];
+      for (const [i, v] of Object.entries(over)) args[Number(i) - 1] = v;
+      return call('unfazedDurableSettle', ...keys(id), ...args, ...entries);
+    };
+    const number = /must be a finite number/;
+    await refused('settle due NaN', () => settle({ 4: 'NaN' }), number);
+    await refused('settle due tomorrow', () => settle({ 4: 'tomorrow' }), number);
+    await refused('settle due Infinity', () => settle({ 4: 'Infinity' }), number);
+    await refused('settle due missing', () => settle({ 4: '' }), number);
+    await refused('settle action', () => settle({ 3: 'explode' }), /action\) must be one of/);
+    await refused(
+      'settle hook phase',
+      () => settle({ 3: 'hook', 5: 'later', 6: '100' }),
+      /hook phase/,
+    );
+    await refused(
+      'settle hook lease',
+      () => settle({ 3: 'hook', 5: 'success-hook', 6: 'x' }),
+      number,
+    );
+    await refused(
+      'settle finish state',
+      () => settle({ 3: 'finish', 7: 'done' }),
+      /terminal state/,
+    );
+    await refused('settle attempts', () => settle({ 8: '1.5' }), /integer >= 0/);
+    await refused('settle lastError', () => settle({ 9: 'not json' }), /JSON object/);
+    await refused('settle response', () => settle({ 10: '{"status":' }), /JSON object/);
+    await refused('settle retention', () => settle({ 11: 'a day' }), number);
+    await refused(
+      'settle entry',
+      () => settle({}, ['{"at":1}', 'oops']),
+      /ARGV\[13\].*JSON object/,
+    );
+    await refused(
+      'settle arity',
+      () => call('unfazedDurableSettle', ...keys(id), id, token),
+      /expected at least 11 arguments/,
+    );
+    await refused(
+      'renew lease NaN',
+      () => call('unfazedDurableRenew', `${base}op:${id}`, `${base}schedule`, id, token, 'NaN'),
+      number,
+    );
+    await refused(
+      'renew lease 0',
+      () => call('unfazedDurableRenew', `${base}op:${id}`, `${base}schedule`, id, token, '0'),
+      /> 0/,
+    );
+    const claimArgs = (limit: string, lease: string) => [
+      `${base}schedule`,
+      `${base}counts`,
+      limit,
+      'W2#1',
+      lease,
+      `${base}op:`,
+      `${base}hist:`,
+      'W2',
+    ];
+    await refused(
+      'claim limit',
+      () => call('unfazedDurableClaim', ...claimArgs('many', '1000')),
+      number,
+    );
+    await refused(
+      'claim lease',
+      () => call('unfazedDurableClaim', ...claimArgs('1', 'NaN')),
+      number,
+    );
+    await refused(
+      'claim-any lease',
+      () =>
+        call(
+          'unfazedDurableClaimAny',
+          2,
+          `${base}schedule`,
+          `${base}counts`,
+          '1',
+          'W2#2',
+          'inf',
+          'W2',
+          base,
+        ),
+      number,
+    );
+    await refused(
+      'claim-any bases',
+      () =>
+        call(
+          'unfazedDurableClaimAny',
+          2,
+          `${base}schedule`,
+          `${base}counts`,
+          '1',
+          'W2#2',
+          '1000',
+          'W2',
+        ),
+      /expected 5 arguments/,
+    );
+    const fresh = store.newId('args');
+    const create = (deadline: string, dueIn: string) =>
+      call(
+        'unfazedDurableCreate',
+        `${base}key:-`,
+        ...keys(fresh).slice(0, 4),
+        fresh,
+        'args',
+        '',
+        '{}',
+        deadline,
+        dueIn,
+        '',
+        '',
+        `${base}op:`,
+      );
+    await refused('create deadline NaN', () => create('NaN', '0'), number);
+    await refused('create due tomorrow', () => create('60000', 'tomorrow'), number);
+    await refused(
+      'gauges limit',
+      () => call('unfazedDurableGauges', `${base}schedule`, `${base}op:`, 'all'),
+      number,
+    );
+    await refused(
+      'discard id',
+      () => call('unfazedDurableDiscard', ...keys(id), ''),
+      /non-empty string/,
+    );
+    // Still the store's to settle: fail it, then the redrive arguments.
+    expect(
+      await store.settle(
+        id,
+        token,
+        Date.now(),
+        { action: 'finish', state: 'failed', attempts: 1 },
+        [],
+      ),
+    ).toBe(true);
+    const redrive = (dueIn: string, deadline: string, entry = '{"at":1,"kind":"redriven"}') =>
+      call('unfazedDurableRedrive', ...keys(id), id, dueIn, deadline, entry);
+    await refused('redrive due NaN', () => redrive('NaN', '60000'), number);
+    await refused('redrive due tomorrow', () => redrive('tomorrow', '60000'), number);
+    await refused('redrive due Infinity', () => redrive('Infinity', '60000'), number);
+    await refused('redrive deadline', () => redrive('0', '-inf'), number);
+    await refused('redrive entry', () => redrive('0', '60000', 'x'), /JSON object/);
+    // Nothing was corrupted: it reads back, and redrives.
+    expect(await store.get(id)).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(
+      await store.redrive(id, Date.now(), Date.now(), Date.now() + 60_000, {
+        at: 1,
+        kind: 'redriven',
+      }),
+    ).toBe(true);
+    expect(await store.get(id)).toMatchObject({ state: 'pending' });
+  });
+});

@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Leases due operations from every partition at once (standalone Redis only). */
 export const CLAIM_ACROSS_PARTITIONS_2N = `--[[
   Leases up to ARGV[2] due operations from several partitions in one round trip, visiting the
@@ -19,6 +21,15 @@ export const CLAIM_ACROSS_PARTITIONS_2N = `--[[
     { {takeover 0|1, field, value, ...}, ... }   one HGETALL per leased operation; its
     updatedAt is Redis's now and leaseUntil is now + the lease length
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+if #KEYS < 2 or #KEYS % 2 ~= 0 then refuse('expected a schedule and a counts key per partition', #KEYS) end
+arity(#KEYS, 4 + #KEYS / 2)
+countArg(1, 'limit')
+stringArg(2, 'lease owner token')
+positiveArg(3, 'lease length (ms)')
+stringArg(4, 'claiming worker')
+for i = 1, #KEYS / 2 do stringArg(4 + i, 'key base of partition ' .. i) end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local leaseUntil = now + tonumber(ARGV[3])

@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Leases due operations of one schedule partition to a worker. */
 export const CLAIM_OPERATIONS_2 = `--[[
   Leases up to ARGV[2] operations of one partition whose schedule score has come: pending
@@ -23,6 +25,15 @@ export const CLAIM_OPERATIONS_2 = `--[[
     { {takeover 0|1, field, value, ...}, ... }   one HGETALL per leased operation; its
     updatedAt is Redis's now and leaseUntil is now + the lease length
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(2, 6)
+countArg(1, 'limit')
+stringArg(2, 'lease owner token')
+positiveArg(3, 'lease length (ms)')
+stringArg(4, 'operation hash key prefix')
+stringArg(5, 'history list key prefix')
+stringArg(6, 'claiming worker')
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local leaseUntil = now + tonumber(ARGV[3])

@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Write-ahead of `start`: creates an operation, or returns the one its key already names. */
 export const CREATE_OPERATION_5 = `--[[
   Creates a durable operation (write-ahead, before any attempt), or finds the existing one
@@ -26,6 +28,16 @@ export const CREATE_OPERATION_5 = `--[[
     {1, now}                  created, at Redis's now (ms)
     {0, field, value, ...}    the existing operation (HGETALL)
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(5, 9)
+stringArg(1, 'id')
+stringArg(2, 'type')
+if ARGV[4] == '' then refuse('ARGV[4] (input) must be the JSON input', ARGV[4]) end
+numberArg(5, 'deadline, ms from now')
+numberArg(6, 'due in, ms from now')
+if ARGV[7] ~= '' then positiveArg(8, 'lease length (ms)') end
+stringArg(9, 'operation hash key prefix')
 local hasKey = ARGV[3] ~= ''
 if hasKey then
   local existing = redis.call('GET', KEYS[1])

@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Deletes a failed or dead operation. */
 export const DISCARD_OPERATION_5 = `--[[
   Deletes a failed or dead operation with its history and start key.
@@ -14,6 +16,10 @@ export const DISCARD_OPERATION_5 = `--[[
   Output:
     1 discarded, 0 not failed/dead
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(5, 1)
+stringArg(1, 'id')
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'failed' and state ~= 'dead' then
   return 0

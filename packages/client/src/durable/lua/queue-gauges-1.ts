@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Counts due and in-flight operations of one partition per type. */
 export const QUEUE_GAUGES_1 = `--[[
   Gauges of one partition: pending operations whose due time has come, and running operations
@@ -13,6 +15,11 @@ export const QUEUE_GAUGES_1 = `--[[
   Output:
     { due JSON {type: n}, in-flight JSON {type: n} }
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(1, 2)
+stringArg(1, 'operation hash key prefix')
+countArg(2, 'scan limit')
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local due = {}

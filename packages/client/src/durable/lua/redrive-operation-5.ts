@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Moves a failed or dead operation back to pending. */
 export const REDRIVE_OPERATION_5 = `--[[
   Redrives a failed or dead operation: pending again with a new due time and deadline, out of
@@ -19,6 +21,13 @@ export const REDRIVE_OPERATION_5 = `--[[
   Output:
     1 redriven, 0 not failed/dead
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(5, 4)
+stringArg(1, 'id')
+numberArg(2, 'due in, ms from now')
+numberArg(3, 'new deadline, ms from now')
+jsonArg(4, 'history entry')
 local state = redis.call('HGET', KEYS[1], 'state')
 if state ~= 'failed' and state ~= 'dead' then
   return 0

@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Extends a lease when its owner still holds it. */
 export const RENEW_LEASE_2 = `--[[
   Extends the lease of a running operation, only for its current owner, to ARGV[3] ms from
@@ -14,6 +16,12 @@ export const RENEW_LEASE_2 = `--[[
   Output:
     1 renewed, 0 not the owner (or not running any more)
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(2, 3)
+stringArg(1, 'id')
+stringArg(2, 'lease owner token')
+positiveArg(3, 'lease length (ms)')
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'state') ~= 'running' then
   return 0
 end

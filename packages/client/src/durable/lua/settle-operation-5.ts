@@ -1,3 +1,5 @@
+import { ARGUMENT_CHECKS } from './argument-checks.js';
+
 /** Records the outcome of an attempt or hook, with an owner check. */
 export const SETTLE_OPERATION_5 = `--[[
   Settles a leased operation, only for its current lease owner (a worker whose lease was taken
@@ -31,6 +33,26 @@ export const SETTLE_OPERATION_5 = `--[[
   Output:
     1 settled, 0 not the owner
 ]]
+${ARGUMENT_CHECKS}
+-- Every argument checked before the first write: a bad one is refused whole.
+arity(5, 11, true)
+stringArg(1, 'id')
+stringArg(2, 'lease owner token')
+local action = oneOfArg(3, 'action', { 'retry', 'release', 'hook', 'finish' })
+if action == 'retry' or action == 'release' then
+  numberArg(4, 'due in, ms from now')
+elseif action == 'hook' then
+  oneOfArg(5, 'hook phase', { 'success-hook', 'failed-hook', 'dead-hook' })
+  numberArg(6, 'lease length (ms)')
+else
+  oneOfArg(7, 'terminal state', { 'completed', 'failed', 'dead' })
+end
+if ARGV[8] ~= '' then countArg(8, 'attempts') end
+jsonArg(9, 'last error', true)
+jsonArg(10, 'response', true)
+countArg(11, 'retention (ms)')
+if tonumber(ARGV[11]) < 1 then refuse('ARGV[11] (retention (ms)) must be >= 1', ARGV[11]) end
+for i = 12, #ARGV do jsonArg(i, 'history entry') end
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'state') ~= 'running' then
   return 0
 end
@@ -44,7 +66,6 @@ redis.call('HSET', KEYS[1], 'updatedAt', now)
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[8]) end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'lastError', ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'response', ARGV[10]) end
-local action = ARGV[3]
 if action == 'retry' or action == 'release' then
   local dueAt = now + tonumber(ARGV[4])
   redis.call('HSET', KEYS[1], 'state', 'pending', 'dueAt', dueAt)
