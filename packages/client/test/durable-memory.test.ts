@@ -37,3 +37,35 @@ describe('durable defaults', () => {
     }
   });
 });
+
+describe('give-up outcomes', () => {
+  it('a downstream that refuses every connection gives up as known failed: nothing ever reached it', async () => {
+    // A port with nothing listening: every attempt is ECONNREFUSED, before a byte is sent.
+    const closed = await startDownstream(() => ({ status: 200 }));
+    const url = closed.url;
+    await closed.close();
+    const client = createClient({ baseUrl: url, breaker: false, retry: { maxRetries: 0 } });
+    try {
+      const durable = createDurable({ client, backoff: { initialMs: 20, maxMs: 40 } });
+      const given: string[] = [];
+      const op = durable.operation('refused', {
+        request: () => ({ method: 'POST', path: '/r' }),
+        deadline: 400,
+        onGiveUp: (failure) => {
+          given.push(`${failure.code}:${failure.outcome}`);
+        },
+      });
+      const outcome = await op.start({}, { wait: 0 });
+      const worker = durable.startWorker({ pollInterval: 5 });
+      await until('dead', async () => (await durable.status(outcome.id))?.state === 'dead');
+      await worker.stop();
+      expect(given).toEqual(['deadline:failed']);
+      const details = await durable.deadLetters.get(outcome.id);
+      const attempts = details?.history.filter((h) => h.kind === 'attempt') ?? [];
+      expect(attempts.length).toBeGreaterThanOrEqual(2);
+      expect(attempts.every((h) => h.error === 'ECONNREFUSED')).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+});
