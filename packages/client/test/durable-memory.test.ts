@@ -68,4 +68,42 @@ describe('give-up outcomes', () => {
       await client.close();
     }
   });
+
+  it('an operation taken over from a holder that died mid-attempt gives up as unknown, even if nothing more reached the downstream', async () => {
+    const closed = await startDownstream(() => ({ status: 200 }));
+    const url = closed.url;
+    await closed.close();
+    const client = createClient({ baseUrl: url, breaker: false, retry: { maxRetries: 0 } });
+    try {
+      const store = memoryDurableStore();
+      const durable = createDurable({ client, store, backoff: { initialMs: 20, maxMs: 40 } });
+      const given: string[] = [];
+      durable.operation('ghosted', {
+        request: () => ({ method: 'POST', path: '/g' }),
+        onGiveUp: (failure) => {
+          given.push(`${failure.code}:${failure.outcome}`);
+        },
+      });
+      // Leased to a holder that died (its lease expires at once): it may have sent an attempt.
+      const now = Date.now();
+      const { record } = await store.create({
+        id: store.newId('ghosted'),
+        type: 'ghosted',
+        input: '{}',
+        now,
+        deadline: now + 400,
+        dueAt: now,
+        owner: 'ghost',
+        leaseUntil: now + 20,
+      });
+      const worker = durable.startWorker({ pollInterval: 5 });
+      await until('dead', async () => (await durable.status(record.id))?.state === 'dead');
+      await worker.stop();
+      expect(given).toEqual(['deadline:unknown']);
+      const history = (await durable.deadLetters.get(record.id))?.history ?? [];
+      expect(history[0]).toMatchObject({ kind: 'lease-expired' });
+    } finally {
+      await client.close();
+    }
+  });
 });
