@@ -23,9 +23,9 @@ import {
   startOptionsRule,
   workerOptionsRule,
 } from './options.js';
+import { runLeased } from './operation-run.js';
 import {
   giveUpFailure,
-  runLeased,
   targetOf,
   type OperationDefinition,
   type ResolvedType,

@@ -3,7 +3,9 @@ import { setMaxListeners } from 'node:events';
 import { validateOptions } from '@unfazed/contract';
 import { stopOptionsRule, type ResolvedWorkerOptions } from './options.js';
 import type { DurableStore, OperationRecord } from './types.js';
-import { runLeased, sleep, type LeaseGrant, type ResolvedType, type RunEnv } from './run.js';
+import type { LeaseGrant } from './lease.js';
+import { runLeased } from './operation-run.js';
+import { sleep, type ResolvedType, type RunEnv } from './run.js';
 
 /** Options of `durable.startWorker()`. */
 export interface WorkerOptions {
