@@ -50,59 +50,94 @@ export function startWorker(
   options: ResolvedWorkerOptions,
   wakers?: Set<() => void>,
 ): DurableWorker {
-  const { concurrency, pollInterval } = options;
-  const targetLimit = options.targetConcurrency ?? Infinity;
+  return new QueueWorker(env, types, options, wakers);
+}
 
-  const id = `${options.name ?? 'worker'}:${randomUUID()}`;
-  const active = new Set<Promise<void>>();
-  const perTarget = new Map<string, number>();
-  const stopController = new AbortController();
-  // Every held operation listens to it (`concurrency` listeners).
-  setMaxListeners(Infinity, stopController.signal);
-  const wake = { controller: new AbortController() };
-  let stopping = false;
-  let wakeRequested = false;
-  const wakeUp = (): void => {
-    wakeRequested = true;
+/**
+ * @internal A worker: claims due operations into free slots and runs each as an
+ * {@link OperationRun}. Its slot accounting (`active`, `reserved`, `leaving`), the per-target
+ * counts and the wake-up state are here and nowhere else.
+ */
+export class QueueWorker implements DurableWorker {
+  readonly id: string;
+  readonly #active = new Set<Promise<void>>();
+  readonly #perTarget = new Map<string, number>();
+  readonly #targetLimit: number;
+  /** Aborts held operations when a stopping worker runs out of patience. */
+  readonly #stopController = new AbortController();
+  #wakeController = new AbortController();
+  #wakeRequested = false;
+  #stopping = false;
+  #partition: number;
+  /** Slots promised to claims in flight. */
+  #reserved = 0;
+  /**
+   * Held operations whose final write is on its way: their slots are free for the next claim,
+   * which then goes out in the same batched write as that settle (one round trip for both).
+   */
+  #leaving = 0;
+  readonly #dueWakeups: DueWakeups;
+  readonly #running: Promise<void>;
+  readonly #waker = (): void => this.#wakeUp();
+
+  constructor(
+    private readonly env: RunEnv,
+    private readonly types: ReadonlyMap<string, ResolvedType>,
+    private readonly options: ResolvedWorkerOptions,
+    private readonly wakers?: Set<() => void>,
+  ) {
+    this.id = `${options.name ?? 'worker'}:${randomUUID()}`;
+    this.#targetLimit = options.targetConcurrency ?? Infinity;
+    // Every held operation listens to it (`concurrency` listeners).
+    setMaxListeners(Infinity, this.#stopController.signal);
+    this.#partition = Math.floor(env.random() * env.store.partitions);
+    this.#dueWakeups = new DueWakeups(env.now, this.#waker);
+    // Operations started in this process wake the loop at once instead of at the next poll.
+    wakers?.add(this.#waker);
+    this.#running = this.#loop();
+  }
+
+  get inFlight(): number {
+    return this.#active.size;
+  }
+
+  async stop(given?: { timeout?: number }): Promise<void> {
+    const { timeout } = validateOptions(stopOptionsRule, given, { name: 'worker.stop' });
+    this.#stopping = true;
+    this.#dueWakeups.stop();
+    this.wakers?.delete(this.#waker);
+    this.#wakeController.abort(WAKE);
+    const deadline = Date.now() + timeout;
+    // A poll stuck on an unreachable store must not hold stop() forever.
+    await within(this.#running, timeout);
+    const active = this.#active;
+    const abort = (): void => this.#stopController.abort();
+    const timer = setTimeout(abort, Math.max(0, deadline - Date.now()));
+    try {
+      await within(settleAll(active), Math.max(0, deadline - Date.now()));
+      abort();
+      // Releasing needs the store; past another `timeout` the leases are left to expire.
+      await within(settleAll(active), timeout);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #wakeUp(): void {
+    this.#wakeRequested = true;
     // A fixed reason: abort() without one builds a DOMException (with a stack) on every wake.
-    if (!wake.controller.signal.aborted) wake.controller.abort(WAKE);
-  };
-  let partition = Math.floor(env.random() * env.store.partitions);
-  // A retry this worker scheduled wakes it when it comes due, rather than at the next poll
-  // (up to `pollInterval` late): the due times it scheduled, with one timer for the earliest.
-  let dueTimes: number[] = [];
-  let wakeTimer: NodeJS.Timeout | undefined;
-  let wakeTimerAt = Infinity;
-  const armWakeTimer = (): void => {
-    const now = env.now();
-    dueTimes = dueTimes.filter((t) => t > now);
-    let next = Infinity;
-    for (const t of dueTimes) if (t < next) next = t;
-    if (next === wakeTimerAt) return;
-    clearTimeout(wakeTimer);
-    wakeTimer = undefined;
-    wakeTimerAt = next;
-    if (next === Infinity || stopping) return;
-    // +1: a timer may fire within the millisecond before `next`, when the claim would miss it.
-    wakeTimer = setTimeout(
-      () => {
-        wakeTimerAt = Infinity;
-        wakeUp();
-        armWakeTimer();
-      },
-      next - now + 1,
-    );
-    wakeTimer.unref();
-  };
-  const wakeAt = (at: number): void => {
-    if (stopping || at <= env.now() || dueTimes.length >= MAX_WAKE_TIMES) return;
-    dueTimes.push(at);
-    if (at < wakeTimerAt) armWakeTimer();
-  };
+    if (!this.#wakeController.signal.aborted) this.#wakeController.abort(WAKE);
+  }
 
-  const admit = (target: string): (() => void) | undefined => {
+  #free(): number {
+    return this.options.concurrency - this.#active.size - this.#reserved + this.#leaving;
+  }
+
+  /** Takes a slot of `target`'s limit; `undefined` when the target is at its limit. */
+  #admit = (target: string): (() => void) | undefined => {
+    const perTarget = this.#perTarget;
     const n = perTarget.get(target) ?? 0;
-    if (n >= targetLimit) return undefined;
+    if (n >= this.#targetLimit) return undefined;
     perTarget.set(target, n + 1);
     let released = false;
     return () => {
@@ -114,182 +149,195 @@ export function startWorker(
     };
   };
 
-  // Slots promised to claims in flight.
-  let reserved = 0;
-  // Held operations whose final write is on its way: their slots are free for the next claim,
-  // which then goes out in the same batched write as that settle (one round trip for both).
-  let leaving = 0;
-  const free = (): number => concurrency - active.size - reserved + leaving;
+  async #loop(): Promise<void> {
+    while (!this.#stopping) {
+      let claimed = 0;
+      try {
+        claimed = await this.#claimRound();
+      } catch (error) {
+        this.env.events.emit('worker-error', { worker: this.id, error });
+      }
+      if (this.#stopping) break;
+      if (this.#free() <= 0 || claimed === 0) {
+        if (this.#wakeRequested) {
+          // Something finished or was started while we were claiming: look again at once.
+          this.#wakeRequested = false;
+          if (this.#free() > 0) continue;
+        }
+        this.#wakeController = new AbortController();
+        // Operations that finish (when their final write is sent) and starts in this process
+        // wake the loop at once; otherwise it polls.
+        const idle = claimed === 0 ? this.options.pollInterval : 60_000;
+        await sleep(idle, this.#wakeController.signal);
+      }
+    }
+  }
 
-  const spawn = (record: OperationRecord, sentAt: number, takeover: boolean): void => {
-    const t = types.get(record.type);
-    const token = record.owner ?? id;
+  /** One round of claims, the way the store supports best; returns how many were claimed. */
+  async #claimRound(): Promise<number> {
+    const { env } = this;
+    const store = env.store;
+    const partitions = store.partitions;
+    if (store.claimAny) {
+      const ask = this.#free();
+      if (ask <= 0) return 0;
+      const p = this.#partition;
+      const claimAny = store.claimAny.bind(store);
+      const got = await this.#claimWith(ask, (now) => claimAny(p, now, ask, this.id, env.leaseMs));
+      this.#partition = (p + 1) % partitions;
+      return got;
+    }
+    let claimed = 0;
+    if (store.dueCounts && this.#free() > 0) {
+      const due = await store.dueCounts(env.now());
+      const start = this.#partition;
+      this.#partition = (start + 1) % partitions;
+      for (let i = 0; i < partitions && !this.#stopping; i++) {
+        const p = (start + i) % partitions;
+        const slots = this.#free();
+        if (slots <= 0) break;
+        if ((due[p] ?? 0) === 0) continue;
+        claimed += await this.#claimFrom(p, Math.min(slots, due[p] ?? slots));
+      }
+      return claimed;
+    }
+    for (let i = 0; i < partitions && !this.#stopping; i++) {
+      const ask = this.#free();
+      if (ask <= 0) break;
+      const p = this.#partition;
+      this.#partition = (p + 1) % partitions;
+      claimed += await this.#claimFrom(p, ask);
+    }
+    return claimed;
+  }
+
+  /** Claims up to `ask` due operations of partition `p`. */
+  #claimFrom(p: number, ask: number): Promise<number> {
+    const { env } = this;
+    return this.#claimWith(ask, (now) => env.store.claim(p, now, ask, this.id, env.leaseMs));
+  }
+
+  /** Runs one claim with `ask` slots reserved meanwhile, and takes what it got. */
+  async #claimWith(ask: number, claim: (now: number) => Promise<ClaimedList>): Promise<number> {
+    this.#reserved += ask;
+    let got: ClaimedList = [];
+    // When the claim was sent, from which its lease surely runs.
+    const sentAt = performance.now();
+    try {
+      got = await claim(this.env.now());
+    } finally {
+      this.#reserved -= ask;
+    }
+    for (const { record, takeover } of got) this.#take(record, sentAt, takeover);
+    return got.length;
+  }
+
+  /** A claim that returns after stop() began hands its operations straight back. */
+  #take(record: OperationRecord, sentAt: number, takeover: boolean): void {
+    if (!this.#stopping) return this.#spawn(record, sentAt, takeover);
+    const now = this.env.now();
+    const release = { action: 'release', dueAt: now, attempts: record.attempts } as const;
+    this.env.store.settle(record.id, record.owner ?? this.id, now, release, []).catch(() => false);
+  }
+
+  #spawn(record: OperationRecord, sentAt: number, takeover: boolean): void {
     let settling = false;
     // Called when the final write is sent, and again with the due time of a retry or release
     // once the store answered it.
     const onSettling = (dueAt?: number): void => {
-      if (dueAt !== undefined) wakeAt(dueAt);
+      if (dueAt !== undefined) this.#dueWakeups.add(dueAt);
       if (settling) return;
       settling = true;
-      leaving++;
-      wakeUp();
+      this.#leaving++;
+      this.#wakeUp();
     };
-    const p = (async () => {
-      if (!t) {
-        // A type this process does not know (e.g. a rolling deploy): hand it back for a while.
-        await env.store
-          .settle(
-            record.id,
-            token,
-            env.now(),
-            { action: 'release', dueAt: env.now() + 30_000, attempts: record.attempts },
-            [],
-          )
-          .catch(() => false);
-        return;
-      }
-      const grant: LeaseGrant = {
-        token,
-        worker: id,
-        sentAt,
-        leaseMs:
-          record.leaseUntil !== undefined ? record.leaseUntil - record.updatedAt : env.leaseMs,
-      };
-      await runLeased(env, t, record, grant, {
-        stopSignal: stopController.signal,
-        admit,
-        onSettling,
-        takeover,
-      });
-    })()
-      .catch((error: unknown) => env.events.emit('worker-error', { worker: id, error }))
+    const p = this.#hold(record, sentAt, takeover, onSettling)
+      .catch((error: unknown) => this.env.events.emit('worker-error', { worker: this.id, error }))
       .finally(() => {
-        active.delete(p);
-        if (settling) leaving--;
+        this.#active.delete(p);
+        if (settling) this.#leaving--;
         // The loop already counted this slot as free when the final write was sent.
-        else wakeUp();
+        else this.#wakeUp();
       });
-    active.add(p);
-  };
+    this.#active.add(p);
+  }
 
-  // A poll that returns after stop() began hands its operations straight back.
-  // `sentAt`: when the claim was sent (performance.now()), from which its lease surely runs.
-  const take = (record: OperationRecord, sentAt: number, takeover: boolean): void => {
-    if (!stopping) return spawn(record, sentAt, takeover);
-    const now = env.now();
-    env.store
-      .settle(
-        record.id,
-        record.owner ?? id,
-        now,
-        { action: 'release', dueAt: now, attempts: record.attempts },
-        [],
-      )
-      .catch(() => false);
-  };
-
-  // Claims up to `ask` due operations of partition `p`; their slots stay reserved meanwhile.
-  const claimFrom = async (p: number, ask: number): Promise<number> => {
-    reserved += ask;
-    let got: Awaited<ReturnType<DurableStore['claim']>> = [];
-    const sentAt = performance.now();
-    try {
-      got = await env.store.claim(p, env.now(), ask, id, env.leaseMs);
-    } finally {
-      reserved -= ask;
+  /** Runs a claimed operation under its lease. */
+  async #hold(
+    record: OperationRecord,
+    sentAt: number,
+    takeover: boolean,
+    onSettling: (dueAt?: number) => void,
+  ): Promise<void> {
+    const { env } = this;
+    const t = this.types.get(record.type);
+    const token = record.owner ?? this.id;
+    if (!t) {
+      // A type this process does not know (e.g. a rolling deploy): hand it back for a while.
+      const now = env.now();
+      const later = { action: 'release', dueAt: now + 30_000, attempts: record.attempts } as const;
+      await env.store.settle(record.id, token, now, later, []).catch(() => false);
+      return;
     }
-    for (const { record, takeover } of got) take(record, sentAt, takeover);
-    return got.length;
-  };
+    const leaseMs =
+      record.leaseUntil !== undefined ? record.leaseUntil - record.updatedAt : env.leaseMs;
+    const grant: LeaseGrant = { token, worker: this.id, sentAt, leaseMs };
+    await runLeased(env, t, record, grant, {
+      stopSignal: this.#stopController.signal,
+      admit: this.#admit,
+      onSettling,
+      takeover,
+    });
+  }
+}
 
-  const loop = async (): Promise<void> => {
-    while (!stopping) {
-      let claimed = 0;
-      try {
-        const partitions = env.store.partitions;
-        const store = env.store;
-        if (store.claimAny) {
-          const ask = free();
-          if (ask > 0) {
-            reserved += ask;
-            let got: Awaited<ReturnType<typeof store.claimAny>> = [];
-            const sentAt = performance.now();
-            try {
-              got = await store.claimAny(partition, env.now(), ask, id, env.leaseMs);
-            } finally {
-              reserved -= ask;
-            }
-            partition = (partition + 1) % partitions;
-            for (const { record, takeover } of got) take(record, sentAt, takeover);
-            claimed += got.length;
-          }
-        } else if (store.dueCounts && free() > 0) {
-          const due = await store.dueCounts(env.now());
-          const start = partition;
-          partition = (partition + 1) % partitions;
-          for (let i = 0; i < partitions && !stopping; i++) {
-            const p = (start + i) % partitions;
-            const slots = free();
-            if (slots <= 0) break;
-            if ((due[p] ?? 0) === 0) continue;
-            claimed += await claimFrom(p, Math.min(slots, due[p] ?? slots));
-          }
-        } else {
-          for (let i = 0; i < partitions && !stopping; i++) {
-            const ask = free();
-            if (ask <= 0) break;
-            const p = partition;
-            partition = (partition + 1) % partitions;
-            claimed += await claimFrom(p, ask);
-          }
-        }
-      } catch (error) {
-        env.events.emit('worker-error', { worker: id, error });
-      }
-      if (stopping) break;
-      if (free() <= 0 || claimed === 0) {
-        if (wakeRequested) {
-          // Something finished or was started while we were claiming: look again at once.
-          wakeRequested = false;
-          if (free() > 0) continue;
-        }
-        wake.controller = new AbortController();
-        // Operations that finish (when their final write is sent) and starts in this process
-        // wake the loop at once; otherwise it polls.
-        await sleep(claimed === 0 ? pollInterval : 60_000, wake.controller.signal);
-      }
-    }
-  };
-  // Operations started in this process wake the loop at once instead of at the next poll.
-  const waker = wakeUp;
-  wakers?.add(waker);
-  const running = loop();
+type ClaimedList = Awaited<ReturnType<DurableStore['claim']>>;
 
-  return {
-    id,
-    get inFlight() {
-      return active.size;
-    },
-    async stop(given) {
-      const { timeout } = validateOptions(stopOptionsRule, given, { name: 'worker.stop' });
-      stopping = true;
-      clearTimeout(wakeTimer);
-      wakers?.delete(waker);
-      wake.controller.abort(WAKE);
-      const deadline = Date.now() + timeout;
-      // A poll stuck on an unreachable store must not hold stop() forever.
-      await within(running, timeout);
-      const timer = setTimeout(() => stopController.abort(), Math.max(0, deadline - Date.now()));
-      try {
-        await within(settleAll(active), Math.max(0, deadline - Date.now()));
-        stopController.abort();
-        // Releasing needs the store; past another `timeout` the leases are left to expire.
-        await within(settleAll(active), timeout);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
+/**
+ * A retry this worker scheduled wakes it when it comes due, rather than at the next poll (up to
+ * `pollInterval` late): the due times it scheduled, with one timer for the earliest.
+ */
+class DueWakeups {
+  #dueTimes: number[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #stopped = false;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly wake: () => void,
+  ) {}
+
+  add(at: number): void {
+    if (this.#stopped || at <= this.now() || this.#dueTimes.length >= MAX_WAKE_TIMES) return;
+    this.#dueTimes.push(at);
+    if (at < this.#timerAt) this.#arm();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): void {
+    const now = this.now();
+    this.#dueTimes = this.#dueTimes.filter((t) => t > now);
+    let next = Infinity;
+    for (const t of this.#dueTimes) if (t < next) next = t;
+    if (next === this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = next;
+    if (next === Infinity || this.#stopped) return;
+    // +1: a timer may fire within the millisecond before `next`, when the claim would miss it.
+    const fire = (): void => {
+      this.#timerAt = Infinity;
+      this.wake();
+      this.#arm();
+    };
+    this.#timer = setTimeout(fire, next - now + 1);
+    this.#timer.unref();
+  }
 }
 
 /** Most retry due times a worker remembers to wake up for (the rest are found by polling). */
