@@ -2,35 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { validateOptions, type OperationStatus } from '@unfazed/contract';
 import { resolveBackoff, type DurableBackoffOptions } from './backoff.js';
 import type { ClientPolicy, DurableClient } from './client-port.js';
-import {
-  DurableKeyConflictError,
-  DurableStoreUnavailableError,
-  isDurabilityNotConfirmedError,
-} from './errors.js';
+import { DeadLetterView } from './dead-letter-view.js';
+import { DefinedOperation } from './defined-operation.js';
 import { DurableEvents } from './events.js';
-import { serialiseInput } from './json-input.js';
 import { memoryDurableStore } from './memory-store.js';
 import {
-  deadLetterQueryRule,
   definitionRule,
   durableOptionsRule,
   operationIdRule,
   operationNameRule,
-  redriveManyOptionsRule,
-  redriveOptionsRule,
-  redriveQueryRule,
-  startKeyRule,
-  startOptionsRule,
   workerOptionsRule,
 } from './options.js';
-import { runLeased } from './operation-run.js';
-import {
-  giveUpFailure,
-  targetOf,
-  type OperationDefinition,
-  type ResolvedType,
-  type RunEnv,
-} from './run.js';
+import { publicStatus } from './public-status.js';
+import { QueueContext } from './queue-context.js';
+import type { OperationDefinition, ResolvedType, RunEnv } from './run.js';
 import type {
   DeadLetterPage,
   DeadLetterQuery,
@@ -183,11 +168,8 @@ export interface Durable {
 export function createDurable(options: DurableOptions): Durable {
   const o = validateOptions(durableOptionsRule, options, { name: 'createDurable' });
   const store = o.store ?? memoryDurableStore();
-  const leaseMs = o.leaseMs;
   const policy = policyOf(o.client);
   const attemptTimeout = o.attemptTimeout ?? policy?.timeout?.attempt ?? 10_000;
-  const deadline = o.deadline;
-  const storeTimeout = o.storeTimeout;
   const clientBackoff = policy?.retry?.backoff;
   // Backoff layers, later ones winning key by key: the client's, createDurable's, the type's.
   const backoffLayers: DurableBackoffOptions[] = [
@@ -201,318 +183,90 @@ export function createDurable(options: DurableOptions): Durable {
     o.backoff ?? {},
   ];
   const backoff = resolveBackoff(backoffLayers, { name: 'createDurable', path: 'backoff' });
-  const nameRule = operationNameRule.refine((name, fail) =>
-    types.has(name) ? fail(undefined, 'is already defined in this durable instance') : name,
-  );
-  const defRule = definitionRule({ deadline, attemptTimeout, maxInputBytes: o.maxInputBytes });
-  const events = new DurableEvents();
   const env: RunEnv = {
     store,
     client: options.client,
-    events,
+    events: new DurableEvents(),
     now: Date.now,
     random: o.random ?? Math.random,
-    leaseMs,
+    leaseMs: o.leaseMs,
     maxResponseBytes: o.maxResponseBytes,
     probeJitterMs: o.probeJitter,
     baseOrigin: originOf(policy),
   };
-  const types = new Map<string, ResolvedType>();
-  const wakers = new Set<() => void>();
-  const wakeWorkers = (): void => {
-    for (const wake of wakers) wake();
-  };
-  const processId = randomUUID();
+  const ctx = new QueueContext(
+    env,
+    randomUUID(),
+    o.storeTimeout,
+    o.deadline,
+    backoffLayers,
+    backoff,
+  );
+  const defRule = definitionRule({
+    deadline: o.deadline,
+    attemptTimeout,
+    maxInputBytes: o.maxInputBytes,
+  });
+  return new DurableQueue(ctx, defRule);
+}
 
-  // `operationId`: the operation the write is about, named by every error it throws.
-  const withTimeout = async <T>(what: string, p: Promise<T>, operationId: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DurableStoreUnavailableError(
-              `The durable store (${store.kind}) did not answer ${what} of ${operationId} within ${storeTimeout} ms; the write may still land`,
-              undefined,
-              operationId,
-            ),
-          ),
-        storeTimeout,
-      );
+/** @internal A durable instance: defines types, starts workers, answers status queries. */
+class DurableQueue implements Durable {
+  readonly events: DurableEvents;
+  readonly store: DurableStore;
+  readonly deadLetters: DeadLetters;
+  readonly #nameRule = operationNameRule.refine((name, fail) =>
+    this.ctx.types.has(name)
+      ? fail(undefined, 'is already defined in this durable instance')
+      : name,
+  );
+
+  constructor(
+    private readonly ctx: QueueContext,
+    private readonly defRule: ReturnType<typeof definitionRule>,
+  ) {
+    this.events = ctx.env.events;
+    this.store = ctx.env.store;
+    this.deadLetters = new DeadLetterView(ctx);
+  }
+
+  operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I> {
+    validateOptions(this.#nameRule, name, { name: 'durable.operation', path: 'name' });
+    const where = `durable.operation('${name}')`;
+    const d = validateOptions(this.defRule, definition, { name: where });
+    const { backoffLayers } = this.ctx;
+    const t: ResolvedType = {
+      name,
+      def: definition as OperationDefinition<unknown>,
+      deadline: d.deadline,
+      maxAttempts: d.maxAttempts ?? Infinity,
+      backoff: d.backoff
+        ? resolveBackoff([...backoffLayers, d.backoff], { name: where, path: 'backoff' })
+        : this.ctx.backoff,
+      attemptTimeout: d.attemptTimeout,
+      wait: d.wait,
+      maxInputBytes: d.maxInputBytes,
+    };
+    this.ctx.types.set(name, t);
+    return new DefinedOperation(this.ctx, t, definition);
+  }
+
+  startWorker(workerOptions?: WorkerOptions): DurableWorker {
+    const resolved = validateOptions(workerOptionsRule, workerOptions, {
+      name: 'durable.startWorker',
     });
-    try {
-      return await Promise.race([p, timeout]);
-    } catch (error) {
-      if (error instanceof DurableStoreUnavailableError || isDurabilityNotConfirmedError(error))
-        throw error;
-      throw new DurableStoreUnavailableError(
-        `The durable store (${store.kind}) failed ${what} of ${operationId}: ${error instanceof Error ? error.message : String(error)}`,
-        error,
-        operationId,
-      );
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+    return startWorker(this.ctx.env, this.ctx.types, resolved, this.ctx.wakers);
+  }
 
-  const releaseLate = async (
-    write: Promise<{ created: boolean; record: OperationRecord }>,
-    owner: string,
-  ): Promise<void> => {
-    try {
-      const { created, record } = await write;
-      if (!created || record.owner !== owner) return;
-      const now = env.now();
-      const entry: HistoryEntry = {
-        at: now,
-        kind: 'released',
-        worker: `start:${processId}`,
-        note: 'start gave up waiting for its write-ahead, which landed later',
-      };
-      const s = { action: 'release', dueAt: now, attempts: 0 } as const;
-      if (await store.settle(record.id, owner, now, s, [entry])) wakeWorkers();
-    } catch {
-      // Not written, or not released: its lease expires and a worker takes it over.
-    }
-  };
+  async status(id: string): Promise<OperationStatus | undefined> {
+    validateOptions(operationIdRule, id, { name: 'durable.status', path: 'id' });
+    const rec = await this.store.get(id);
+    return rec ? publicStatus(rec) : undefined;
+  }
 
-  const outcomeOf = (rec: OperationRecord, existing: boolean): StartOutcome => {
-    if (rec.state === 'completed') {
-      return {
-        status: 'completed',
-        id: rec.id,
-        response: rec.response ?? { status: 0, headers: {}, body: '' },
-        existing,
-      };
-    }
-    if (rec.state === 'failed' || rec.state === 'dead') {
-      return {
-        status: 'failed',
-        id: rec.id,
-        state: rec.state,
-        failure: giveUpFailure(rec.lastError),
-        existing,
-      };
-    }
-    return rec.state === 'pending'
-      ? { status: 'accepted', id: rec.id, state: 'pending', nextAttemptAt: rec.dueAt, existing }
-      : { status: 'accepted', id: rec.id, state: 'running', existing };
-  };
+  readonly counts = (): Promise<StateCounts> => this.store.counts();
 
-  const durable: Durable = {
-    events,
-    store,
-    operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I> {
-      validateOptions(nameRule, name, { name: 'durable.operation', path: 'name' });
-      const where = `durable.operation('${name}')`;
-      const d = validateOptions(defRule, definition, { name: where });
-      const t: ResolvedType = {
-        name,
-        def: definition as OperationDefinition<unknown>,
-        deadline: d.deadline,
-        maxAttempts: d.maxAttempts ?? Infinity,
-        backoff: d.backoff
-          ? resolveBackoff([...backoffLayers, d.backoff], { name: where, path: 'backoff' })
-          : backoff,
-        attemptTimeout: d.attemptTimeout,
-        wait: d.wait,
-        maxInputBytes: d.maxInputBytes,
-      };
-      types.set(name, t);
-      return {
-        name,
-        async find(key: string): Promise<OperationStatus | undefined> {
-          validateOptions(startKeyRule, key, { name: `${name}.find`, path: 'key' });
-          const rec = await store.findByKey(name, key);
-          return rec ? publicStatus(rec) : undefined;
-        },
-        async start(input: I, given?: StartOptions): Promise<StartOutcome> {
-          const startOptions = validateOptions(startOptionsRule, given, { name: `${name}.start` });
-          // Checked before anything is written (or built from it).
-          const serialised = serialiseInput(name, input, t.maxInputBytes);
-          const waitMs = startOptions.wait ?? t.wait;
-          const now = env.now();
-          let dueAt = now;
-          let sync = waitMs > 0;
-          if (sync) {
-            // An open circuit: persist for its probe time and do not fire now.
-            const circuit = (() => {
-              try {
-                return options.client.circuit?.(
-                  targetOf(definition.request(input, { id: '' }), env.baseOrigin),
-                );
-              } catch {
-                return undefined;
-              }
-            })();
-            if (
-              circuit?.state === 'open' &&
-              circuit.nextProbeAt !== undefined &&
-              circuit.nextProbeAt > now
-            ) {
-              sync = false;
-              dueAt = circuit.nextProbeAt + Math.round(env.probeJitterMs * env.random());
-            }
-          }
-          const owner = `start:${processId}:${randomUUID()}`;
-          // Chosen before the write, so that every error below can name it.
-          const id = store.newId(name, startOptions.key);
-          const sentAt = performance.now();
-          const write = store.create({
-            id,
-            type: name,
-            input: serialised,
-            now,
-            deadline: now + t.deadline,
-            dueAt,
-            ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
-            ...(sync ? { owner, leaseUntil: now + leaseMs } : {}),
-          });
-          let created: boolean;
-          let record: OperationRecord;
-          try {
-            ({ created, record } = await withTimeout('the write-ahead of start', write, id));
-          } catch (error) {
-            // Given up on, the write may still land, leased to this start's first attempt that
-            // will never run: hand it to the workers then, rather than after a whole lease.
-            if (sync) void releaseLate(write, owner);
-            throw error;
-          }
-          if (!created) {
-            if (record.input !== serialised)
-              throw new DurableKeyConflictError(name, startOptions.key ?? '', record.id, id);
-            events.emit('started', {
-              id: record.id,
-              type: name,
-              key: startOptions.key ?? '',
-              existing: true,
-            });
-            return outcomeOf(record, true);
-          }
-          events.emit('started', {
-            id: record.id,
-            type: name,
-            existing: false,
-            ...(startOptions.key !== undefined ? { key: startOptions.key } : {}),
-          });
-          if (!sync) {
-            if (dueAt <= now) wakeWorkers();
-            if (dueAt > now)
-              events.emit('scheduled', {
-                id: record.id,
-                type: name,
-                dueAt,
-                delayMs: dueAt - now,
-                reason: 'circuit-open',
-              });
-            return outcomeOf(record, false);
-          }
-          let result: Awaited<ReturnType<typeof runLeased>>;
-          try {
-            const grant = {
-              token: owner,
-              worker: `start:${processId}`,
-              sentAt,
-              leaseMs:
-                record.leaseUntil !== undefined ? record.leaseUntil - record.updatedAt : leaseMs,
-            };
-            result = await runLeased(env, t, record, grant, { syncUntil: now + waitMs });
-          } catch {
-            // The operation is persisted; a store failure while trying it here leaves it to the
-            // workers once this lease expires, so the truthful answer is `accepted`.
-            return { status: 'accepted', id: record.id, state: 'running', existing: false };
-          }
-          if (result.kind === 'lost') {
-            const current = await store.get(record.id).catch(() => undefined);
-            return current
-              ? outcomeOf(current, false)
-              : { status: 'accepted', id: record.id, state: 'pending', existing: false };
-          }
-          return outcomeOf(result.record, false);
-        },
-      };
-    },
-    startWorker(workerOptions?: WorkerOptions) {
-      const resolved = validateOptions(workerOptionsRule, workerOptions, {
-        name: 'durable.startWorker',
-      });
-      return startWorker(env, types, resolved, wakers);
-    },
-    async status(id) {
-      validateOptions(operationIdRule, id, { name: 'durable.status', path: 'id' });
-      const rec = await store.get(id);
-      return rec ? publicStatus(rec) : undefined;
-    },
-    counts: () => store.counts(),
-    gauges: () => store.gauges(env.now()),
-    deadLetters: {
-      list: async (query) => {
-        validateOptions(deadLetterQueryRule, query, { name: 'deadLetters.list', path: 'query' });
-        return store.listDeadLetters(query ?? {});
-      },
-      async get(id) {
-        validateOptions(operationIdRule, id, { name: 'deadLetters.get', path: 'id' });
-        const record = await store.get(id);
-        if (!record) return undefined;
-        return { record, history: await store.history(id) };
-      },
-      async redrive(id, given) {
-        validateOptions(operationIdRule, id, { name: 'deadLetters.redrive', path: 'id' });
-        const { at } = validateOptions(redriveOptionsRule, given, { name: 'deadLetters.redrive' });
-        const rec = await store.get(id);
-        if (!rec) return false;
-        return redriveOne(rec, at ?? env.now(), 'redrive');
-      },
-      async redriveMany(query, given) {
-        const where = { name: 'deadLetters.redriveMany' };
-        validateOptions(redriveQueryRule, query, { ...where, path: 'query' });
-        const { rate, max = Infinity } = validateOptions(redriveManyOptionsRule, given, where);
-        const start = env.now();
-        const matches: OperationRecord[] = [];
-        // Collect first: redriven operations leave the view, which would shift the pages.
-        let cursor: string | undefined;
-        do {
-          const page = await store.listDeadLetters({
-            ...query,
-            limit: 500,
-            ...(cursor !== undefined ? { cursor } : {}),
-          });
-          matches.push(...page.items);
-          cursor = page.cursor;
-        } while (cursor !== undefined && matches.length < max);
-        let n = 0;
-        for (const rec of matches.slice(0, max === Infinity ? undefined : max)) {
-          if (await redriveOne(rec, start + Math.round((n * 1000) / rate), 'redrive-pacing')) n++;
-        }
-        return n;
-      },
-      async discard(id) {
-        validateOptions(operationIdRule, id, { name: 'deadLetters.discard', path: 'id' });
-        return store.discard(id);
-      },
-    },
-  };
-
-  const redriveOne = async (
-    rec: OperationRecord,
-    dueAt: number,
-    reason: string,
-  ): Promise<boolean> => {
-    const now = env.now();
-    const t = types.get(rec.type);
-    const newDeadline = Math.max(dueAt, now) + (t?.deadline ?? deadline);
-    const ok = await store.redrive(rec.id, now, dueAt, newDeadline, {
-      at: now,
-      kind: 'redriven',
-      delayMs: dueAt - now,
-      delayReason: reason,
-      note: `from ${rec.state}`,
-    });
-    if (ok) events.emit('redriven', { id: rec.id, type: rec.type, dueAt });
-    return ok;
-  };
-
-  return durable;
+  readonly gauges = (): Promise<QueueGauges> => this.store.gauges(this.ctx.env.now());
 }
 
 function policyOf(client: DurableClient): ClientPolicy | undefined {
@@ -531,32 +285,4 @@ function originOf(policy: ClientPolicy | undefined): string | undefined {
   }
 }
 
-/** The public, contract-shaped state of an operation record. */
-export function publicStatus(rec: OperationRecord): OperationStatus {
-  const iso = (ms: number): string => new Date(ms).toISOString();
-  return {
-    id: rec.id,
-    type: rec.type,
-    state: rec.state,
-    attempts: rec.attempts,
-    createdAt: iso(rec.createdAt),
-    updatedAt: iso(rec.updatedAt),
-    deadline: iso(rec.deadline),
-    ...(rec.state === 'pending' ? { nextAttemptAt: iso(rec.dueAt) } : {}),
-    ...(rec.lastError
-      ? {
-          lastError: {
-            code: rec.lastError.code,
-            message: rec.lastError.message,
-            ...(rec.lastError.status !== undefined ? { status: rec.lastError.status } : {}),
-            ...(rec.state === 'failed' || rec.state === 'dead'
-              ? { outcome: giveUpFailure(rec.lastError).outcome }
-              : {}),
-          },
-        }
-      : {}),
-    ...(rec.response && (rec.state === 'completed' || rec.state === 'failed')
-      ? { resultStatus: rec.response.status }
-      : {}),
-  };
-}
+export { publicStatus } from './public-status.js';
