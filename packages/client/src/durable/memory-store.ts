@@ -31,203 +31,256 @@ export function memoryDurableStore(options?: MemoryDurableStoreOptions): Durable
   const { retention } = validateOptions(memoryStoreOptionsRule, options, {
     name: 'memoryDurableStore',
   });
-  const ops = new Map<string, Mutable<OperationRecord>>();
-  const histories = new Map<string, HistoryEntry[]>();
-  const keys = new Map<string, string>();
-  const completedCount = new Map<string, number>();
-  const expiry = new Map<string, number>();
+  return new MemoryDurableStore(retention);
+}
 
-  const sweep = (now: number): void => {
-    for (const [id, at] of expiry) {
-      if (at > now) continue;
-      const op = ops.get(id);
-      expiry.delete(id);
-      if (!op) continue;
-      ops.delete(id);
-      histories.delete(id);
-      if (op.key !== undefined) keys.delete(indexKey(op.type, op.key));
+type Claimed = { record: OperationRecord; takeover: boolean }[];
+
+/** @internal The in-memory durable store; see {@link memoryDurableStore}. */
+class MemoryDurableStore implements DurableStore {
+  readonly partitions = 1;
+  readonly kind = 'memory';
+  readonly #ops = new Map<string, Mutable<OperationRecord>>();
+  readonly #histories = new Map<string, HistoryEntry[]>();
+  /** The (type, key) index of keyed operations. */
+  readonly #keys = new Map<string, string>();
+  readonly #completedCount = new Map<string, number>();
+  /** When completed operations are dropped (after `retention`). */
+  readonly #expiry = new Map<string, number>();
+  /** A fresh lease token per claim, as the Redis store gives: the worker's id and a sequence number. */
+  #claims = 0;
+
+  constructor(private readonly retention: number) {}
+
+  newId(): string {
+    return uuidv7();
+  }
+
+  async create(n: NewOperation): Promise<{ created: boolean; record: OperationRecord }> {
+    this.#sweep(n.now);
+    if (n.key !== undefined) {
+      const existing = this.#keys.get(indexKey(n.type, n.key));
+      const op = existing === undefined ? undefined : this.#ops.get(existing);
+      if (op) return { created: false, record: this.#copy(op) };
     }
-  };
-  const copy = (op: OperationRecord): OperationRecord => structuredClone(op);
-  const leased = (op: OperationRecord, owner: string): boolean =>
-    op.state === 'running' && op.owner === owner;
-  // A fresh lease token per claim, as the Redis store gives: the worker's id and a sequence number.
-  let claims = 0;
+    const id = n.id;
+    if (this.#ops.has(id)) throw new InvalidOptionError('id', 'is already taken', id);
+    const op: Mutable<OperationRecord> = {
+      id,
+      type: n.type,
+      input: n.input,
+      state: n.owner === undefined ? 'pending' : 'running',
+      phase: 'attempt',
+      attempts: 0,
+      createdAt: n.now,
+      updatedAt: n.now,
+      deadline: n.deadline,
+      dueAt: n.dueAt,
+    };
+    if (n.key !== undefined) op.key = n.key;
+    if (n.owner !== undefined) op.owner = n.owner;
+    if (n.leaseUntil !== undefined) op.leaseUntil = n.leaseUntil;
+    this.#ops.set(id, op);
+    this.#histories.set(id, []);
+    if (n.key !== undefined) this.#keys.set(indexKey(n.type, n.key), id);
+    return { created: true, record: this.#copy(op) };
+  }
 
-  const store: DurableStore = {
-    partitions: 1,
-    kind: 'memory',
-    newId: () => uuidv7(),
-    async create(n: NewOperation) {
-      sweep(n.now);
-      if (n.key !== undefined) {
-        const existing = keys.get(indexKey(n.type, n.key));
-        const op = existing === undefined ? undefined : ops.get(existing);
-        if (op) return { created: false, record: copy(op) };
+  async claim(
+    _partition: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<Claimed> {
+    this.#sweep(now);
+    const due = [...this.#ops.values()]
+      .filter(
+        (op) =>
+          (op.state === 'pending' && op.dueAt <= now) ||
+          (op.state === 'running' && (op.leaseUntil ?? 0) <= now),
+      )
+      .sort((a, b) => score(a) - score(b))
+      .slice(0, limit);
+    const token = `${owner}#${(++this.#claims).toString(36)}`;
+    return due.map((op) => {
+      const takeover = op.state === 'running';
+      if (takeover) {
+        this.#histories.get(op.id)?.push({
+          at: now,
+          kind: 'lease-expired',
+          worker: owner,
+          note: `lease of ${op.owner ?? '?'} expired`,
+        });
       }
-      const id = n.id;
-      if (ops.has(id)) throw new InvalidOptionError('id', 'is already taken', id);
-      const op: Mutable<OperationRecord> = {
-        id,
-        type: n.type,
-        input: n.input,
-        state: n.owner === undefined ? 'pending' : 'running',
-        phase: 'attempt',
-        attempts: 0,
-        createdAt: n.now,
-        updatedAt: n.now,
-        deadline: n.deadline,
-        dueAt: n.dueAt,
-      };
-      if (n.key !== undefined) op.key = n.key;
-      if (n.owner !== undefined) op.owner = n.owner;
-      if (n.leaseUntil !== undefined) op.leaseUntil = n.leaseUntil;
-      ops.set(id, op);
-      histories.set(id, []);
-      if (n.key !== undefined) keys.set(indexKey(n.type, n.key), id);
-      return { created: true, record: copy(op) };
-    },
-    async claim(_partition, now, limit, owner, leaseMs) {
-      sweep(now);
-      const due = [...ops.values()]
-        .filter(
-          (op) =>
-            (op.state === 'pending' && op.dueAt <= now) ||
-            (op.state === 'running' && (op.leaseUntil ?? 0) <= now),
-        )
-        .sort((a, b) => score(a) - score(b))
-        .slice(0, limit);
-      const token = `${owner}#${(++claims).toString(36)}`;
-      return due.map((op) => {
-        const takeover = op.state === 'running';
-        if (takeover) {
-          histories.get(op.id)?.push({
-            at: now,
-            kind: 'lease-expired',
-            worker: owner,
-            note: `lease of ${op.owner ?? '?'} expired`,
-          });
-        }
-        op.state = 'running';
-        op.owner = token;
-        op.leaseUntil = now + leaseMs;
-        op.updatedAt = now;
-        return { record: copy(op), takeover };
-      });
-    },
-    async claimAny(_start, now, limit, owner, leaseMs) {
-      return store.claim(0, now, limit, owner, leaseMs);
-    },
-    async renew(id, owner, leaseMs) {
-      const op = ops.get(id);
-      if (!op || !leased(op, owner)) return false;
-      op.leaseUntil = Date.now() + leaseMs;
-      return true;
-    },
-    async settle(id, owner, now, s: Settlement, entries) {
-      const op = ops.get(id);
-      if (!op || !leased(op, owner)) return false;
-      histories.get(id)?.push(...entries);
+      op.state = 'running';
+      op.owner = token;
+      op.leaseUntil = now + leaseMs;
       op.updatedAt = now;
-      if (s.action === 'hook') {
-        op.phase = s.phase;
-        op.attempts = s.attempts;
-        op.leaseUntil = s.leaseUntil;
-        if (s.lastError !== undefined) op.lastError = s.lastError;
-        if (s.response !== undefined) op.response = s.response;
-      } else if (s.action === 'finish') {
-        op.state = s.state;
-        op.phase = 'attempt';
-        if (s.attempts !== undefined) op.attempts = s.attempts;
-        if (s.lastError !== undefined) op.lastError = s.lastError;
-        if (s.response !== undefined) op.response = s.response;
-        op.finishedAt = now;
-        delete op.owner;
-        delete op.leaseUntil;
-        if (s.state === 'completed') {
-          completedCount.set(op.type, (completedCount.get(op.type) ?? 0) + 1);
-          expiry.set(id, now + retention);
-        }
-      } else {
-        op.state = 'pending';
-        op.dueAt = s.dueAt;
-        op.attempts = s.attempts;
-        delete op.owner;
-        delete op.leaseUntil;
-        if (s.lastError !== undefined) op.lastError = s.lastError;
-      }
-      return true;
-    },
-    async get(id) {
-      const op = ops.get(id);
-      return op ? copy(op) : undefined;
-    },
-    async findByKey(type, key) {
-      const id = keys.get(indexKey(type, key));
-      const op = id === undefined ? undefined : ops.get(id);
-      return op ? copy(op) : undefined;
-    },
-    async history(id) {
-      return structuredClone(histories.get(id) ?? []);
-    },
-    async redrive(id, now, dueAt, deadline, entry) {
-      const op = ops.get(id);
-      if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
-      op.state = 'pending';
+      return { record: this.#copy(op), takeover };
+    });
+  }
+
+  async claimAny(
+    _start: number,
+    now: number,
+    limit: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<Claimed> {
+    return this.claim(0, now, limit, owner, leaseMs);
+  }
+
+  async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    const op = this.#ops.get(id);
+    if (!op || !this.#leased(op, owner)) return false;
+    op.leaseUntil = Date.now() + leaseMs;
+    return true;
+  }
+
+  async settle(
+    id: string,
+    owner: string,
+    now: number,
+    s: Settlement,
+    entries: readonly HistoryEntry[],
+  ): Promise<boolean> {
+    const op = this.#ops.get(id);
+    if (!op || !this.#leased(op, owner)) return false;
+    this.#histories.get(id)?.push(...entries);
+    op.updatedAt = now;
+    if (s.action === 'hook') {
+      op.phase = s.phase;
+      op.attempts = s.attempts;
+      op.leaseUntil = s.leaseUntil;
+      if (s.lastError !== undefined) op.lastError = s.lastError;
+      if (s.response !== undefined) op.response = s.response;
+    } else if (s.action === 'finish') {
+      op.state = s.state;
       op.phase = 'attempt';
-      op.dueAt = dueAt;
-      op.deadline = deadline;
-      op.updatedAt = now;
-      delete op.finishedAt;
-      histories.get(id)?.push(entry);
-      return true;
-    },
-    async discard(id) {
-      const op = ops.get(id);
-      if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
-      ops.delete(id);
-      histories.delete(id);
-      if (op.key !== undefined) keys.delete(indexKey(op.type, op.key));
-      return true;
-    },
-    async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
-      const limit = pageSize(query);
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const all = [...ops.values()]
-        .filter((op) => matches(op, query))
-        .map((op) => ({ op, c: { at: op.finishedAt ?? op.updatedAt, id: op.id } }))
-        .filter(({ c }) => after === undefined || before(after, c))
-        .sort((a, b) => (before(a.c, b.c) ? -1 : 1));
-      const items = all.slice(0, limit);
-      const last = items[items.length - 1];
-      return all.length > limit && last
-        ? { items: items.map(({ op }) => copy(op)), cursor: encodeCursor(last.c) }
-        : { items: items.map(({ op }) => copy(op)) };
-    },
-    async counts() {
-      const out: StateCounts = {};
-      for (const op of ops.values()) {
-        if (op.state === 'completed') continue;
-        bucket(out, op.type)[op.state] += 1;
+      if (s.attempts !== undefined) op.attempts = s.attempts;
+      if (s.lastError !== undefined) op.lastError = s.lastError;
+      if (s.response !== undefined) op.response = s.response;
+      op.finishedAt = now;
+      delete op.owner;
+      delete op.leaseUntil;
+      if (s.state === 'completed') {
+        this.#completedCount.set(op.type, (this.#completedCount.get(op.type) ?? 0) + 1);
+        this.#expiry.set(id, now + this.retention);
       }
-      for (const [type, n] of completedCount) bucket(out, type).completed = n;
-      return out;
-    },
-    async gauges(now): Promise<QueueGauges> {
-      const due: Record<string, number> = {};
-      const inFlight: Record<string, number> = {};
-      for (const op of ops.values()) {
-        if (op.state === 'pending' && op.dueAt <= now) due[op.type] = (due[op.type] ?? 0) + 1;
-        if (op.state === 'running' && (op.leaseUntil ?? 0) > now)
-          inFlight[op.type] = (inFlight[op.type] ?? 0) + 1;
-      }
-      return { due, inFlight };
-    },
-    async close() {
-      // Nothing to release: the maps go with the store.
-    },
-  };
-  return store;
+    } else {
+      op.state = 'pending';
+      op.dueAt = s.dueAt;
+      op.attempts = s.attempts;
+      delete op.owner;
+      delete op.leaseUntil;
+      if (s.lastError !== undefined) op.lastError = s.lastError;
+    }
+    return true;
+  }
+
+  async get(id: string): Promise<OperationRecord | undefined> {
+    const op = this.#ops.get(id);
+    return op ? this.#copy(op) : undefined;
+  }
+
+  async findByKey(type: string, key: string): Promise<OperationRecord | undefined> {
+    const id = this.#keys.get(indexKey(type, key));
+    const op = id === undefined ? undefined : this.#ops.get(id);
+    return op ? this.#copy(op) : undefined;
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    return structuredClone(this.#histories.get(id) ?? []);
+  }
+
+  async redrive(
+    id: string,
+    now: number,
+    dueAt: number,
+    deadline: number,
+    entry: HistoryEntry,
+  ): Promise<boolean> {
+    const op = this.#ops.get(id);
+    if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+    op.state = 'pending';
+    op.phase = 'attempt';
+    op.dueAt = dueAt;
+    op.deadline = deadline;
+    op.updatedAt = now;
+    delete op.finishedAt;
+    this.#histories.get(id)?.push(entry);
+    return true;
+  }
+
+  async discard(id: string): Promise<boolean> {
+    const op = this.#ops.get(id);
+    if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+    this.#ops.delete(id);
+    this.#histories.delete(id);
+    if (op.key !== undefined) this.#keys.delete(indexKey(op.type, op.key));
+    return true;
+  }
+
+  async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
+    const limit = pageSize(query);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const all = [...this.#ops.values()]
+      .filter((op) => matches(op, query))
+      .map((op) => ({ op, c: { at: op.finishedAt ?? op.updatedAt, id: op.id } }))
+      .filter(({ c }) => after === undefined || before(after, c))
+      .sort((a, b) => (before(a.c, b.c) ? -1 : 1));
+    const items = all.slice(0, limit);
+    const last = items[items.length - 1];
+    return all.length > limit && last
+      ? { items: items.map(({ op }) => this.#copy(op)), cursor: encodeCursor(last.c) }
+      : { items: items.map(({ op }) => this.#copy(op)) };
+  }
+
+  async counts(): Promise<StateCounts> {
+    const out: StateCounts = {};
+    for (const op of this.#ops.values()) {
+      if (op.state === 'completed') continue;
+      bucket(out, op.type)[op.state] += 1;
+    }
+    for (const [type, n] of this.#completedCount) bucket(out, type).completed = n;
+    return out;
+  }
+
+  async gauges(now: number): Promise<QueueGauges> {
+    const due: Record<string, number> = {};
+    const inFlight: Record<string, number> = {};
+    for (const op of this.#ops.values()) {
+      if (op.state === 'pending' && op.dueAt <= now) due[op.type] = (due[op.type] ?? 0) + 1;
+      if (op.state === 'running' && (op.leaseUntil ?? 0) > now)
+        inFlight[op.type] = (inFlight[op.type] ?? 0) + 1;
+    }
+    return { due, inFlight };
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: the maps go with the store.
+  }
+
+  #sweep(now: number): void {
+    for (const [id, at] of this.#expiry) {
+      if (at > now) continue;
+      const op = this.#ops.get(id);
+      this.#expiry.delete(id);
+      if (!op) continue;
+      this.#ops.delete(id);
+      this.#histories.delete(id);
+      if (op.key !== undefined) this.#keys.delete(indexKey(op.type, op.key));
+    }
+  }
+
+  #copy(op: OperationRecord): OperationRecord {
+    return structuredClone(op);
+  }
+
+  #leased(op: OperationRecord, owner: string): boolean {
+    return op.state === 'running' && op.owner === owner;
+  }
 }
 
 function indexKey(type: string, key: string): string {
