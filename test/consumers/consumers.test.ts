@@ -272,6 +272,28 @@ describe('tarballs', () => {
     },
   );
 
+  it.each(packages)('@unfazed/%s ships every Lua script of src/ in dist/', async (name) => {
+    const src = path.join(root, 'packages', name, 'src');
+    const scripts = readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.lua'))
+      .map((file) => `package/dist/${file.split(path.sep).join('/')}`)
+      .sort();
+    if (name === 'client' || name === 'server') expect(scripts.length).toBeGreaterThan(0);
+    const tarball = readdirSync(path.join(tmp, 'packs')).find((f) =>
+      f.startsWith(`unfazed-${name}-`),
+    );
+    const r = await run('tar', ['tzf', path.join(tmp, 'packs', tarball ?? '?')], {
+      cwd: tmp,
+      timeoutMs: 10_000,
+    });
+    expectOk(`tar tzf of @unfazed/${name}`, r);
+    const shipped = r.stdout
+      .split('\n')
+      .filter((f) => f.endsWith('.lua'))
+      .sort();
+    expect(shipped).toEqual(scripts);
+  });
+
   it.each(packages)(
     '@unfazed/%s: publishConfig.exports is exports without the source condition',
     (name) => {

@@ -11,16 +11,9 @@ export interface DurableRedisClient {
   call(command: string, ...args: string[]): Promise<unknown>;
 }
 import { InvalidOptionError, validateOptions, type OperationState } from '@unfazed/contract';
+import { loadLuaScript } from '@unfazed/contract/internal';
 import { v7 as uuidv7 } from 'uuid';
 import { durableRedisRule, redisStoreOptionsRule } from './options.js';
-import { CLAIM_ACROSS_PARTITIONS_2N } from './lua/claim-across-partitions-2n.js';
-import { CLAIM_OPERATIONS_2 } from './lua/claim-operations-2.js';
-import { CREATE_OPERATION_5 } from './lua/create-operation-5.js';
-import { DISCARD_OPERATION_5 } from './lua/discard-operation-5.js';
-import { QUEUE_GAUGES_1 } from './lua/queue-gauges-1.js';
-import { REDRIVE_OPERATION_5 } from './lua/redrive-operation-5.js';
-import { RENEW_LEASE_2 } from './lua/renew-lease-2.js';
-import { SETTLE_OPERATION_5 } from './lua/settle-operation-5.js';
 import { bucket } from './memory-store.js';
 import { confirmAof, type WaitAofOptions } from './redis-aof.js';
 import { DeadLetterMerge } from './redis-dead-letters.js';
@@ -74,15 +67,23 @@ interface DurableCommands {
   unfazedDurableGauges(...args: string[]): Promise<[string, string]>;
 }
 
-const SCRIPTS: [keyof DurableCommands, number | undefined, string][] = [
-  ['unfazedDurableClaimAny', undefined, CLAIM_ACROSS_PARTITIONS_2N],
-  ['unfazedDurableCreate', 5, CREATE_OPERATION_5],
-  ['unfazedDurableClaim', 2, CLAIM_OPERATIONS_2],
-  ['unfazedDurableRenew', 2, RENEW_LEASE_2],
-  ['unfazedDurableSettle', 5, SETTLE_OPERATION_5],
-  ['unfazedDurableRedrive', 5, REDRIVE_OPERATION_5],
-  ['unfazedDurableDiscard', 5, DISCARD_OPERATION_5],
-  ['unfazedDurableGauges', 1, QUEUE_GAUGES_1],
+/**
+ * Each command with its script, `lua/<name>-<numberOfKeys>.lua` (URLs written out so that a
+ * bundler sees which files the module needs).
+ */
+const SCRIPTS: [keyof DurableCommands, number | undefined, URL][] = [
+  [
+    'unfazedDurableClaimAny',
+    undefined,
+    new URL('./lua/claim-across-partitions-2n.lua', import.meta.url),
+  ],
+  ['unfazedDurableCreate', 5, new URL('./lua/create-operation-5.lua', import.meta.url)],
+  ['unfazedDurableClaim', 2, new URL('./lua/claim-operations-2.lua', import.meta.url)],
+  ['unfazedDurableRenew', 2, new URL('./lua/renew-lease-2.lua', import.meta.url)],
+  ['unfazedDurableSettle', 5, new URL('./lua/settle-operation-5.lua', import.meta.url)],
+  ['unfazedDurableRedrive', 5, new URL('./lua/redrive-operation-5.lua', import.meta.url)],
+  ['unfazedDurableDiscard', 5, new URL('./lua/discard-operation-5.lua', import.meta.url)],
+  ['unfazedDurableGauges', 1, new URL('./lua/queue-gauges-1.lua', import.meta.url)],
 ];
 
 /**
@@ -135,8 +136,9 @@ class RedisDurableStore implements DurableStore {
     this.#retention = options.retention;
     this.#waitAof = options.waitAof;
     this.keys = new RedisKeys(options.prefix, options.partitions);
-    for (const [name, numberOfKeys, lua] of SCRIPTS) {
+    for (const [name, numberOfKeys, file] of SCRIPTS) {
       if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') {
+        const lua = loadLuaScript(file);
         redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
       }
     }

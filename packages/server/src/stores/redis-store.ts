@@ -16,10 +16,7 @@ import type {
   IdempotencyStore,
   OwnerInput,
 } from '../core/store.js';
-import { CLAIM_SCRIPT } from './lua/claim-1.js';
-import { COMPLETE_SCRIPT } from './lua/complete-1.js';
-import { RELEASE_SCRIPT } from './lua/release-1.js';
-import { RENEW_SCRIPT } from './lua/renew-1.js';
+import { loadLuaScript } from '@unfazed/contract/internal';
 
 /** Options of {@link redisIdempotencyStore}. */
 export interface RedisIdempotencyStoreOptions {
@@ -47,6 +44,14 @@ const optionsRule = option
     { aliases: { keyPrefix: 'prefix' } },
   )
   .default({});
+
+/** Each command with its script, one key each (`lua/<name>-1.lua`). */
+const SCRIPTS = [
+  ['unfazedIdemClaim', new URL('./lua/claim-1.lua', import.meta.url)],
+  ['unfazedIdemComplete', new URL('./lua/complete-1.lua', import.meta.url)],
+  ['unfazedIdemRelease', new URL('./lua/release-1.lua', import.meta.url)],
+  ['unfazedIdemRenew', new URL('./lua/renew-1.lua', import.meta.url)],
+] as const;
 
 type Reply = Buffer | number | null | Reply[];
 
@@ -92,10 +97,12 @@ export function redisIdempotencyStore(
   // Written against the workspace's own ioredis types; the user's client is the same object
   // at run time (ioredis 5 and 6 share these commands).
   const redis = client as unknown as Redis | Cluster;
-  redis.defineCommand('unfazedIdemClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
-  redis.defineCommand('unfazedIdemComplete', { numberOfKeys: 1, lua: COMPLETE_SCRIPT });
-  redis.defineCommand('unfazedIdemRelease', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
-  redis.defineCommand('unfazedIdemRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+  for (const [name, file] of SCRIPTS) {
+    redis.defineCommand(name, {
+      numberOfKeys: 1,
+      lua: loadLuaScript(file),
+    });
+  }
   const commands = redis as unknown as IdempotencyCommands;
   const name = (key: string): string => `${prefix}{${key}}`;
 

@@ -1,5 +1,4 @@
-/** Lua source of the release script; see the header comment. */
-export const RELEASE_SCRIPT = `--[[
+--[[
   Deletes a claimed record so that the key can run again, only if the owner still holds it.
 
   Input:
@@ -13,4 +12,3 @@ local rec = redis.call('HMGET', KEYS[1], 's', 'o')
 if rec[1] ~= 'p' or rec[2] ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
-`;

@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Counts due and in-flight operations of one partition per type. */
-export const QUEUE_GAUGES_1 = `--[[
+--[[
   Gauges of one partition: pending operations whose due time has come, and running operations
   under a live lease, per type, by Redis's clock (TIME). Scans at most ARGV[2] schedule
   entries each way.
@@ -15,7 +12,7 @@ export const QUEUE_GAUGES_1 = `--[[
   Output:
     { due JSON {type: n}, in-flight JSON {type: n} }
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(1, 2)
 stringArg(1, 'operation hash key prefix')
@@ -38,4 +35,3 @@ local function encode(t)
   return cjson.encode(t)
 end
 return { encode(due), encode(inFlight) }
-`;

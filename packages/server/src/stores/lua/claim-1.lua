@@ -1,5 +1,4 @@
-/** Lua source of the claim script; see the header comment. */
-export const CLAIM_SCRIPT = `--[[
+--[[
   Claims an idempotency record, or reports the live record's state, in one round trip.
   Fingerprint mismatch is checked before the in-flight check. An in-flight record whose lease
   has expired (its owner crashed or stalled) is taken over.
@@ -40,4 +39,3 @@ end
 redis.call('HSET', key, 's', 'p', 'f', ARGV[1], 'o', ARGV[2], 'e', now + lease)
 redis.call('PEXPIRE', key, lease * 2)
 return {'claimed', recovered}
-`;

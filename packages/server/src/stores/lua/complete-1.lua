@@ -1,5 +1,4 @@
-/** Lua source of the complete script; see the header comment. */
-export const COMPLETE_SCRIPT = `--[[
+--[[
   Stores the response of a claimed record, only if no other owner holds the key: the owner
   token still holds the claim, or there is no record at all (it was lost, e.g. in a Redis
   restart without persistence, or its lease ran out long ago): then nobody else holds the key
@@ -30,4 +29,3 @@ redis.call('HSET', key, 's', 'c', 'f', ARGV[7], 'o', ARGV[1], 'c', ARGV[2], 'h',
 redis.call('HDEL', key, 'e')
 redis.call('PEXPIRE', key, ARGV[6])
 return 1
-`;

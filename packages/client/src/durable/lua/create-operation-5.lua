@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Write-ahead of `start`: creates an operation, or returns the one its key already names. */
-export const CREATE_OPERATION_5 = `--[[
+--[[
   Creates a durable operation (write-ahead, before any attempt), or finds the existing one
   when the start key was used before. All keys share the partition hash tag. Times are
   Redis's clock (TIME) when the script runs plus the given offsets, so a write that reaches
@@ -28,7 +25,7 @@ export const CREATE_OPERATION_5 = `--[[
     {1, now}                  created, at Redis's now (ms)
     {0, field, value, ...}    the existing operation (HGETALL)
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 9)
 stringArg(1, 'id')
@@ -72,4 +69,3 @@ end
 redis.call('ZADD', KEYS[4], score, ARGV[1])
 redis.call('HINCRBY', KEYS[5], state .. ':' .. ARGV[2], 1)
 return {1, now}
-`;

@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Records the outcome of an attempt or hook, with an owner check. */
-export const SETTLE_OPERATION_5 = `--[[
+--[[
   Settles a leased operation, only for its current lease owner (a worker whose lease was taken
   over can never record an outcome):
     retry / release  back to pending, due ARGV[4] ms from now
@@ -33,7 +30,7 @@ export const SETTLE_OPERATION_5 = `--[[
   Output:
     1 settled, 0 not the owner
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 11, true)
 stringArg(1, 'id')
@@ -94,4 +91,3 @@ else
   end
 end
 return 1
-`;

@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Moves a failed or dead operation back to pending. */
-export const REDRIVE_OPERATION_5 = `--[[
+--[[
   Redrives a failed or dead operation: pending again with a new due time and deadline, out of
   the dead-letter index, the redrive recorded in its history. Times are Redis's clock (TIME)
   when the script runs plus the given offsets.
@@ -21,7 +18,7 @@ export const REDRIVE_OPERATION_5 = `--[[
   Output:
     1 redriven, 0 not failed/dead
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 4)
 stringArg(1, 'id')
@@ -45,4 +42,3 @@ redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
 redis.call('HINCRBY', KEYS[4], 'pending:' .. opType, 1)
 redis.call('RPUSH', KEYS[2], ARGV[4])
 return 1
-`;

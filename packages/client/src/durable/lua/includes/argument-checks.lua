@@ -1,10 +1,20 @@
-/**
- * Lua helpers every durable script starts with: each checks one argument and raises an error
- * reply naming it. A script calls them for all of its arguments before its first write, so a bad
- * argument (a `NaN` delay, `tomorrow`, a missing key) is refused whole: no script is ever
- * half-applied (Redis does not roll back the writes a failing script already made).
- */
-export const ARGUMENT_CHECKS = `
+--[[
+  Argument checks every durable script includes first: each checks one argument and raises an
+  error reply naming it. A script calls them for all of its arguments before its first write,
+  so a bad argument (a NaN delay, 'tomorrow', a missing key) is refused whole: no script is
+  ever half-applied (Redis does not roll back the writes a failing script already made).
+
+  Defines (locals of the including script):
+    refuse(what, value)                 raise 'ERR unfazed durable: <what>, got <value>'
+    numberArg(i, what)                  ARGV[i] as a finite number
+    positiveArg(i, what)                ARGV[i] as a finite number > 0
+    countArg(i, what)                   ARGV[i] as an integer >= 0
+    stringArg(i, what)                  ARGV[i], non-empty
+    oneOfArg(i, what, allowed)          ARGV[i], one of the allowed strings
+    jsonArg(i, what, optional)          ARGV[i] is a JSON object ('' allowed when optional)
+    arity(keys, args, more)             #KEYS == keys (each non-empty), #ARGV == args
+                                        (or >= args when more)
+]]
 local function refuse(what, value)
   error({ err = 'ERR unfazed durable: ' .. what .. ', got ' ..
     (value == nil and 'nothing' or string.format('%q', tostring(value))) })
@@ -50,7 +60,7 @@ local function jsonArg(i, what, optional)
     refuse('ARGV[' .. i .. '] (' .. what .. ') must be a JSON object', v)
   end
 end
--- The number of keys (each non-empty) and of arguments (at least \`args\` when \`more\`).
+-- The number of keys (each non-empty) and of arguments (at least `args` when `more`).
 local function arity(keys, args, more)
   if #KEYS ~= keys then refuse('expected ' .. keys .. ' keys', #KEYS) end
   for i = 1, keys do
@@ -60,4 +70,3 @@ local function arity(keys, args, more)
     refuse('expected ' .. (more and 'at least ' or '') .. args .. ' arguments', #ARGV)
   end
 end
-`;

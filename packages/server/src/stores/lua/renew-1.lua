@@ -1,5 +1,4 @@
-/** Lua source of the lease renewal script; see the header comment. */
-export const RENEW_SCRIPT = `--[[
+--[[
   Extends the lease of a claimed record, only if the owner still holds it.
 
   Input:
@@ -19,4 +18,3 @@ local lease = tonumber(ARGV[2])
 redis.call('HSET', key, 'e', now + lease)
 redis.call('PEXPIRE', key, lease * 2)
 return 1
-`;

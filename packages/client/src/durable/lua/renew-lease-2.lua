@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Extends a lease when its owner still holds it. */
-export const RENEW_LEASE_2 = `--[[
+--[[
   Extends the lease of a running operation, only for its current owner, to ARGV[3] ms from
   Redis's clock (TIME) when the script runs.
 
@@ -16,7 +13,7 @@ export const RENEW_LEASE_2 = `--[[
   Output:
     1 renewed, 0 not the owner (or not running any more)
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(2, 3)
 stringArg(1, 'id')
@@ -31,4 +28,3 @@ local leaseUntil = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'leaseUntil', leaseUntil)
 redis.call('ZADD', KEYS[2], leaseUntil, ARGV[1])
 return 1
-`;

@@ -1,7 +1,4 @@
-import { ARGUMENT_CHECKS } from './argument-checks.js';
-
-/** Deletes a failed or dead operation. */
-export const DISCARD_OPERATION_5 = `--[[
+--[[
   Deletes a failed or dead operation with its history and start key.
 
   Input:
@@ -16,7 +13,7 @@ export const DISCARD_OPERATION_5 = `--[[
   Output:
     1 discarded, 0 not failed/dead
 ]]
-${ARGUMENT_CHECKS}
+--- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 1)
 stringArg(1, 'id')
@@ -32,4 +29,3 @@ redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
 return 1
-`;
