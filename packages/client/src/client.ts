@@ -22,6 +22,7 @@ import {
   type Classification,
 } from '@unfazed/contract';
 import { abortableSleep } from './abortable-sleep.js';
+import { classifyAnswer, type AttemptOptions, type AttemptResult } from './attempt-result.js';
 import { AttemptTimer, AttemptTimers } from './attempt-timer.js';
 import {
   joinPath,
@@ -94,6 +95,12 @@ export interface Client {
    * Resolves with the answer (any status); rejects with the client's typed errors.
    */
   request(req: RequestOptions): Promise<UnfazedResponse>;
+  /**
+   * Sends one attempt (no retries) through the circuit breaker and the attempt timeout, and
+   * resolves with how it ended as one classified value; never rejects. For callers that run their
+   * own retry loop (the durable queue): `req.timeout` and `req.retry` are replaced by `options`.
+   */
+  attempt(req: RequestOptions, options?: AttemptOptions): Promise<AttemptResult>;
   /**
    * Where the circuit of a URL, origin or path (joined to `baseUrl`) stands; `nextProbeAt`
    * (epoch ms) while open. Never throws: a target that names no origin reports `closed`.
@@ -175,6 +182,78 @@ class ResilientClient implements Client {
       );
       return this.finish(call, step, signal);
     }, call.callerSignal);
+  }
+
+  async attempt(req: RequestOptions, options: AttemptOptions = {}): Promise<AttemptResult> {
+    const signal = options.signal;
+    let call: Call;
+    try {
+      if (this.closed) throw new ClientClosedError();
+      const { timeout: _t, retry: _r, signal: _s, ...rest } = req;
+      const ms = options.timeout;
+      call = prepareCall(
+        {
+          ...rest,
+          ...(signal !== undefined ? { signal } : {}),
+          ...(ms !== undefined ? { timeout: { total: Math.max(1, ms) } } : {}),
+          retry: { maxRetries: 0 },
+        },
+        this.options,
+        this.breakerKeyOf,
+      );
+    } catch (error) {
+      return errorResult(error, false);
+    }
+    if (signal?.aborted) return { kind: 'aborted' };
+    let outcome: Outcome;
+    try {
+      outcome = await this.send(call, 1, signal ?? NEVER_ABORTED);
+    } catch (error) {
+      if (signal?.aborted) return { kind: 'aborted' };
+      if (error instanceof CircuitRefusal)
+        return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
+      return errorResult(error, false);
+    }
+    if (outcome.kind === 'aborted') {
+      if (signal?.aborted) return { kind: 'aborted' };
+      // The attempt was clamped to the call's total timeout, which ran out.
+      return errorResult(this.abortError(call, outcome.error), true);
+    }
+    if (outcome.kind === 'error')
+      return errorResult(outcome.error, outcome.error instanceof AttemptTimeoutError, outcome.cls);
+    return this.answered(call, outcome, signal);
+  }
+
+  /** Reads a response of `attempt()` whole and classifies it, problem code included. */
+  private async answered(
+    call: Call,
+    outcome: Extract<Outcome, { kind: 'response' }>,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptResult> {
+    const { status, headers } = outcome;
+    let body: string;
+    try {
+      if (Buffer.isBuffer(outcome.body)) body = outcome.body.toString('utf8');
+      else {
+        if (signal) followCallerSignal(outcome.body, call);
+        body = await new UnfazedResponse(
+          {
+            status,
+            headers,
+            url: call.info.url,
+            attempts: 1,
+            idempotencyKey: call.info.idempotencyKey,
+            notRetried: undefined,
+          },
+          outcome.body,
+        ).text();
+      }
+    } catch (error) {
+      if (signal?.aborted) return { kind: 'aborted' };
+      return errorResult(error, false);
+    }
+    const classification = classifyAnswer(status, headers, body);
+    return { kind: 'response', status, headers, body, classification };
   }
 
   circuit(urlOrOrigin: string | URL): CircuitStatus {
@@ -264,10 +343,11 @@ class ResilientClient implements Client {
 
   /** One attempt through the breaker (when there is one); refusals reject with CircuitRefusal. */
   private send(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
-    if (call.breakerKey === undefined || !this.circuits) return this.attempt(call, n, totalSignal);
+    if (call.breakerKey === undefined || !this.circuits)
+      return this.onTheWire(call, n, totalSignal);
     return this.circuits
       .get(call.breakerKey)
-      .run(() => this.attempt(call, n, totalSignal), totalSignal, call.attemptMs);
+      .run(() => this.onTheWire(call, n, totalSignal), totalSignal, call.attemptMs);
   }
 
   /** The error a call ends with when send() rejected. */
@@ -361,7 +441,7 @@ class ResilientClient implements Client {
   }
 
   /** One attempt on the wire. Never throws: every ending is an outcome the breaker can judge. */
-  private async attempt(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
+  private async onTheWire(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
     const started = performance.now();
     // The attempt is not linked to the total deadline's signal (each link costs an
     // AbortSignal listener): its timeout is clamped to what is left of the deadline, which
@@ -583,6 +663,18 @@ function classOf(status: number): Classification {
   let cls = statusClasses.get(status);
   if (!cls) statusClasses.set(status, (cls = Object.freeze(classifyStatus(status))));
   return cls;
+}
+
+/** The `error` result of `attempt()`: classified by the contract unless `cls` is given. */
+function errorResult(error: unknown, timedOut: boolean, cls?: Classification): AttemptResult {
+  return {
+    kind: 'error',
+    classification: timedOut
+      ? { kind: 'transient', retryable: true, reason: 'timeout', requestSent: 'maybe' }
+      : (cls ?? classifyError(error)),
+    message: error instanceof Error ? error.message : String(error),
+    timedOut,
+  };
 }
 
 /** A caller's abort after `request()` returned still stops a body being read, as with fetch. */

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { createClient, type Client, type ClientDescription } from './client.js';
+export type { AttemptResult, AttemptOptions } from './attempt-result.js';
 export type { RequestOptions, QueryValue } from './call.js';
 export {
   DEFAULTS,

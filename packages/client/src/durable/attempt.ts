@@ -1,12 +1,10 @@
-import { classifyError, classifyStatus, parseRetryAfter, problemCodeOf } from '@unfazed/contract';
+import { parseRetryAfter } from '@unfazed/contract';
 import {
-  isAttemptTimeoutError,
-  isCircuitOpenError,
-  isRetriesExhaustedError,
-  isRetryAfterBeyondDeadlineError,
-  isTotalTimeoutError,
-} from '../errors.js';
-import { headerMap, storeResponse, type DurableRequest } from './client-port.js';
+  attemptWith,
+  storedResponse,
+  type AttemptResult,
+  type DurableRequest,
+} from './client-port.js';
 import type { ResolvedType, RunEnv } from './run.js';
 import type { OperationFailure, OperationRecord, OperationResponse } from './types.js';
 
@@ -28,7 +26,8 @@ export type Attempt =
 
 /**
  * @internal Makes one attempt of `rec` (the operation id as idempotency key, no client retries),
- * bounded by the attempt timeout, the deadline and `syncUntil`, aborted by `signal`.
+ * bounded by the attempt timeout, the deadline and `syncUntil`, aborted by `signal`; the
+ * client classifies its outcome, this turns the classification into what the run does next.
  */
 export async function callOnce(
   env: RunEnv,
@@ -40,68 +39,39 @@ export async function callOnce(
 ): Promise<Attempt> {
   const now = env.now();
   const limit = Math.min(t.attemptTimeout, rec.deadline - now, (syncUntil ?? Infinity) - now);
-  const total = Math.max(1, limit);
-  try {
-    const res = await env.client.request({
-      ...request,
-      idempotencyKey: rec.id,
-      signal,
-      timeout: { total },
-      retry: { maxRetries: 0 },
-    });
-    return answered(env, rec, await storeResponse(res, env.maxResponseBytes));
-  } catch (error) {
-    if (signal.aborted) return { kind: 'aborted' };
-    if (isCircuitOpenError(error)) return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
-    if (isRetryAfterBeyondDeadlineError(error)) {
-      return {
-        kind: 'transient',
-        code: `status ${error.status}`,
-        status: error.status,
-        retryAfter: error.retryAfterMs,
-      };
+  const result = await attemptWith(
+    env.client,
+    { ...request, idempotencyKey: rec.id },
+    { signal, timeout: Math.max(1, limit) },
+  );
+  switch (result.kind) {
+    case 'aborted':
+    case 'circuit-open':
+      return result;
+    case 'response':
+      return answered(env, rec, result);
+    case 'error': {
+      const c = result.classification;
+      if (result.timedOut) return { kind: 'transient', code: 'timeout' };
+      if (c.retryable) {
+        return {
+          kind: 'transient',
+          code: c.reason,
+          ...(c.requestSent === 'no' ? { notSent: true } : {}),
+        };
+      }
+      return { kind: 'permanent', failure: { code: c.reason, message: result.message } };
     }
-    if (isRetriesExhaustedError(error) && error.lastResponse !== undefined) {
-      // The client throws, rather than returns, a transient answer it may not retry.
-      const last = error.lastResponse;
-      return answered(env, rec, {
-        status: last.status,
-        headers: headerMap(last.headers),
-        body: last.body.slice(0, env.maxResponseBytes),
-      });
-    }
-    // With `maxRetries: 0` the client reports a transient failure (a timeout included) as
-    // RetriesExhaustedError: classify what the attempt met, not the wrapper.
-    const met = isRetriesExhaustedError(error) ? (error.cause ?? error) : error;
-    if (isAttemptTimeoutError(met) || isTotalTimeoutError(met)) {
-      return { kind: 'transient', code: 'timeout' };
-    }
-    const c = classifyError(met);
-    if (c.retryable)
-      return {
-        kind: 'transient',
-        code: c.reason,
-        ...(c.requestSent === 'no' ? { notSent: true } : {}),
-      };
-    return {
-      kind: 'permanent',
-      failure: { code: c.reason, message: error instanceof Error ? error.message : String(error) },
-    };
   }
 }
 
-function answered(env: RunEnv, rec: OperationRecord, response: OperationResponse): Attempt {
-  const status = response.status;
-  const contentType = response.headers['content-type'] ?? '';
-  let code: string | undefined;
-  if (contentType.includes('json') && status >= 400) {
-    try {
-      code = problemCodeOf(JSON.parse(response.body));
-    } catch {
-      // Not JSON after all: classify on the status alone.
-    }
-  }
-  const c = classifyStatus(status, code);
+function answered(
+  env: RunEnv,
+  rec: OperationRecord,
+  result: Extract<AttemptResult, { kind: 'response' }>,
+): Attempt {
+  const { status, classification: c } = result;
+  const response = storedResponse(status, result.headers, result.body, env.maxResponseBytes);
   if (c.kind === 'success') return { kind: 'success', response, status };
   if (c.retryable) {
     const retryAfter = parseRetryAfter(response.headers['retry-after'], {

@@ -1,6 +1,23 @@
+import { classifyError } from '@unfazed/contract';
+import { classifyAnswer, type AttemptOptions, type AttemptResult } from '../attempt-result.js';
 import type { RequestOptions } from '../client.js';
 import type { CircuitStatus } from '../circuit-breaker.js';
+import {
+  isAttemptTimeoutError,
+  isCircuitOpenError,
+  isRetriesExhaustedError,
+  isTotalTimeoutError,
+} from '../errors.js';
 import type { OperationResponse } from './types.js';
+
+/*
+ * The boundary between the durable queue and the HTTP client: the queue makes its attempts
+ * through `attemptWith()` and reads nothing of the client but what this file exports.
+ */
+
+export type { AttemptResult } from '../attempt-result.js';
+/** The client's backoff option names, which the queue's backoff option accepts too. */
+export { BACKOFF_ALIASES } from '../options.js';
 
 /**
  * The request an operation type builds from its input: the options of `client.request()`
@@ -20,11 +37,14 @@ export interface DurableClientResponse {
 }
 
 /**
- * The part of `@unfazed/client`'s `Client` the durable queue uses: `request` and, to skip
+ * The part of `@unfazed/client`'s `Client` the durable queue uses: `attempt` (one classified
+ * attempt; a client without it is called through `request` without retries) and, to skip
  * targets whose circuit is open, `circuit`. The client made by `createClient()` fits.
  */
 export interface DurableClient {
   request(options: RequestOptions): Promise<DurableClientResponse>;
+  /** One attempt, no retries, as one classified value (see `Client.attempt`). */
+  attempt?(req: RequestOptions, options?: AttemptOptions): Promise<AttemptResult>;
   circuit?(urlOrOrigin: string): CircuitStatus;
   /**
    * The client's policy: path-only requests target the origin of its `baseUrl`; its backoff and
@@ -65,15 +85,81 @@ export function headerMap(headers: unknown): Record<string, string> {
   return out;
 }
 
-/** Reads a response into the shape the store keeps, the body cut at `maxBytes`. */
-export async function storeResponse(
-  res: DurableClientResponse,
+/** A response in the shape the store keeps, the body cut at `maxBytes`. */
+export function storedResponse(
+  status: number,
+  headers: unknown,
+  text: string,
   maxBytes: number,
-): Promise<OperationResponse> {
-  const text = await res.text();
+): OperationResponse {
   const body =
     Buffer.byteLength(text) > maxBytes
       ? Buffer.from(text).subarray(0, maxBytes).toString('utf8')
       : text;
-  return { status: res.status, headers: headerMap(res.headers), body };
+  return { status, headers: headerMap(headers), body };
+}
+
+/**
+ * @internal One attempt of `request` under `idempotencyKey`, through the client's `attempt()`,
+ * or for a client that only has `request()`, one request without retries whose answer or
+ * error is classified here.
+ */
+export function attemptWith(
+  client: DurableClient,
+  request: RequestOptions,
+  options: { readonly signal: AbortSignal; readonly timeout: number },
+): Promise<AttemptResult> {
+  if (client.attempt) return client.attempt(request, options);
+  return attemptByRequest(client, request, options);
+}
+
+async function attemptByRequest(
+  client: DurableClient,
+  request: RequestOptions,
+  { signal, timeout }: { readonly signal: AbortSignal; readonly timeout: number },
+): Promise<AttemptResult> {
+  try {
+    const res = await client.request({
+      ...request,
+      signal,
+      timeout: { total: timeout },
+      retry: { maxRetries: 0 },
+    });
+    const body = await res.text();
+    const headers = headerMap(res.headers);
+    const classification = classifyAnswer(res.status, headers, body);
+    return { kind: 'response', status: res.status, headers, body, classification };
+  } catch (error) {
+    if (signal.aborted) return { kind: 'aborted' };
+    return requestError(error);
+  }
+}
+
+/** What a `request()` without retries threw, as the attempt result it stands for. */
+function requestError(error: unknown): AttemptResult {
+  if (isCircuitOpenError(error)) return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
+  if (isRetriesExhaustedError(error) && error.lastResponse !== undefined) {
+    // `@unfazed/client` throws, rather than returns, a transient answer it may not retry.
+    const { status, body } = error.lastResponse;
+    const headers = headerMap(error.lastResponse.headers);
+    return {
+      kind: 'response',
+      status,
+      headers,
+      body,
+      classification: classifyAnswer(status, headers, body),
+    };
+  }
+  // With `maxRetries: 0` the client reports a transient failure (a timeout included) as
+  // RetriesExhaustedError: classify what the attempt met, not the wrapper.
+  const met = isRetriesExhaustedError(error) ? (error.cause ?? error) : error;
+  const timedOut = isAttemptTimeoutError(met) || isTotalTimeoutError(met);
+  return {
+    kind: 'error',
+    classification: timedOut
+      ? { kind: 'transient', retryable: true, reason: 'timeout', requestSent: 'maybe' }
+      : classifyError(met),
+    message: error instanceof Error ? error.message : String(error),
+    timedOut,
+  };
 }

@@ -4,7 +4,7 @@
  * dead-letter calls and the two stores. Unknown keys are rejected with a "did you mean" hint.
  */
 import { MAX_TIMER_MS, option, type OptionsOf, type ShapeFor } from '@unfazed/contract';
-import { BACKOFF_ALIASES } from '../options.js';
+import { BACKOFF_ALIASES } from './client-port.js';
 import type { DurableBackoffOptions } from './backoff.js';
 import type { DurableClient } from './client-port.js';
 import { DEFAULT_MAX_INPUT_BYTES } from './json-input.js';
