@@ -1,6 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { InvalidOptionError, validateOptions, type OperationState } from '@unfazed/contract';
 import { before, decodeCursor, encodeCursor, matches, pageSize } from './dead-letter-query.js';
+import { DurableStoreUnavailableError } from './errors.js';
 import { memoryStoreOptionsRule } from './options.js';
 import type {
   DeadLetterPage,
@@ -49,6 +50,7 @@ class MemoryDurableStore implements DurableStore {
   readonly #expiry = new Map<string, number>();
   /** A fresh lease token per claim, as the Redis store gives: the worker's id and a sequence number. */
   #claims = 0;
+  #closed = false;
 
   constructor(private readonly retention: number) {}
 
@@ -57,6 +59,7 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async create(n: NewOperation): Promise<{ created: boolean; record: OperationRecord }> {
+    this.#assertOpen();
     this.#sweep(n.now);
     if (n.key !== undefined) {
       const existing = this.#keys.get(indexKey(n.type, n.key));
@@ -93,6 +96,7 @@ class MemoryDurableStore implements DurableStore {
     owner: string,
     leaseMs: number,
   ): Promise<Claimed> {
+    this.#assertOpen();
     this.#sweep(now);
     const due = [...this.#ops.values()]
       .filter(
@@ -128,10 +132,12 @@ class MemoryDurableStore implements DurableStore {
     owner: string,
     leaseMs: number,
   ): Promise<Claimed> {
+    this.#assertOpen();
     return this.claim(0, now, limit, owner, leaseMs);
   }
 
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || !this.#leased(op, owner)) return false;
     op.leaseUntil = Date.now() + leaseMs;
@@ -145,6 +151,7 @@ class MemoryDurableStore implements DurableStore {
     s: Settlement,
     entries: readonly HistoryEntry[],
   ): Promise<boolean> {
+    this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || !this.#leased(op, owner)) return false;
     this.#histories.get(id)?.push(...entries);
@@ -180,17 +187,20 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async get(id: string): Promise<OperationRecord | undefined> {
+    this.#assertOpen();
     const op = this.#ops.get(id);
     return op ? this.#copy(op) : undefined;
   }
 
   async findByKey(type: string, key: string): Promise<OperationRecord | undefined> {
+    this.#assertOpen();
     const id = this.#keys.get(indexKey(type, key));
     const op = id === undefined ? undefined : this.#ops.get(id);
     return op ? this.#copy(op) : undefined;
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
+    this.#assertOpen();
     return structuredClone(this.#histories.get(id) ?? []);
   }
 
@@ -201,6 +211,7 @@ class MemoryDurableStore implements DurableStore {
     deadline: number,
     entry: HistoryEntry,
   ): Promise<boolean> {
+    this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
     op.state = 'pending';
@@ -214,6 +225,7 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async discard(id: string): Promise<boolean> {
+    this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
     this.#ops.delete(id);
@@ -223,6 +235,7 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
+    this.#assertOpen();
     const limit = pageSize(query);
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const all = [...this.#ops.values()]
@@ -238,6 +251,7 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async counts(): Promise<StateCounts> {
+    this.#assertOpen();
     const out: StateCounts = {};
     for (const op of this.#ops.values()) {
       if (op.state === 'completed') continue;
@@ -248,6 +262,7 @@ class MemoryDurableStore implements DurableStore {
   }
 
   async gauges(now: number): Promise<QueueGauges> {
+    this.#assertOpen();
     const due: Record<string, number> = {};
     const inFlight: Record<string, number> = {};
     for (const op of this.#ops.values()) {
@@ -258,8 +273,21 @@ class MemoryDurableStore implements DurableStore {
     return { due, inFlight };
   }
 
+  /**
+   * Drops every operation and history this store holds, and refuses every later call
+   * (`DurableStoreUnavailableError`): a memory store's operations do not outlive it.
+   */
   async close(): Promise<void> {
-    // Nothing to release: the maps go with the store.
+    this.#closed = true;
+    this.#ops.clear();
+    this.#histories.clear();
+    this.#keys.clear();
+    this.#completedCount.clear();
+    this.#expiry.clear();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DurableStoreUnavailableError('The durable store was closed');
   }
 
   #sweep(now: number): void {

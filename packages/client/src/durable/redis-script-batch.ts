@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { DurableStoreUnavailableError } from './errors.js';
 
 /** A script waiting for the next batched write. */
 interface Pending {
@@ -20,6 +21,9 @@ type ScriptCall = (...args: unknown[]) => unknown;
 export class ScriptBatch {
   #pending: Pending[] = [];
   #flushing: NodeJS.Immediate | undefined;
+  /** Scripts sent and not yet answered, so that `close()` can wait for them. */
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -28,11 +32,30 @@ export class ScriptBatch {
 
   /** Runs the script `name` (defined with `defineCommand`) with `args`. */
   send<T>(name: string, ...args: (string | number)[]): Promise<T> {
-    if (!this.batched) return this.#direct(name)(...args) as Promise<T>;
-    return new Promise<T>((resolve, reject) => {
-      if (this.#pending.length === 0) this.#flushing = setImmediate(() => this.flush());
-      this.#pending.push({ name, args, resolve: resolve as (v: unknown) => void, reject });
-    });
+    if (this.#closed) return Promise.reject(closedError());
+    const reply = !this.batched
+      ? (this.#direct(name)(...args) as Promise<T>)
+      : new Promise<T>((resolve, reject) => {
+          if (this.#pending.length === 0) this.#flushing = setImmediate(() => this.flush());
+          this.#pending.push({ name, args, resolve: resolve as (v: unknown) => void, reject });
+        });
+    const tracked = reply.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#inFlight.add(tracked);
+    void tracked.finally(() => this.#inFlight.delete(tracked));
+    return reply;
+  }
+
+  /**
+   * Sends what waits for the next batch at once, refuses every later script, and resolves when
+   * every script sent has been answered (or failed).
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.flush();
+    await Promise.all([...this.#inFlight]);
   }
 
   /** Sends the scripts waiting for the next batch now (also what `close()` of the store does). */
@@ -66,4 +89,9 @@ export class ScriptBatch {
     const redis = this.redis as unknown as Record<string, ScriptCall>;
     return (...args) => (redis[name] as ScriptCall).apply(this.redis, args);
   }
+}
+
+/** What a script asked for after `close()` fails with. */
+export function closedError(): DurableStoreUnavailableError {
+  return new DurableStoreUnavailableError('The durable store was closed');
 }

@@ -19,7 +19,7 @@ import { confirmAof, type WaitAofOptions } from './redis-aof.js';
 import { DeadLetterMerge } from './redis-dead-letters.js';
 import { RedisKeys } from './redis-keys.js';
 import { fromHash, parseClaimed, parseRecord, settleArgs } from './redis-record-codec.js';
-import { ScriptBatch } from './redis-script-batch.js';
+import { ScriptBatch, closedError } from './redis-script-batch.js';
 import type {
   DeadLetterPage,
   DeadLetterQuery,
@@ -123,6 +123,7 @@ class RedisDurableStore implements DurableStore {
   /** A fresh lease token per claim: the worker's id, this store's nonce and a sequence number. */
   readonly #nonce = uuidv7().slice(-8);
   #claims = 0;
+  #closed = false;
 
   constructor(
     redis: Redis | Cluster,
@@ -202,7 +203,7 @@ class RedisDurableStore implements DurableStore {
   async dueCounts(now: number): Promise<number[]> {
     const keys = this.keys;
     return Promise.all(
-      keys.tags.map((_, p) => this.#redis.zcount(`${keys.base(p)}schedule`, '-inf', String(now))),
+      keys.tags.map((_, p) => this.#conn.zcount(`${keys.base(p)}schedule`, '-inf', String(now))),
     );
   }
 
@@ -229,20 +230,20 @@ class RedisDurableStore implements DurableStore {
   async get(id: string): Promise<OperationRecord | undefined> {
     const k = this.keys.of(id);
     if (!k) return undefined;
-    const fields = await this.#redis.hgetall(k[0]);
+    const fields = await this.#conn.hgetall(k[0]);
     if (Object.keys(fields).length === 0) return undefined;
     return fromHash(fields);
   }
 
   async findByKey(type: string, key: string): Promise<OperationRecord | undefined> {
-    const id = await this.#redis.get(this.keys.keyIndex(type, key));
+    const id = await this.#conn.get(this.keys.keyIndex(type, key));
     return id === null ? undefined : this.get(id);
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
     const k = this.keys.of(id);
     if (!k) return [];
-    return (await this.#redis.lrange(k[1], 0, -1)).map((line) => JSON.parse(line) as HistoryEntry);
+    return (await this.#conn.lrange(k[1], 0, -1)).map((line) => JSON.parse(line) as HistoryEntry);
   }
 
   async redrive(
@@ -255,24 +256,26 @@ class RedisDurableStore implements DurableStore {
     const k = this.keys.of(id);
     if (!k) return false;
     const offsets = [String(dueAt - now), String(deadline - now)];
-    return (await this.#r.unfazedDurableRedrive(...k, id, ...offsets, JSON.stringify(entry))) === 1;
+    return (
+      (await this.#cmds.unfazedDurableRedrive(...k, id, ...offsets, JSON.stringify(entry))) === 1
+    );
   }
 
   async discard(id: string): Promise<boolean> {
     const k = this.keys.of(id);
     if (!k) return false;
-    return (await this.#r.unfazedDurableDiscard(...k, id)) === 1;
+    return (await this.#cmds.unfazedDurableDiscard(...k, id)) === 1;
   }
 
-  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
-    return new DeadLetterMerge(this.#redis, this.keys, (id) => this.get(id), query).page();
+  async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
+    return new DeadLetterMerge(this.#conn, this.keys, (id) => this.get(id), query).page();
   }
 
   async counts(): Promise<StateCounts> {
     const keys = this.keys;
     const out: StateCounts = {};
     const all = await Promise.all(
-      keys.tags.map((_, p) => this.#redis.hgetall(`${keys.base(p)}counts`)),
+      keys.tags.map((_, p) => this.#conn.hgetall(`${keys.base(p)}counts`)),
     );
     for (const fields of all) {
       for (const [field, value] of Object.entries(fields)) {
@@ -290,7 +293,7 @@ class RedisDurableStore implements DurableStore {
     const inFlight: Record<string, number> = {};
     const replies = await Promise.all(
       keys.tags.map((_, p) =>
-        this.#r.unfazedDurableGauges(`${keys.base(p)}schedule`, `${keys.base(p)}op:`, '10000'),
+        this.#cmds.unfazedDurableGauges(`${keys.base(p)}schedule`, `${keys.base(p)}op:`, '10000'),
       ),
     );
     for (const [d, f] of replies) {
@@ -302,8 +305,26 @@ class RedisDurableStore implements DurableStore {
     return { due, inFlight };
   }
 
+  /**
+   * Sends the scripts still waiting for the next batched write, waits for every reply, then
+   * refuses every later call (`DurableStoreUnavailableError`). The connection belongs to the
+   * caller and stays open.
+   */
   async close(): Promise<void> {
-    // The connection belongs to the caller.
+    this.#closed = true;
+    await this.#scripts.close();
+  }
+
+  /** The caller's connection, while this store is open. */
+  get #conn(): Redis | Cluster {
+    if (this.#closed) throw closedError();
+    return this.#redis;
+  }
+
+  /** The scripts called directly (not batched), while this store is open. */
+  get #cmds(): DurableCommands {
+    if (this.#closed) throw closedError();
+    return this.#r;
   }
 
   protected send<T>(name: keyof DurableCommands, ...args: (string | number)[]): Promise<T> {

@@ -266,6 +266,11 @@ export interface DurableStore {
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage>;
   counts(): Promise<StateCounts>;
   gauges(now: number): Promise<QueueGauges>;
-  /** Releases resources the store created itself (never the caller's Redis connection). */
+  /**
+   * Releases what the store holds and refuses every later call: the Redis store sends the
+   * scripts waiting for its next batched write and waits for their replies (the connection is
+   * the caller's and stays open); the memory store drops its operations. Call it after the
+   * workers using the store have stopped.
+   */
   close(): Promise<void>;
 }
