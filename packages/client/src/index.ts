@@ -69,6 +69,7 @@ export { memoryDurableStore, type MemoryDurableStoreOptions } from './durable/me
 export { redisDurableStore, type RedisDurableStoreOptions } from './durable/redis-store.js';
 export type {
   DurableStore,
+  DurableClock,
   OperationRecord,
   OperationPhase,
   OperationFailure,

@@ -16,7 +16,7 @@ describe('durable defaults', () => {
       retry: { backoff: { initialMs: 40, maxMs: 40, exponent: 1 } },
     });
     try {
-      const durable = createDurable({ client });
+      const durable = createDurable({ client, random: () => 0 });
       const op = durable.operation('defaults', { request: () => ({ method: 'POST', path: '/d' }) });
       const outcome = await op.start({}, { wait: 0 });
       const worker = durable.startWorker({ pollInterval: 5 });
@@ -29,8 +29,8 @@ describe('durable defaults', () => {
         (h) => h.kind === 'attempt',
       );
       expect(first).toMatchObject({ status: 503, delayReason: 'backoff' });
-      expect(first?.delayMs).toBeGreaterThanOrEqual(20);
-      expect(first?.delayMs).toBeLessThanOrEqual(40);
+      // `equal` jitter with random() = 0: half of the client's 40 ms.
+      expect(first?.delayMs).toBe(20);
     } finally {
       await client.close();
       await downstream.close();
@@ -46,7 +46,19 @@ describe('give-up outcomes', () => {
     await closed.close();
     const client = createClient({ baseUrl: url, breaker: false, retry: { maxRetries: 0 } });
     try {
-      const durable = createDurable({ client, backoff: { initialMs: 20, maxMs: 40 } });
+      // A clock that moves only with the attempts (150 ms each): the deadline of 400 ms passes
+      // after exactly three, however loaded the machine is.
+      const t0 = Date.now();
+      let t = t0;
+      const durable = createDurable({
+        client,
+        backoff: { initialMs: 20, maxMs: 40 },
+        clock: { now: () => t },
+        random: () => 0,
+      });
+      durable.events.on('attempt', () => {
+        t += 150;
+      });
       const given: string[] = [];
       const op = durable.operation('refused', {
         request: () => ({ method: 'POST', path: '/r' }),
@@ -62,8 +74,10 @@ describe('give-up outcomes', () => {
       expect(given).toEqual(['deadline:failed']);
       const details = await durable.deadLetters.get(outcome.id);
       const attempts = details?.history.filter((h) => h.kind === 'attempt') ?? [];
-      expect(attempts.length).toBeGreaterThanOrEqual(2);
+      expect(attempts.map((h) => h.at - t0)).toEqual([0, 150, 300]);
+      expect(attempts.map((h) => h.delayMs)).toEqual([10, 20, 20]);
       expect(attempts.every((h) => h.error === 'ECONNREFUSED')).toBe(true);
+      expect(details?.record.deadline).toBe(t0 + 400);
     } finally {
       await client.close();
     }

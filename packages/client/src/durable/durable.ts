@@ -17,6 +17,7 @@ import { publicStatus } from './public-status.js';
 import { QueueContext } from './queue-context.js';
 import type { OperationDefinition, ResolvedType, RunEnv } from './run.js';
 import type {
+  DurableClock,
   DeadLetterPage,
   DeadLetterQuery,
   DurableStore,
@@ -57,8 +58,16 @@ export interface DurableOptions {
   readonly maxInputBytes?: number;
   /** Spread added to a circuit's next probe time when rescheduling, ms. Default 1 000. */
   readonly probeJitter?: number;
-  /** Random source in [0, 1) for jitter; pass a seeded one in tests. Default `Math.random`. */
+  /**
+   * Random source in [0, 1) for every jitter (backoff, circuit probe, busy target, the first
+   * partition a worker polls); pass a seeded one in tests. Default `Math.random`.
+   */
   readonly random?: () => number;
+  /**
+   * The clock of every time the queue computes (deadlines, due times, backoff, history, the
+   * default memory store's leases). Default `Date`. See {@link DurableClock}.
+   */
+  readonly clock?: DurableClock;
 }
 
 /** Options of `op.start()`. */
@@ -167,7 +176,8 @@ export interface Durable {
  */
 export function createDurable(options: DurableOptions): Durable {
   const o = validateOptions(durableOptionsRule, options, { name: 'createDurable' });
-  const store = o.store ?? memoryDurableStore();
+  const clock = o.clock ?? Date;
+  const store = o.store ?? memoryDurableStore({ clock });
   const policy = policyOf(o.client);
   const attemptTimeout = o.attemptTimeout ?? policy?.timeout?.attempt ?? 10_000;
   const clientBackoff = policy?.retry?.backoff;
@@ -187,7 +197,7 @@ export function createDurable(options: DurableOptions): Durable {
     store,
     client: options.client,
     events: new DurableEvents(),
-    now: Date.now,
+    now: () => clock.now(),
     random: o.random ?? Math.random,
     leaseMs: o.leaseMs,
     maxResponseBytes: o.maxResponseBytes,

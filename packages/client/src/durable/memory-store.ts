@@ -6,6 +6,7 @@ import { memoryStoreOptionsRule } from './options.js';
 import type {
   DeadLetterPage,
   DeadLetterQuery,
+  DurableClock,
   DurableStore,
   HistoryEntry,
   NewOperation,
@@ -19,6 +20,11 @@ import type {
 export interface MemoryDurableStoreOptions {
   /** How long completed operations are kept, ms. Default 86 400 000 (24 h). */
   readonly retention?: number;
+  /**
+   * The clock of lease renewals (the only time the store reads itself; every other time comes
+   * from the caller). Default `Date`; `createDurable` gives its own default store its clock.
+   */
+  readonly clock?: DurableClock;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -29,10 +35,10 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * want the 200/202 flow with in-process retries.
  */
 export function memoryDurableStore(options?: MemoryDurableStoreOptions): DurableStore {
-  const { retention } = validateOptions(memoryStoreOptionsRule, options, {
+  const { retention, clock } = validateOptions(memoryStoreOptionsRule, options, {
     name: 'memoryDurableStore',
   });
-  return new MemoryDurableStore(retention);
+  return new MemoryDurableStore(retention, clock ?? Date);
 }
 
 type Claimed = { record: OperationRecord; takeover: boolean }[];
@@ -52,7 +58,10 @@ class MemoryDurableStore implements DurableStore {
   #claims = 0;
   #closed = false;
 
-  constructor(private readonly retention: number) {}
+  constructor(
+    private readonly retention: number,
+    private readonly clock: DurableClock,
+  ) {}
 
   newId(): string {
     return uuidv7();
@@ -140,7 +149,7 @@ class MemoryDurableStore implements DurableStore {
     this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || !this.#leased(op, owner)) return false;
-    op.leaseUntil = Date.now() + leaseMs;
+    op.leaseUntil = this.clock.now() + leaseMs;
     return true;
   }
 

@@ -12,7 +12,7 @@ import type { DurableOptions, StartOptions } from './durable.js';
 import type { MemoryDurableStoreOptions } from './memory-store.js';
 import type { RedisDurableStoreOptions } from './redis-store.js';
 import type { OperationDefinition } from './run.js';
-import type { DeadLetterQuery, DurableStore } from './types.js';
+import type { DeadLetterQuery, DurableClock, DurableStore } from './types.js';
 import type { WorkerOptions } from './worker.js';
 
 const ms = option.duration();
@@ -52,6 +52,9 @@ export const resolvedBackoffRule = option
 /** Operations per store call: `create`, `claim`, `settle` and `get` are enough to tell. */
 const STORE_METHODS = ['newId', 'create', 'claim', 'settle', 'get'];
 
+/** A clock: `now()` in epoch ms. */
+const clockRule = option.instance<DurableClock>('a clock with a now() method', ['now']);
+
 /** The options of `createDurable`. */
 export const durableOptionsRule = option.object(
   {
@@ -74,6 +77,7 @@ export const durableOptionsRule = option.object(
     maxInputBytes: inputBytes.default(DEFAULT_MAX_INPUT_BYTES),
     probeJitter: msOrZero.default(1_000),
     random: option.function<() => number>().optional(),
+    clock: clockRule.optional(),
   } satisfies ShapeFor<DurableOptions>,
   {
     aliases: {
@@ -189,6 +193,7 @@ export const memoryStoreOptionsRule = option
   .object(
     {
       retention: option.number({ min: 0 }).default(86_400_000),
+      clock: clockRule.optional(),
     } satisfies ShapeFor<MemoryDurableStoreOptions>,
     { aliases: { retentionMs: 'retention', ttl: 'retention' } },
   )

@@ -178,6 +178,15 @@ export interface DeadLetterPage {
 /** Counts by state, per operation type. `completed` counts every completion ever recorded. */
 export type StateCounts = Record<string, Record<OperationState, number>>;
 
+/**
+ * The clock the durable queue reads: `now()` in epoch ms (default `Date`). Inject one to test
+ * timing without wall-clock margins. Lease safety is measured on the process's monotonic clock
+ * (`performance.now()`) regardless, and timers still run in real time.
+ */
+export interface DurableClock {
+  now(): number;
+}
+
 /** Due and in-flight operations per type, for gauges. */
 export interface QueueGauges {
   /** Pending operations whose due time has come, per type. */

@@ -107,14 +107,15 @@ export class QueueWorker implements DurableWorker {
     this.#dueWakeups.stop();
     this.wakers?.delete(this.#waker);
     this.#wakeController.abort(WAKE);
-    const deadline = Date.now() + timeout;
+    const now = (): number => this.env.now();
+    const deadline = now() + timeout;
     // A poll stuck on an unreachable store must not hold stop() forever.
     await within(this.#running, timeout);
     const active = this.#active;
     const abort = (): void => this.#stopController.abort();
-    const timer = setTimeout(abort, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(abort, Math.max(0, deadline - now()));
     try {
-      await within(settleAll(active), Math.max(0, deadline - Date.now()));
+      await within(settleAll(active), Math.max(0, deadline - now()));
       abort();
       // Releasing needs the store; past another `timeout` the leases are left to expire.
       await within(settleAll(active), timeout);
