@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createClient, createDurable, redisDurableStore, type Client } from '@unfazed/client';
+import { createClient, type Client } from '@unfazed/client';
+import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 import { preciseNow } from '@unfazed/testing';
 import { boundedAll } from '../load.js';
 import { callsOf, commandStats, openRedis, statsDelta, type BenchRedis } from '../redis-env.js';

@@ -1,4 +1,5 @@
-import type { Client, Durable } from '@unfazed/client';
+import type { Client } from '@unfazed/client';
+import type { Durable } from '@unfazed/client/durable';
 
 /** What the services and workers report to the timeline (across processes, as JSON). */
 export type DemoEvent =

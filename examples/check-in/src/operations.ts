@@ -1,11 +1,10 @@
+import { createClient, type Client } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
-  type Client,
   type Durable,
   type DurableOperation,
   type DurableStore,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import type { ServiceUrls, Timing } from './config.js';
 
 /** What a passenger checks in with. */

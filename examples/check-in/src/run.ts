@@ -2,7 +2,7 @@
  * One run of the demo: starts the services (and the worker processes with Redis), plays the
  * stories, prints the timeline and the summary. Loaded by main.ts once the flags are valid.
  */
-import type { DurableWorker } from '@unfazed/client';
+import type { DurableWorker } from '@unfazed/client/durable';
 import type { FrozenMessage, Timing, WorkerConfig } from './config.js';
 import { crashPlan } from './crash.js';
 import { passenger, runDriver } from './driver.js';

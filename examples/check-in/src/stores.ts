@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { memoryDurableStore, redisDurableStore, type DurableStore } from '@unfazed/client';
+import { memoryDurableStore, redisDurableStore, type DurableStore } from '@unfazed/client/durable';
 import {
   memoryIdempotencyStore,
   redisIdempotencyStore,

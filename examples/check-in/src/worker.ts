@@ -2,7 +2,7 @@
  * A durable worker process (Redis mode): works the check-in and payment queues of a run until
  * its parent says stop — or until it is killed, which is the point of `--crash`.
  */
-import { redisDurableStore } from '@unfazed/client';
+import { redisDurableStore } from '@unfazed/client/durable';
 import { PREFIXES, WORKER_CONFIG_ENV, type FrozenMessage, type WorkerConfig } from './config.js';
 import { observe, type DemoEvent } from './events.js';
 import { checkInQueue, paymentQueue } from './operations.js';

@@ -1,5 +1,7 @@
 /**
  * @unfazed/client — resilient HTTP calls (undici + cockatiel) that speak the Unfazed contract.
+ * The durable retry queue is the `@unfazed/client/durable` subpath, so a service that only makes
+ * calls does not load it.
  * @packageDocumentation
  */
 export { createClient, type Client, type ClientDescription } from './client.js';
@@ -39,58 +41,3 @@ export {
   type LastResponse,
   type StopReason,
 } from './errors.js';
-export {
-  createDurable,
-  publicStatus,
-  type Durable,
-  type DurableOptions,
-  type DurableOperation,
-  type StartOptions,
-  type StartOutcome,
-  type DeadLetters,
-  type OperationDetails,
-} from './durable/durable.js';
-export type { OperationDefinition, OperationContext } from './durable/run.js';
-export type { DurableWorker, WorkerOptions } from './durable/worker.js';
-export type { DurableBackoffOptions } from './durable/backoff.js';
-export type {
-  DurableClient,
-  DurableRequest,
-  DurableClientResponse,
-  ClientPolicy,
-} from './durable/client-port.js';
-export {
-  DurableEvents,
-  type DurableEventMap,
-  type DurableEventName,
-  type ScheduleReason,
-} from './durable/events.js';
-export { memoryDurableStore, type MemoryDurableStoreOptions } from './durable/memory-store.js';
-export { redisDurableStore, type RedisDurableStoreOptions } from './durable/redis-store.js';
-export type {
-  DurableStore,
-  DurableClock,
-  OperationRecord,
-  OperationPhase,
-  OperationFailure,
-  GiveUpFailure,
-  FailureOutcome,
-  OperationResponse,
-  HistoryEntry,
-  NewOperation,
-  Settlement,
-  DeadLetterQuery,
-  DeadLetterPage,
-  StateCounts,
-  QueueGauges,
-} from './durable/types.js';
-export {
-  DurableStoreUnavailableError,
-  isDurableStoreUnavailableError,
-  DurabilityNotConfirmedError,
-  isDurabilityNotConfirmedError,
-  DurableKeyConflictError,
-  isDurableKeyConflictError,
-  InvalidOperationInputError,
-  isInvalidOperationInputError,
-} from './durable/errors.js';

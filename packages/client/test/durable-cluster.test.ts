@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { redisDurableStore } from '@unfazed/client';
+import { redisDurableStore } from '@unfazed/client/durable';
 import { startRedisCluster, type RedisClusterHandle } from '@unfazed/testing';
 import type { Cluster } from 'ioredis';
 import { describeDurableBehaviour } from './durable-suite.js';

@@ -4,7 +4,8 @@
  */
 import { appendFileSync } from 'node:fs';
 import { Cluster, Redis } from 'ioredis';
-import { createClient, createDurable, redisDurableStore } from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 
 const env = (name: string): string => {
   const value = process.env[name];

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import type { Cluster, Redis } from 'ioredis';
-import { createClient, createDurable, redisDurableStore, type Durable } from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, redisDurableStore, type Durable } from '@unfazed/client/durable';
 import { memoryIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import {

@@ -3,13 +3,8 @@ import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import Fastify from 'fastify';
-import {
-  createClient,
-  createDurable,
-  memoryDurableStore,
-  type Client,
-  type Durable,
-} from '@unfazed/client';
+import { createClient, type Client } from '@unfazed/client';
+import { createDurable, memoryDurableStore, type Durable } from '@unfazed/client/durable';
 import { isOperationStatus } from '@unfazed/contract';
 import { operationStatusRoute, sendOutcome } from '@unfazed/server/express';
 import { operationStatusRoutes, replyOutcome } from '@unfazed/server/fastify';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { createClient, createDurable, memoryDurableStore } from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, memoryDurableStore } from '@unfazed/client/durable';
 import { startDownstream, until } from './durable-downstream.js';
 import { describeDurableBehaviour } from './durable-suite.js';
 

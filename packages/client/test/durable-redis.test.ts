@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
   isDurabilityNotConfirmedError,
   isDurableStoreUnavailableError,
   redisDurableStore,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import { redisTestContext, startRedisServer, type RedisTestContext } from '@unfazed/testing';
 import { rejection, describeDurableBehaviour } from './durable-suite.js';
 import { startDownstream, until } from './durable-downstream.js';

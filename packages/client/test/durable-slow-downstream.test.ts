@@ -3,14 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import type { Cluster, Redis } from 'ioredis';
+import { createClient, type Client } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
   redisDurableStore,
-  type Client,
   type DurableStore,
   type GiveUpFailure,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import { memoryIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import { startRedisCluster, startRedisServer, type RedisClusterHandle } from '@unfazed/testing';

@@ -2,14 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Cluster, Redis } from 'ioredis';
+import { createClient } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
   redisDurableStore,
   type Durable,
   type DurableOperation,
   type DurableWorker,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import {
   startRedisCluster,
   startRedisServer,

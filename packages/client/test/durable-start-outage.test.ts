@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
   isDurableStoreUnavailableError,
   redisDurableStore,
   type DurableStoreUnavailableError,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import { startRedisServer, type RedisServerHandle } from '@unfazed/testing';
 import { startDownstream, until, type Downstream } from './durable-downstream.js';
 

@@ -4,7 +4,7 @@ import {
   memoryDurableStore,
   redisDurableStore,
   type DurableStore,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import { redisTestContext, type RedisTestContext } from '@unfazed/testing';
 import { rejection } from './durable-suite.js';
 

@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createClient, type Client } from '@unfazed/client';
 import {
-  createClient,
   createDurable,
   isDurableKeyConflictError,
   isInvalidOperationInputError,
-  type Client,
   type Durable,
   type DurableClient,
   type DurableStore,
   type DurableWorker,
-} from '@unfazed/client';
+} from '@unfazed/client/durable';
 import { isInvalidOptionError } from '@unfazed/contract';
 import {
   seeded,

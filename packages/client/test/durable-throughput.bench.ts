@@ -18,7 +18,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { createClient, createDurable, redisDurableStore } from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 5);
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

@@ -85,7 +85,7 @@ async function requestBody(
       send(res, payloadTooLarge(maxBodyBytes));
       return null;
     }
-    return new ParsedBody(req.body);
+    return new ParsedBody(req.body, req.headers['content-type']);
   }
   const read = await readRawBody(req, maxBodyBytes);
   if (read.ok) return read.body;
@@ -146,17 +146,25 @@ function send(res: ServerResponse, response: PreparedResponse, closeConnection =
 function track(res: ServerResponse, execution: Execution): void {
   const write = res.write;
   const end = res.end;
+  const writeHead = res.writeHead;
   let ended = false;
   let closed = false;
+  // Headers given to writeHead() alone are written straight out: getHeader() never sees them.
+  let headed: Record<string, unknown> | undefined;
+  const header = (name: string): unknown => res.getHeader(name) ?? headed?.[name];
   const settle = (): void => {
-    void execution.finish(res.statusCode, (name) => res.getHeader(name));
+    void execution.finish(res.statusCode, header);
   };
   const captured = execution.capture;
   const capture = (chunk: unknown, encoding: unknown): void => {
     // Set by now, the bytes are encoded already; set later, by a compressor mounted before us.
-    if (!captured.encodingNoted) captured.noteEncoding(res.getHeader('content-encoding'));
+    if (!captured.encodingNoted) captured.noteEncoding(header('content-encoding'));
     captured.write(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
   };
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    headed = writeHeadHeaders(args);
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     capture(chunk, rest[0]);
     return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
@@ -176,6 +184,24 @@ function track(res: ServerResponse, execution: Execution): void {
     else execution.clientGone();
   });
 }
+/** The headers argument of `writeHead(status, [message], [headers])`, by lower-case name. */
+function writeHeadHeaders(args: readonly unknown[]): Record<string, unknown> | undefined {
+  const given = args[args.length - 1];
+  if (typeof given !== 'object' || given === null) return undefined;
+  const out: Record<string, unknown> = {};
+  if (Array.isArray(given)) {
+    // [[name, value], ...] or the flat [name, value, name, value, ...]
+    const pairs: unknown[][] = Array.isArray(given[0])
+      ? (given as unknown[][])
+      : Array.from({ length: given.length / 2 }, (_, i) => [given[2 * i], given[2 * i + 1]]);
+    for (const [name, value] of pairs)
+      if (typeof name === 'string') out[name.toLowerCase()] = value;
+  } else {
+    for (const [name, value] of Object.entries(given)) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
 export {
   operationStatusRoute,
   sendOutcome,

@@ -206,6 +206,23 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       captured();
       return done(null, payload);
     }
+    if (isResponse(payload)) {
+      // Fastify takes the status, headers and body of a returned fetch Response after onSend:
+      // hand it a Response whose body goes through the capture.
+      execution.capture.noteEncoding(
+        payload.headers.get('content-encoding') ?? reply.getHeader('content-encoding'),
+      );
+      if (payload.body === null) {
+        captured();
+        return done(null, payload);
+      }
+      const body = payload.body.pipeThrough(webTee(execution, captured));
+      const { status, statusText, headers } = payload;
+      return done(null, new Response(body, { status, statusText, headers }));
+    }
+    if (isWebStream(payload)) {
+      return done(null, payload.pipeThrough(webTee(execution, captured)));
+    }
     if (payload instanceof Readable || isReadableLike(payload)) {
       const tee = new Transform({
         transform(chunk: Buffer | string, _encoding, callback) {
@@ -220,6 +237,9 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       (payload as Readable).on('error', (err) => tee.destroy(err));
       return done(null, (payload as Readable).pipe(tee));
     }
+    // A payload we cannot read along: its bytes are not kept.
+    execution.capture.lose();
+    captured();
     done(null, payload);
   });
   return Promise.resolve();
@@ -227,12 +247,18 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
 
 const EMPTY = Buffer.alloc(0);
 const noop = (): void => undefined;
+const { toString } = Object.prototype;
 
 /** Settles the record on `finish`, or on `close` once the whole payload went through onSend. */
 function track(reply: FastifyReply, state: KeyedRequest, execution: Execution): void {
   state.execution = execution;
   const res = reply.raw;
-  res.once('finish', () => settle(reply, execution));
+  res.once('finish', () => {
+    // The response ended without its payload going through onSend (a hijacked reply written on
+    // reply.raw): its bytes were never seen, so none are kept.
+    if (!state.bodyCaptured) execution.capture.lose();
+    settle(reply, execution);
+  });
   res.once('close', () => {
     if (res.writableFinished) return;
     state.closed = true;
@@ -249,6 +275,32 @@ function settle(reply: FastifyReply, execution: Execution): void {
 function connectionClosed(reply: FastifyReply): boolean {
   const res = reply.raw;
   return res.destroyed || res.closed || res.socket?.destroyed === true;
+}
+
+function isResponse(value: unknown): value is Response {
+  return (
+    typeof value === 'object' && value !== null && toString.call(value) === '[object Response]'
+  );
+}
+
+function isWebStream(value: unknown): value is ReadableStream<Uint8Array> {
+  return typeof (value as { getReader?: unknown } | null)?.getReader === 'function';
+}
+
+/** A web stream stage that feeds every chunk to the capture and reports the end. */
+function webTee(
+  execution: Execution,
+  captured: () => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      execution.capture.write(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      captured();
+    },
+  });
 }
 
 function isReadableLike(value: unknown): boolean {

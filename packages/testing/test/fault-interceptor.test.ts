@@ -307,6 +307,21 @@ describe('faultInterceptor with no server (MockAgent)', () => {
     await mock.close();
   });
 
+  it("the dispatcher's headersTimeout, given to the interceptor, ends a hang", async () => {
+    const interceptor = faultInterceptor({
+      routes: { 'POST /charges': plans.always(faults.hang()) },
+      headersTimeout: 50,
+    });
+    const agent = new Agent({ headersTimeout: 50 });
+    agents.push(agent);
+    const hang = await request(`${base}/charges`, {
+      method: 'POST',
+      dispatcher: agent.compose(interceptor),
+    }).catch((e: unknown) => e);
+    expect(hang).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(handled).toEqual([]);
+  });
+
   it('per-request headersTimeout / bodyTimeout still fire, as against a real server', async () => {
     const { mock, dispatcher } = mocked(
       plans.sequence([

@@ -402,3 +402,22 @@ describe('faultyServer in front of an existing app (forwardTo)', () => {
     expect(() => forwardTo('ftp://x')).toThrow(/Invalid option "baseUrl"/);
   });
 });
+
+describe('requests no route matches', () => {
+  it('get 404 when there are routes and no top-level handler', async () => {
+    server = await faultyServer({ routes: { 'POST /charges': {} } });
+    const res = await request(`${server.url}/charge`, { method: 'POST', body: '{}' });
+    expect(res.statusCode).toBe(404);
+    expect(await res.body.text()).toBe('no route for POST /charge');
+  });
+
+  it('go to the top-level handler when there is one (e.g. forwardTo an app)', async () => {
+    server = await faultyServer({
+      routes: { 'POST /charges': { plan: plans.times(1, faults.status(503)) } },
+      handler: () => ({ status: 200, body: 'from the handler' }),
+    });
+    const res = await request(`${server.url}/elsewhere`);
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('from the handler');
+  });
+});

@@ -3,7 +3,8 @@
 // attempt carries the same Idempotency-Key, and the record is found again by its start key.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createClient, createDurable, redisDurableStore } from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 import { cleanUp, connectRedis, prefix } from './lib.mjs';
 
 const { redis, version } = await connectRedis({ maxRetriesPerRequest: null });

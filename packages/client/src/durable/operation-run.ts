@@ -307,9 +307,11 @@ export class OperationRun {
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
       outcome: this.#outcomeSoFar,
     };
+    // A Retry-After wins over the backoff, but never below its first step: `Retry-After: 0`
+    // from an overloaded downstream must not turn the queue into a tight loop.
     let [delay, reason]: [number, ScheduleReason] =
       outcome.retryAfter !== undefined
-        ? [outcome.retryAfter, 'retry-after']
+        ? [Math.max(outcome.retryAfter, t.backoff.initialMs), 'retry-after']
         : [backoffDelay(t.backoff, attemptNo, env.random), 'backoff'];
     const last =
       attemptNo < t.maxAttempts ? lastAttempt(t, this.#rec, started, ended, delay) : 'none';

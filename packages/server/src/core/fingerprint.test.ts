@@ -75,3 +75,18 @@ describe('requestFingerprint', () => {
     );
   });
 });
+
+describe('a parsed object body and its media type', () => {
+  it('fingerprints a form and the same fields as JSON differently', () => {
+    const form = fpOf(new ParsedBody({ a: '1' }, 'application/x-www-form-urlencoded'));
+    const json = fpOf(new ParsedBody({ a: '1' }, 'application/json; charset=utf-8'));
+    expect(form).not.toBe(json);
+  });
+
+  it('treats every JSON media type (and none) alike', () => {
+    const plain = fpOf(new ParsedBody({ a: 1 }, 'application/json'));
+    expect(fpOf(new ParsedBody({ a: 1 }, 'Application/JSON; charset=utf-8'))).toBe(plain);
+    expect(fpOf(new ParsedBody({ a: 1 }, 'application/problem+json'))).toBe(plain);
+    expect(fpOf(new ParsedBody({ a: 1 }))).toBe(plain);
+  });
+});

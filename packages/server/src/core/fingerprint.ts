@@ -28,7 +28,11 @@ export function recordKey(scope: string, key: string): string {
  * gone. Fingerprinted in a canonical form: see {@link requestFingerprint}.
  */
 export class ParsedBody {
-  constructor(readonly value: unknown) {}
+  constructor(
+    readonly value: unknown,
+    /** The request's `Content-Type`: an object parsed from a form differs from the same JSON. */
+    readonly contentType?: string,
+  ) {}
 }
 
 /**
@@ -69,7 +73,8 @@ export function compileExclusions(fields: readonly string[]): FieldExclusions | 
  * - A parsed body (a parser ran first and no raw bytes were kept) is hashed in a canonical form:
  *   a string (text parser) or bytes (raw parser) as its bytes, which matches the raw-bytes
  *   fingerprint; an object (JSON or urlencoded parser) as JSON with sorted keys, so the same
- *   JSON in any key order gives the same fingerprint; `undefined`/`null` as an empty body.
+ *   JSON in any key order gives the same fingerprint, prefixed by its media type (a form and
+ *   the same fields as JSON differ); `undefined`/`null` as an empty body.
  * - With `exclusions` a JSON body (raw, text or object) is hashed in the canonical JSON form
  *   without the excluded fields; a raw body that is not JSON is hashed as raw bytes.
  */
@@ -110,7 +115,7 @@ export function canonicalBody(
     return stripFields(value) ?? value;
   }
   if (value instanceof Uint8Array) return canonicalBody(value, exclusions);
-  return 'json:' + canonicalJson(value, exclusions);
+  return objectPrefix(body.contentType) + canonicalJson(value, exclusions);
 
   function stripFields(text: string): string | undefined {
     let parsed: unknown;
@@ -124,6 +129,15 @@ export function canonicalBody(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * What an object body was parsed from: JSON (`json:`, as raw JSON is canonicalised) or another
+ * media type (e.g. a urlencoded form), so `{"a":"1"}` and `a=1` never fingerprint alike.
+ */
+function objectPrefix(contentType: string | undefined): string {
+  const media = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return media === '' || media.endsWith('/json') || media.endsWith('+json') ? 'json:' : `${media}:`;
+}
 
 /** JSON with object keys sorted, leaving out the excluded fields; the value is not changed. */
 function canonicalJson(value: unknown, exclusions: FieldExclusions | undefined): string {

@@ -8,7 +8,11 @@ import {
   type ProblemCode,
   type ProblemExtras,
 } from '@unfazed/contract';
-import { IdempotencyStoreTimeoutError } from '../errors.js';
+import {
+  IdempotencyStoreTimeoutError,
+  isIdempotencyStoreFullError,
+  isIdempotencyStoreTimeoutError,
+} from '../errors.js';
 import { DeadlineQueue, type DeadlineEntry } from './deadline-queue.js';
 import type { IdempotencyEvent, IdempotencyEventName } from './events.js';
 import {
@@ -175,6 +179,11 @@ export class IdempotencyCore<TReq> {
     // Awaited only when they return a promise: an `await` costs a microtask turn.
     let scope = o.scope?.(input.req);
     if (isThenable(scope)) scope = await scope;
+    if (scope !== undefined && typeof scope !== 'string') {
+      throw new TypeError(
+        `the scope option must return a string or undefined (got ${typeof scope}): it is part of the record key`,
+      );
+    }
     const base = { key: input.key, scope: scope ?? '', method: input.method, target: input.target };
     let fingerprint: string;
     if (o.fingerprint) {
@@ -216,7 +225,7 @@ export class IdempotencyCore<TReq> {
         action: 'respond',
         response: problemResponse(
           'store-unavailable',
-          { detail: 'the idempotency store did not answer in time; retry later' },
+          { detail: unavailableDetail(error) },
           { [HEADERS.retryAfter]: formatRetryAfter(o.unavailableRetryAfterMs) },
         ),
       };
@@ -509,4 +518,15 @@ function digestCustom(custom: string, scope: string): string {
     throw new TypeError('the fingerprint option must return a non-empty string');
   }
   return recordKey(`fingerprint:${scope}`, custom);
+}
+
+/** Why the store could not claim, in words a caller may see (no internal error text). */
+function unavailableDetail(error: unknown): string {
+  if (isIdempotencyStoreFullError(error)) {
+    return 'the idempotency store is full (every record is in flight or kept); retry later';
+  }
+  if (isIdempotencyStoreTimeoutError(error)) {
+    return 'the idempotency store did not answer in time; retry later';
+  }
+  return 'the idempotency store could not be reached; retry later';
 }

@@ -40,7 +40,17 @@ export class ResponseCapture {
     this.chunks.push(buf);
   }
 
-  /** The body written so far, or `null` when it went past the cap. */
+  /**
+   * The body went out by a path the adapter cannot see (e.g. a hijacked Fastify reply, or a
+   * payload type it does not know): keep no body, so that a replay answers
+   * `response-not-retained` instead of an empty or partial body.
+   */
+  lose(): void {
+    this.overflowed = true;
+    this.chunks.length = 0;
+  }
+
+  /** The body written so far, or `null` when it went past the cap or was lost. */
   body(): Buffer | null {
     if (this.overflowed) return null;
     // One chunk (the usual case) is already a copy of our own: no second copy.

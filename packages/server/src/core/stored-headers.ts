@@ -9,6 +9,8 @@ export const DEFAULT_STORED_HEADERS: readonly string[] = Object.freeze([
   'last-modified',
   'link',
   'cache-control',
+  // A 202's poll hint (the 202 helpers set it); replayed as it was, a hint and never a promise.
+  'retry-after',
   // The body is kept as sent: its variants (e.g. by Accept-Encoding) go with it.
   'vary',
 ]);

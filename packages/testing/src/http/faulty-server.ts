@@ -62,7 +62,11 @@ export interface FaultyServerOptions {
   routes?: RoutesOption<FaultyRoute>;
   /** Plan for requests that match no route. */
   plan?: FaultPlan;
-  /** Handler for routes without their own. Default: `200 {"ok":true}`; with routes, unmatched requests get `404`. */
+  /**
+   * Handler for routes without their own and for requests no route matches (so
+   * `handler: forwardTo(appUrl)` passes everything else through to the app). Default:
+   * `200 {"ok":true}`; with routes and no `handler`, unmatched requests get `404`.
+   */
   handler?: FaultyHandler;
   /** How attempts are grouped; default the `Idempotency-Key` header, else `METHOD /path`. */
   key?: (request: RouteRequest) => string;

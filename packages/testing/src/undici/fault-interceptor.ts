@@ -17,6 +17,14 @@ export interface FaultInterceptorOptions {
   key?: (request: RouteRequest) => string;
   /** Called with each injected fault as it happens, e.g. `(e) => console.log(formatEvent(e))`. */
   onFault?: (event: FaultEvent) => void;
+  /**
+   * The `headersTimeout` of the dispatcher this interceptor is composed with, ms: undici hands
+   * an interceptor only the per-request options, so an `Agent({ headersTimeout })` would never
+   * end a hang. A request's own `headersTimeout` wins. Default: none (per-request only).
+   */
+  headersTimeout?: number;
+  /** Likewise the dispatcher's `bodyTimeout`, ms, for crawling bodies. Default: none. */
+  bodyTimeout?: number;
 }
 
 /** One request that went through the interceptor. */
@@ -72,6 +80,8 @@ const optionsSchema = option.object({
   plan: planRule.optional(),
   key: keyRule.optional(),
   onFault: onFaultRule.optional(),
+  headersTimeout: option.duration().optional(),
+  bodyTimeout: option.duration().optional(),
 } satisfies ShapeFor<FaultInterceptorOptions>);
 
 function normalizeHeaders(
@@ -104,12 +114,14 @@ function runFault(
   flow: FaultFlow,
   dispatch: Dispatcher['dispatch'],
   opts: Dispatcher.DispatchOptions,
+  timeouts: Pick<FaultInterceptorOptions, 'headersTimeout' | 'bodyTimeout'>,
 ): void {
   flow.start();
-  // A real client's own timers still run: per-request headersTimeout / bodyTimeout end a hang,
-  // a long delay or a crawling body as they would against a real server.
-  const headersTimeout = positive(opts.headersTimeout);
-  const bodyTimeout = positive(opts.bodyTimeout);
+  // A real client's own timers still run: per-request headersTimeout / bodyTimeout (or the
+  // dispatcher's, given as options) end a hang, a long delay or a crawling body as they would
+  // against a real server.
+  const headersTimeout = positive(opts.headersTimeout) ?? timeouts.headersTimeout;
+  const bodyTimeout = positive(opts.bodyTimeout) ?? timeouts.bodyTimeout;
   if (headersTimeout !== undefined && (fault.kind === 'hang' || fault.kind === 'delay')) {
     flow.later(headersTimeout, () => {
       if (!flow.headSent) flow.cancel(injectedTimeoutError(fault, 'headers'));
@@ -252,6 +264,7 @@ export function faultInterceptor(options: FaultInterceptorOptions = {}): FaultIn
           return dispatch(o, h);
         },
         opts,
+        options,
       );
       return true;
     };

@@ -4,12 +4,8 @@
 import express from 'express';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
-import {
-  createClient,
-  createDurable,
-  memoryDurableStore,
-  redisDurableStore,
-} from '@unfazed/client';
+import { createClient } from '@unfazed/client';
+import { createDurable, memoryDurableStore, redisDurableStore } from '@unfazed/client/durable';
 import { memoryIdempotencyStore, redisIdempotencyStore } from '@unfazed/server';
 import { idempotency } from '@unfazed/server/express';
 import { createLedger, faultProxy, faultyServer } from '@unfazed/testing';
