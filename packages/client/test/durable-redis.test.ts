@@ -100,13 +100,16 @@ describe('redis store specifics', () => {
     expect(pending?.updatedAt).toBeGreaterThanOrEqual(claimedAt);
     expect(await store.gauges(skewed())).toEqual({ due: {}, inFlight: {} });
     // A redrive at 1 s by the caller's clock, with a fresh deadline, is on Redis's clock too.
+    // One caller time: `dueAt - now` is what reaches Redis, and two readings of the caller's
+    // clock a millisecond apart would make it due 1 ms after Redis's now (not claimable yet).
+    const c = skewed();
     const failed = await store.create({
       id: store.newId('clock'),
       type: 'clock',
       input: '{}',
-      now: skewed(),
-      deadline: skewed() + 60_000,
-      dueAt: skewed(),
+      now: c,
+      deadline: c + 60_000,
+      dueAt: c,
     });
     const [claimed] = await claimAll('C');
     expect(claimed?.record.id).toBe(failed.record.id);

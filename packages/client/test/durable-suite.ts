@@ -559,12 +559,14 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       const store = r.durable.store;
       const held = await store.get(outcome.id);
       expect(held?.owner).toMatch(/#/);
+      // One reading of the clock: due exactly now (two readings could make it due 1 ms later).
+      const t = Date.now();
       expect(
         await store.settle(
           outcome.id,
           held?.owner ?? '',
-          Date.now(),
-          { action: 'release', dueAt: Date.now(), attempts: 0 },
+          t,
+          { action: 'release', dueAt: t, attempts: 0 },
           [],
         ),
       ).toBe(true);
