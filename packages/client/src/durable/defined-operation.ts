@@ -1,3 +1,4 @@
+import { leaseClock } from './lease-clock.js';
 import { randomUUID } from 'node:crypto';
 import { validateOptions, type OperationStatus } from '@unfazed/contract';
 import type { DurableClient } from './client-port.js';
@@ -53,7 +54,7 @@ export class DefinedOperation<I> implements DurableOperation<I> {
     const owner = `start:${ctx.processId}:${randomUUID()}`;
     // Chosen before the write, so that every error below can name it.
     const id = env.store.newId(name, key);
-    const sentAt = performance.now();
+    const sentAt = leaseClock();
     const write = env.store.create({
       id,
       type: name,

@@ -1,3 +1,4 @@
+import { leaseClock } from './lease-clock.js';
 import type { RunEnv } from './run.js';
 
 /**
@@ -10,7 +11,7 @@ export interface LeaseGrant {
   /** The worker's id (or `start:<process>`), shown in history and events. */
   readonly worker: string;
   /**
-   * `performance.now()` when the claim (or create) was sent. The store granted the lease when it
+   * {@link leaseClock} when the claim (or create) was sent. The store granted the lease when it
    * executed the command, later, by its clock: the lease surely lasts until `sentAt + leaseMs`.
    */
   readonly sentAt: number;
@@ -68,7 +69,7 @@ export class Lease {
 
   /** True while the lease surely holds by this process's clock (with a margin). */
   holds(): boolean {
-    return performance.now() < this.#validUntil - this.#margin;
+    return leaseClock() < this.#validUntil - this.#margin;
   }
 
   /** A write that extends the lease (renew, hook settle), sent at `sentAt`, succeeded. */
@@ -93,7 +94,7 @@ export class Lease {
   guard(): () => void {
     let timer: NodeJS.Timeout | undefined;
     const check = (): void => {
-      const left = this.#validUntil - this.#margin - performance.now();
+      const left = this.#validUntil - this.#margin - leaseClock();
       if (left > 0) {
         timer = setTimeout(check, left);
         timer.unref();
@@ -109,7 +110,7 @@ export class Lease {
 
   async #renew(): Promise<void> {
     if (this.lost) return;
-    const sentAt = performance.now();
+    const sentAt = leaseClock();
     try {
       const ok = await this.env.store.renew(this.id, this.owner, this.env.leaseMs);
       // A renewal that ran after the final write (queued behind it) finds nothing to renew.

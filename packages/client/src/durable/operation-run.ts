@@ -1,3 +1,4 @@
+import { leaseClock } from './lease-clock.js';
 import { backoffDelay } from './backoff.js';
 import { callOnce, type Attempt } from './attempt.js';
 import type { DurableRequest } from './client-port.js';
@@ -340,7 +341,7 @@ export class OperationRun {
   async #settle(s: Settlement): Promise<boolean> {
     const { env, lease, options } = this;
     if (lease.lost) return false;
-    const sentAt = performance.now();
+    const sentAt = leaseClock();
     const now = env.now();
     const sent = env.store.settle(this.#rec.id, lease.owner, now, s, this.#entries.splice(0));
     // A final write: nothing to renew any more (a renewal queued behind it would find it gone).

@@ -180,8 +180,9 @@ export type StateCounts = Record<string, Record<OperationState, number>>;
 
 /**
  * The clock the durable queue reads: `now()` in epoch ms (default `Date`). Inject one to test
- * timing without wall-clock margins. Lease safety is measured on the process's monotonic clock
- * (`performance.now()`) regardless, and timers still run in real time.
+ * timing without wall-clock margins. Lease safety is measured on the process's own clocks
+ * regardless (the larger of the monotonic and the wall clock's elapsed time, so a paused process
+ * sees its lease run out), and timers still run in real time.
  */
 export interface DurableClock {
   now(): number;

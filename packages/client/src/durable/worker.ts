@@ -1,3 +1,4 @@
+import { leaseClock } from './lease-clock.js';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { validateOptions } from '@unfazed/contract';
@@ -223,7 +224,7 @@ export class QueueWorker implements DurableWorker {
     this.#reserved += ask;
     let got: ClaimedList = [];
     // When the claim was sent, from which its lease surely runs.
-    const sentAt = performance.now();
+    const sentAt = leaseClock();
     try {
       got = await claim(this.env.now());
     } finally {
