@@ -231,7 +231,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     const crashed = await crash?.done();
     if (crashed) {
       workerStats.killed++;
-      workerStats.killedWorker = `${crashed.killed.name} ${crashed.why}`;
+      workerStats.killedWorker = `${crashed.killed.name} killed with SIGKILL ${crashed.why}`;
     }
 
     // Operations a worker took over after another's lease ran out (the killed one's).

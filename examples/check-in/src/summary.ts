@@ -13,7 +13,7 @@ export interface Summary {
   readonly workers: {
     readonly started: number;
     readonly killed: number;
-    /** The worker `--crash` killed, and when: e.g. `worker-1 right after … answered 200`. */
+    /** The worker `--crash` killed, and when: e.g. `worker-1 killed with SIGKILL right after …`. */
     readonly killedWorker?: string;
     readonly takeovers: number;
   };
@@ -199,7 +199,7 @@ export function printSummary(
     'stores',
     s.mode === 'memory'
       ? 'in memory, workers in this process'
-      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killedWorker ?? `${s.workers.killed} worker`} killed with SIGKILL, ${s.workers.takeovers} of its operations taken over)` : ''}`,
+      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killedWorker ?? `${s.workers.killed} worker killed with SIGKILL`}, ${s.workers.takeovers} of its operations taken over)` : ''}`,
   ]);
   if (s.withoutUnfazed)
     rows.push([
