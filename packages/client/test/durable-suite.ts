@@ -346,7 +346,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
       let nextProbeAt = 0;
       const r = await rig(() => ({ status: 200 }), {
         wrap: (c) => ({
-          request: (o) => c.request(o),
+          attempt: (req, o) => c.attempt(req, o),
           circuit: () =>
             Date.now() < nextProbeAt ? { state: 'open', nextProbeAt } : { state: 'closed' },
         }),
@@ -372,7 +372,7 @@ export function describeDurableBehaviour(label: string, makeStore: StoreFactory)
     it('an open circuit whose probe time is past the deadline compensates at once, not after it', async () => {
       const r = await rig(() => ({ status: 200 }), {
         wrap: (c) => ({
-          request: (o) => c.request(o),
+          attempt: (req, o) => c.attempt(req, o),
           circuit: () => ({ state: 'open', nextProbeAt: Date.now() + 60_000 }),
         }),
       });

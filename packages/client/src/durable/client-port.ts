@@ -1,13 +1,6 @@
-import { classifyError } from '@unfazed/contract';
-import { classifyAnswer, type AttemptOptions, type AttemptResult } from '../attempt-result.js';
+import type { AttemptOptions, AttemptResult } from '../attempt-result.js';
 import type { RequestOptions } from '../client.js';
 import type { CircuitStatus } from '../circuit-breaker.js';
-import {
-  isAttemptTimeoutError,
-  isCircuitOpenError,
-  isRetriesExhaustedError,
-  isTotalTimeoutError,
-} from '../errors.js';
 import type { OperationResponse } from './types.js';
 
 /*
@@ -29,22 +22,14 @@ export type DurableRequest = Omit<
   'idempotencyKey' | 'signal' | 'timeout' | 'retry'
 >;
 
-/** The part of a client response the queue reads. */
-export interface DurableClientResponse {
-  readonly status: number;
-  readonly headers: unknown;
-  text(): Promise<string>;
-}
-
 /**
  * The part of `@unfazed/client`'s `Client` the durable queue uses: `attempt` (one classified
- * attempt; a client without it is called through `request` without retries) and, to skip
- * targets whose circuit is open, `circuit`. The client made by `createClient()` fits.
+ * attempt) and, to skip targets whose circuit is open, `circuit`. The client made by
+ * `createClient()` fits.
  */
 export interface DurableClient {
-  request(options: RequestOptions): Promise<DurableClientResponse>;
   /** One attempt, no retries, as one classified value (see `Client.attempt`). */
-  attempt?(req: RequestOptions, options?: AttemptOptions): Promise<AttemptResult>;
+  attempt(req: RequestOptions, options?: AttemptOptions): Promise<AttemptResult>;
   circuit?(urlOrOrigin: string): CircuitStatus;
   /**
    * The client's policy: path-only requests target the origin of its `baseUrl`; its backoff and
@@ -100,66 +85,13 @@ export function storedResponse(
 }
 
 /**
- * @internal One attempt of `request` under `idempotencyKey`, through the client's `attempt()`,
- * or for a client that only has `request()`, one request without retries whose answer or
- * error is classified here.
+ * @internal One attempt of `request` under `idempotencyKey`, through the client's `attempt()`:
+ * the client classifies the outcome once, by the contract, and the queue reads that value.
  */
 export function attemptWith(
   client: DurableClient,
   request: RequestOptions,
   options: { readonly signal: AbortSignal; readonly timeout: number },
 ): Promise<AttemptResult> {
-  if (client.attempt) return client.attempt(request, options);
-  return attemptByRequest(client, request, options);
-}
-
-async function attemptByRequest(
-  client: DurableClient,
-  request: RequestOptions,
-  { signal, timeout }: { readonly signal: AbortSignal; readonly timeout: number },
-): Promise<AttemptResult> {
-  try {
-    const res = await client.request({
-      ...request,
-      signal,
-      timeout: { total: timeout },
-      retry: { maxRetries: 0 },
-    });
-    const body = await res.text();
-    const headers = headerMap(res.headers);
-    const classification = classifyAnswer(res.status, headers, body);
-    return { kind: 'response', status: res.status, headers, body, classification };
-  } catch (error) {
-    if (signal.aborted) return { kind: 'aborted' };
-    return requestError(error);
-  }
-}
-
-/** What a `request()` without retries threw, as the attempt result it stands for. */
-function requestError(error: unknown): AttemptResult {
-  if (isCircuitOpenError(error)) return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
-  if (isRetriesExhaustedError(error) && error.lastResponse !== undefined) {
-    // `@unfazed/client` throws, rather than returns, a transient answer it may not retry.
-    const { status, body } = error.lastResponse;
-    const headers = headerMap(error.lastResponse.headers);
-    return {
-      kind: 'response',
-      status,
-      headers,
-      body,
-      classification: classifyAnswer(status, headers, body),
-    };
-  }
-  // With `maxRetries: 0` the client reports a transient failure (a timeout included) as
-  // RetriesExhaustedError: classify what the attempt met, not the wrapper.
-  const met = isRetriesExhaustedError(error) ? (error.cause ?? error) : error;
-  const timedOut = isAttemptTimeoutError(met) || isTotalTimeoutError(met);
-  return {
-    kind: 'error',
-    classification: timedOut
-      ? { kind: 'transient', retryable: true, reason: 'timeout', requestSent: 'maybe' }
-      : classifyError(met),
-    message: error instanceof Error ? error.message : String(error),
-    timedOut,
-  };
+  return client.attempt(request, options);
 }

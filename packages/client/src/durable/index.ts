@@ -17,12 +17,7 @@ export {
 export type { OperationDefinition, OperationContext } from './run.js';
 export type { DurableWorker, WorkerOptions } from './worker.js';
 export type { DurableBackoffOptions } from './backoff.js';
-export type {
-  DurableClient,
-  DurableRequest,
-  DurableClientResponse,
-  ClientPolicy,
-} from './client-port.js';
+export type { DurableClient, DurableRequest, ClientPolicy } from './client-port.js';
 export {
   DurableEvents,
   type DurableEventMap,

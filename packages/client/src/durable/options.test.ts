@@ -34,8 +34,10 @@ function durable(): Durable {
 describe('createDurable', () => {
   it.each<[unknown, string, RegExp]>([
     [undefined, 'options', /must be an object/],
-    [{}, 'client', /client with a request\(\) method .*required/],
+    [{}, 'client', /client with an attempt\(\) method .*required/],
     [{ client: {} }, 'client', /use createClient\(\)/],
+    // The queue reads one classified value per attempt: request() alone is not enough.
+    [{ client: { request: () => undefined } }, 'client', /attempt\(\) method/],
     [{ client, store: {} }, 'store', /a durable store/],
     [{ client, probeJitter: Number.NaN }, 'probeJitter', /finite number of milliseconds >= 0/],
     [{ client, leaseMs: 0 }, 'leaseMs', /> 0/],

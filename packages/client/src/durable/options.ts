@@ -59,8 +59,8 @@ const clockRule = option.instance<DurableClock>('a clock with a now() method', [
 export const durableOptionsRule = option.object(
   {
     client: option.instance<DurableClient>(
-      'a client with a request() method (use createClient())',
-      ['request'],
+      'a client with an attempt() method (use createClient())',
+      ['attempt'],
     ),
     store: option
       .instance<DurableStore>(
