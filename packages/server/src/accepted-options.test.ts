@@ -40,6 +40,13 @@ describe('options of the 202 helpers', () => {
     expect(outcomeReply(accepted, options).headers['retry-after']).toBe('2');
   });
 
+  it('checks an object that passed one helper again when it is given to another', async () => {
+    const options = { location };
+    expect(outcomeReply(accepted, options).status).toBe(202);
+    const error = await rejection(() => operationStatusReply('x', options as never));
+    expect(error.message).toMatch(/^operationStatusReply: Invalid option "location"/);
+  });
+
   it.each<[unknown, string, RegExp]>([
     [{}, 'source', /status\(id\)/],
     [{ source: {} }, 'source', /status\(id\)/],

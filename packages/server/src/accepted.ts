@@ -94,16 +94,18 @@ export const operationStatusShape = {
 const operationStatusRule = option.object(operationStatusShape);
 
 /**
- * Option objects already checked: helpers called per request get the same object every time,
- * so it is checked once.
+ * Option objects already checked, per rule: helpers called per request get the same object
+ * every time, so it is checked once (and again if the same object is given to another helper).
  */
-const checked = new WeakSet<object>();
+const checked = new WeakMap<OptionRule<unknown>, WeakSet<object>>();
 
-/** @internal Validates `options` against `rule` unless that object passed before. */
+/** @internal Validates `options` against `rule` unless that object passed that rule before. */
 export function checkOnce(rule: OptionRule<unknown>, options: unknown, name: string): void {
-  if (typeof options === 'object' && options !== null && checked.has(options)) return;
+  let passed = checked.get(rule);
+  if (typeof options === 'object' && options !== null && passed?.has(options)) return;
   validateOptions(rule, options, { name });
-  checked.add(options as object);
+  if (!passed) checked.set(rule, (passed = new WeakSet()));
+  passed.add(options as object);
 }
 
 /**
