@@ -7,7 +7,10 @@ export interface BenchRedis {
   /** A plain client for INFO, MEMORY USAGE and cleanup. */
   readonly admin: Redis;
   readonly version: string;
-  /** Deletes every key under `prefix` (which must lie under the context prefix). */
+  /**
+   * Deletes every key under `prefix`, which must lie under the context prefix, or be it with a
+   * leading `"` (a peer that keys Redis with the `Idempotency-Key` header's value as sent).
+   */
   deleteKeys(prefix: string): Promise<number>;
   /** Deletes the suite's keys and quits its clients. */
   close(): Promise<void>;
@@ -27,7 +30,8 @@ export async function openRedis(label: string): Promise<BenchRedis> {
     admin,
     version,
     async deleteKeys(prefix: string) {
-      if (!prefix.startsWith(ctx.prefix)) throw new Error(`${prefix} is outside ${ctx.prefix}`);
+      const bare = prefix.startsWith('"') ? prefix.slice(1) : prefix;
+      if (!bare.startsWith(ctx.prefix)) throw new Error(`${prefix} is outside ${ctx.prefix}`);
       let cursor = '0';
       let deleted = 0;
       do {

@@ -88,6 +88,11 @@ export function atLeast(x: number, what = 'ratio'): (v: number) => Target {
   return (v) => ({ text: `${what} ≥ ${x}`, met: v >= x });
 }
 
+/** `> x` target (a peer comparison: Unfazed must be faster). */
+export function above(x: number, what = 'ratio'): (v: number) => Target {
+  return (v) => ({ text: `${what} > ${x}`, met: v > x });
+}
+
 /** `≤ x` target. */
 export function atMost(x: number, what = 'ratio'): (v: number) => Target {
   return (v) => ({ text: `${what} ≤ ${x}`, met: v <= x });

@@ -1,11 +1,13 @@
 /**
  * Child process of the server suite: starts Fastify and Express apps, bare, on the memory store
- * (one for new keys, one for replays) and on the Redis store, prints `READY {"ports":{...}}`, and exits when its stdin ends or after
+ * (one for new keys, one for replays), on the Redis store, the Redis floor and the peers
+ * (`@node-idempotency/core` on both, `express-idempotency` on Express), prints `READY {"ports":{...}}`, and exits when its stdin ends or after
  * BENCH_MAX_MS. Run with `node --import tsx --conditions=@unfazed/source`.
  */
 import { Redis } from 'ioredis';
 import { memoryIdempotencyStore, redisIdempotencyStore } from '@unfazed/server';
 import { startApp, type App, type Framework } from './idempotency-apps.js';
+import { startExpressIdempotencyApp, startFloorApp, startNodeIdempotencyApp } from './peer-apps.js';
 
 async function main(): Promise<void> {
   const url = process.env['BENCH_REDIS_URL'];
@@ -23,7 +25,16 @@ async function main(): Promise<void> {
       framework,
       redisIdempotencyStore(redis, { prefix: `${prefix}${framework}:` }),
     );
+    // The Redis floor and the peers, on the same Redis (the floor on the same connection).
+    apps[`${framework}-floor`] = await startFloorApp(framework, redis, `${prefix}floor:`);
+    apps[`${framework}-node-idempotency`] = await startNodeIdempotencyApp(
+      framework,
+      url,
+      `${prefix}${framework}:`,
+    );
   }
+  // Keys Redis with the header's value as it is: the suite sends keys under its prefix.
+  apps['express-express-idempotency'] = await startExpressIdempotencyApp(url);
   let closing = false;
   const shutdown = async (): Promise<void> => {
     if (closing) return;
