@@ -10,7 +10,11 @@ import {
   type IdempotencyParams,
 } from '@node-idempotency/core';
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
-import { getSharedIdempotencyService, idempotency } from 'express-idempotency';
+import {
+  getSharedIdempotencyService,
+  idempotency,
+  type IIdempotencyDataAdapter,
+} from 'express-idempotency';
 import RedisAdapterExport from 'express-idempotency-redis-adapter';
 import { RETENTION_MS, type App, type Framework } from './idempotency-apps.js';
 
@@ -263,9 +267,7 @@ export async function startNodeIdempotencyApp(
  */
 export async function startExpressIdempotencyApp(url: string): Promise<App> {
   // A CommonJS module with `exports.default`: Node's ESM loader gives the exports object.
-  const RedisAdapter =
-    (RedisAdapterExport as unknown as { default?: typeof RedisAdapterExport }).default ??
-    RedisAdapterExport;
+  const RedisAdapter = RedisAdapterExport.default;
   const adapter = new RedisAdapter({
     connectionConfig: { url },
     ttl: Math.ceil(RETENTION_MS / 1000),
@@ -276,7 +278,8 @@ export async function startExpressIdempotencyApp(url: string): Promise<App> {
   app.post(
     '/charges',
     express.json(),
-    idempotency({ dataAdapter: adapter }),
+    // Its typings disagree with express-idempotency's under exactOptionalPropertyTypes only.
+    idempotency({ dataAdapter: adapter as unknown as IIdempotencyDataAdapter }),
     (req: express.Request, res: express.Response) => {
       if (getSharedIdempotencyService().isHit(req)) return;
       res.status(201).json({ id: ++n, amount: (req.body as { amount?: number }).amount });
