@@ -1,7 +1,15 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { formatIdempotencyKey, parseIdempotencyKey } from '@unfazed/contract';
-import { joinPath, prepareCall, type RequestOptions } from './call.js';
+import {
+  checkedByRule,
+  joinPath,
+  prepareCall,
+  quickCheck,
+  type CheckedRequest,
+  type RequestOptions,
+} from './call.js';
 import { resolveOptions, type ClientOptions } from './options.js';
 
 function prepare(req: RequestOptions, options: ClientOptions = { baseUrl: 'http://h:1/v1/' }) {
@@ -159,5 +167,127 @@ describe('prepareCall', () => {
 
   it('needs baseUrl for a path', () => {
     expect(() => prepare({ path: '/' }, {})).toThrow(/needs the client option baseUrl/);
+  });
+});
+
+/** A checked request with its body source replaced by what it sends, for comparisons. */
+function comparable(r: CheckedRequest): unknown {
+  const { body, ...rest } = r;
+  return body === undefined ? rest : { ...rest, body: [body.replayable, body.forAttempt()] };
+}
+
+describe('the request check fast path', () => {
+  const options = resolveOptions({ baseUrl: 'http://h:1/v1', headers: { 'X-Client': 'c' } });
+  const value = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.constant(false),
+    fc.constant(true),
+    fc.integer(),
+    fc.string(),
+    fc.constantFrom('GET', 'post', 'Patch', 'GE T', '', '/x', 'http://h:1/', 'k', '"k"', '"a'),
+    fc.constant(new Uint8Array([1, 2])),
+    fc.constant(new AbortController().signal),
+    fc.constant({}),
+    fc.constant({ n: 1 }),
+    fc.constant({ n: 1n }),
+    fc.constant([]),
+    fc.constant(['a']),
+    fc.constant(() => 'x'),
+    fc.dictionary(
+      fc.constantFrom('Content-Type', 'idempotency-key', 'Idempotency-Key', 'x-a', 'X-Client'),
+      fc.oneof(
+        fc.constant(undefined),
+        fc.constant(1),
+        fc.constantFrom('v', '"key-1"', 'tok', '"bad', ''),
+        fc.constant(['v']),
+        fc.constant(['a', 'b']),
+      ),
+    ),
+  );
+  const headers = fc.dictionary(
+    fc.constantFrom('Content-Type', 'idempotency-key', 'Idempotency-Key', 'x-a', 'X-Client'),
+    fc.oneof(
+      fc.constant(undefined),
+      fc.constant(1),
+      fc.constantFrom('v', '"key-1"', 'tok', '"bad', ''),
+      fc.constant(['v']),
+      fc.constant(['a', 'b']),
+      fc.constant(['a', 2]),
+    ),
+  );
+  // Each field mostly plausible, sometimes anything: most requests reach the fast path, and
+  // the others probe where it must give up.
+  const field = <T>(plausible: fc.Arbitrary<T>) =>
+    fc.oneof({ arbitrary: plausible, weight: 4 }, { arbitrary: value, weight: 1 });
+  const base = fc.record(
+    {
+      method: field(fc.constantFrom('GET', 'post', 'Patch', 'PUT', 'GE T', 'délete')),
+      path: field(fc.constantFrom('/', '/charges', 'x?y=1', '/a b', '')),
+      headers: field(headers),
+      idempotencyKey: field(fc.constantFrom(false, 'k-1', '', 'a"b', 'é')),
+      signal: field(fc.constant(new AbortController().signal)),
+    },
+    { requiredKeys: ['path'] },
+  );
+  const payload = fc.oneof(
+    fc.record({ json: field(fc.oneof(fc.jsonValue(), fc.constant(undefined))) }),
+    fc.record({
+      body: field(fc.oneof(fc.string(), fc.constant(new Uint8Array([1])), fc.constant(undefined))),
+    }),
+    fc.record({ json: value, body: value }),
+    fc.constant({}),
+  );
+  const extra = fc.oneof(
+    { arbitrary: fc.constant({}), weight: 6 },
+    { arbitrary: fc.record({ url: value }), weight: 1 },
+    { arbitrary: fc.record({ jsno: value }), weight: 1 },
+  );
+  const request = fc
+    .tuple(base, payload, extra)
+    .map(([b, p, e]) => ({ ...b, ...p, ...e }) as Record<string, unknown>);
+
+  it('accepts only what the request rule accepts, with the same result', () => {
+    let quick = 0;
+    fc.assert(
+      fc.property(request, (req) => {
+        const fast = quickCheck(req as RequestOptions, options);
+        if (fast === undefined) return;
+        quick++;
+        expect(comparable(fast)).toEqual(comparable(checkedByRule(req as RequestOptions, options)));
+      }),
+      { numRuns: 5000 },
+    );
+    // The generator reaches the fast path often enough for the comparison to mean something.
+    expect(quick).toBeGreaterThan(100);
+  });
+
+  it('takes the shape of an ordinary call', () => {
+    const req = {
+      method: 'post',
+      path: '/charges',
+      headers: { 'Content-Type': 'application/json', 'x-a': undefined },
+      body: '{"amount":42}',
+    };
+    const fast = quickCheck(req, options);
+    expect(fast).toBeDefined();
+    expect(comparable(fast as CheckedRequest)).toEqual(comparable(checkedByRule(req, options)));
+    expect(quickCheck({ path: '/', json: { a: 1 }, idempotencyKey: 'k' }, options)).toBeDefined();
+  });
+
+  it('leaves streams, url, query, timeouts, retries and errors to the rule', () => {
+    for (const req of [
+      { path: '/', body: Readable.from(['x']) },
+      { url: 'http://h:1/' },
+      { path: '/', query: { a: 1 } },
+      { path: '/', timeout: { total: 5 } },
+      { path: '/', retry: { maxRetries: 1 } },
+      { path: '/', headers: { 'idempotency-key': '"a' } },
+      { path: '/', json: { n: 1n } },
+      { path: '/', jsno: {} },
+    ]) {
+      expect(quickCheck(req as RequestOptions, options)).toBeUndefined();
+    }
+    expect(quickCheck({ path: '/' }, resolveOptions({}))).toBeUndefined();
   });
 });
