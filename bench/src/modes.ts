@@ -31,6 +31,12 @@ export interface ModeSettings {
     /** Bound on waiting for a round to complete, ms. */
     readonly timeoutMs: number;
   };
+  readonly scale: {
+    /** Backlog sizes: operations scheduled an hour ahead while the queue is measured. */
+    readonly backlogs: readonly number[];
+    /** Worker concurrency of the measured rounds (they use `queue`'s operations and lateness). */
+    readonly concurrency: number;
+  };
   readonly memory: {
     readonly rounds: number;
     /** Completed records written to the memory store per round. */
@@ -60,6 +66,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       lateSpacingMs: 10,
       timeoutMs: 60_000,
     },
+    scale: { backlogs: [1_000, 10_000, 100_000], concurrency: 32 },
     memory: { rounds: 3, records: 100_000, redisRecords: 1_000 },
   },
   quick: {
@@ -80,6 +87,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       lateSpacingMs: 10,
       timeoutMs: 30_000,
     },
+    scale: { backlogs: [1_000, 10_000], concurrency: 32 },
     memory: { rounds: 2, records: 15_000, redisRecords: 200 },
   },
   test: {
@@ -100,6 +108,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       lateSpacingMs: 10,
       timeoutMs: 20_000,
     },
+    scale: { backlogs: [100, 1_000], concurrency: 32 },
     memory: { rounds: 2, records: 11_000, redisRecords: 30 },
   },
 };

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { redisTestContext, startRedisServer, type RedisTestContext } from '@unfazed/testing';
 
 /** The Redis of a suite: the test harness's server and a key prefix of its own. */
@@ -146,4 +146,78 @@ export async function countingRedis(shared: BenchRedis): Promise<CountingRedis> 
       close: async () => undefined,
     };
   }
+}
+
+/** A Redis a suite writes to: where, under which prefix, and how to clean up. */
+export interface SuiteRedis {
+  /** A plain client for INFO and checks. */
+  readonly admin: Redis;
+  /** Key prefix to write under. */
+  readonly prefix: string;
+  /** A new client (quit by the caller). */
+  connect(options?: RedisOptions): Redis;
+  /** Deletes every key under `prefix` (which must lie under this Redis's prefix). */
+  deleteKeys(prefix: string): Promise<number>;
+}
+
+/** A redis-server of a suite's own, or the shared one, with what to say about it. */
+export interface OwnRedis extends SuiteRedis {
+  /** True when no other client uses this server: `used_memory` deltas are the suite's alone. */
+  readonly alone: boolean;
+  readonly version: string;
+  readonly note: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A redis-server started for one suite (the harness's `startRedisServer`, no persistence, gone
+ * with this process), so that `INFO memory` deltas hold only what the suite wrote and nothing it
+ * writes can outlive the run; the shared server under the suite's prefix when none can be spawned.
+ */
+export async function ownRedis(shared: BenchRedis, what: string): Promise<OwnRedis> {
+  try {
+    const own = await startRedisServer();
+    const admin = own.connect({ maxRetriesPerRequest: 1 });
+    const version = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+    const prefix = 'bench:';
+    return {
+      admin,
+      prefix,
+      alone: true,
+      version,
+      connect: (options) => own.connect(options),
+      deleteKeys: (p) => deleteUnder(admin, prefix, p),
+      note: `${what} ran on a redis-server ${version} started for this suite alone (no persistence, no other client), so its used_memory deltas are this suite's writes only.`,
+      close: () => own.close(),
+    };
+  } catch (error) {
+    return {
+      admin: shared.admin,
+      prefix: shared.ctx.prefix,
+      alone: false,
+      version: shared.version,
+      connect: (options) => shared.ctx.connect(options),
+      deleteKeys: (p) => shared.deleteKeys(p),
+      note: `No redis-server could be started for ${what} (${error instanceof Error ? error.message : String(error)}): it ran on the shared Redis, where other clients' writes can move used_memory.`,
+      close: async () => undefined,
+    };
+  }
+}
+
+/** `INFO memory` used_memory, bytes. */
+export async function usedMemory(redis: Redis): Promise<number> {
+  const info = await redis.info('memory');
+  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+}
+
+async function deleteUnder(admin: Redis, root: string, prefix: string): Promise<number> {
+  if (!prefix.startsWith(root)) throw new Error(`${prefix} is outside ${root}`);
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await admin.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
 }

@@ -1,5 +1,5 @@
 /** Names of the suites, in the order `pnpm bench` runs them. */
-export const SUITE_NAMES = ['client', 'server', 'queue', 'memory'] as const;
+export const SUITE_NAMES = ['client', 'server', 'queue', 'scale', 'memory'] as const;
 
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];

@@ -7,6 +7,7 @@ import type { BenchMode, BenchResults, SuiteName, SuiteResult } from './results.
 import type { SuiteEnv, SuiteOutput } from './suite.js';
 import { clientOverhead } from './suites/client-overhead.js';
 import { memoryFootprint } from './suites/memory.js';
+import { queueScale } from './suites/queue-scale.js';
 import { queueVsBullmq } from './suites/queue-vs-bullmq.js';
 import { serverOverhead } from './suites/server-overhead.js';
 
@@ -25,7 +26,8 @@ const SUITES: Record<SuiteName, { title: string; run: (env: SuiteEnv) => Promise
   client: { title: '1. Client overhead', run: clientOverhead },
   server: { title: '2. Server middleware overhead', run: serverOverhead },
   queue: { title: '3. Durable queue vs BullMQ', run: queueVsBullmq },
-  memory: { title: '4. Memory', run: memoryFootprint },
+  scale: { title: '4. Durable queue with a backlog scheduled ahead', run: queueScale },
+  memory: { title: '5. Memory', run: memoryFootprint },
 };
 
 /** Runs the suites one after the other, writes results.md and results.json, returns the results. */

@@ -74,7 +74,8 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
         expectPositiveSpread(m.ratio as Spread, `${label(m)} (ratio)`);
         expect(m.ratio?.n).toBe(m.baseline.value.n);
       }
-      if (m.suite !== 'memory')
+      // Sizes are measured once (memory suite, a backlog's Redis bytes); the rest every round.
+      if (m.suite !== 'memory' && m.unit !== 'B')
         expect(m.subject.value.n).toBeGreaterThanOrEqual(Math.min(2, rounds));
     }
   });
@@ -128,7 +129,57 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
         expect(m.baseline?.name).toBe('BullMQ');
       }
     }
-    expect(find('queue', /concurrency 32$/, /^completed/).target).toBeDefined();
+    expect(find('queue', /concurrency 32$/, /^completed/).target?.text).toContain('1.5');
+    expect(find('queue', /concurrency 1$/, /^completed/).target?.text).toContain('1');
+    expect(find('client', /c=64$/, /p99/).target?.text).toContain('1.3');
+    expect(find('server', /^Express, memory store, new key/, /requests\/s/).target?.text).toContain(
+      '0.95',
+    );
+  });
+
+  it('measures the floors, the peers and the scaling rows issue 13 asks for', () => {
+    const all = results.suites.flatMap((s) => s.measures);
+    const rows = (suite: string, scenario: RegExp, metric: RegExp): Measure[] =>
+      all.filter((x) => x.suite === suite && scenario.test(x.scenario) && metric.test(x.metric));
+    const find = (suite: string, scenario: RegExp, metric: RegExp): Measure => {
+      const m = rows(suite, scenario, metric)[0];
+      if (!m) throw new Error(`no ${suite} row matching ${scenario} / ${metric}`);
+      return m;
+    };
+    for (const c of [1, 64]) {
+      for (const peer of [/cockatiel/, /opossum/]) {
+        const scenario = new RegExp(`^POST vs .*${peer.source}.*, c=${c}$`);
+        const rps = find('client', scenario, /requests\/s/);
+        expect(rps.target?.text).toBe('unfazed/peer > 1');
+        expect(rps.baseline?.name).toMatch(peer);
+        expect(find('client', scenario, /CPU per request/).ratio).toBeDefined();
+      }
+    }
+    for (const fw of ['Fastify', 'Express']) {
+      const floor = find(
+        'server',
+        new RegExp(`^${fw}, Redis store vs the Redis floor`),
+        /requests/,
+      );
+      expect(floor.target?.text).toBe('middleware/floor ≥ 0.95');
+      const peers =
+        fw === 'Express'
+          ? ['@node-idempotency/core', 'express-idempotency']
+          : ['@node-idempotency/core'];
+      for (const peer of peers) {
+        const scenario = new RegExp(`^${fw}, Redis store vs ${peer},`);
+        expect(find('server', scenario, /requests\/s/).target?.text).toBe('unfazed/peer > 1');
+        expect(find('server', scenario, /CPU per request/).ratio).toBeDefined();
+      }
+    }
+    for (const size of MODES.test.scale.backlogs) {
+      const scenario = new RegExp(`^durable, ${size.toLocaleString('en-US')} operations scheduled`);
+      expect(find('scale', scenario, /completed\/s/).baseline?.name).toBe('no backlog');
+      expect(find('scale', scenario, /p99 lateness$/).ratio).toBeDefined();
+      const bytes = find('scale', scenario, /used_memory per scheduled operation/);
+      expect(bytes.subject.value.median).toBeGreaterThan(50);
+    }
+    expect(rows('scale', /cost growth/, /./).map((m) => m.target?.met)).toHaveLength(2);
     expect(find('memory', /after .* records vs after/, /bounded/).ratio).toBeDefined();
     expect(find('memory', /Redis store/, /MEMORY USAGE/).subject.value.median).toBeGreaterThan(
       1024,
