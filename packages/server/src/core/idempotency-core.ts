@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   HEADERS,
   PROBLEM_CONTENT_TYPE,
@@ -204,7 +204,7 @@ export class IdempotencyCore<TReq> {
       });
     }
     const key = recordKey(base.scope, input.key);
-    const owner = randomUUID();
+    const owner = nextOwner();
     let result: ClaimResult;
     try {
       result = await this.withTimeout(
@@ -507,6 +507,19 @@ function replay(stored: ReplayableResponse, acceptEncoding: string | undefined):
     }
   }
   return { status: stored.status, headers, body: Buffer.from(stored.body) };
+}
+
+/**
+ * Owner tokens: 96 random bits drawn once per process, then a counter. Unique across processes
+ * and restarts like a UUID per claim, at the cost of a string concatenation (a token only names
+ * a claim to the store; it is never shown to clients, so it need not be unpredictable).
+ */
+const OWNER_PREFIX = randomBytes(12).toString('base64url');
+let ownerCount = 0;
+
+function nextOwner(): string {
+  ownerCount += 1;
+  return OWNER_PREFIX + ownerCount.toString(36);
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

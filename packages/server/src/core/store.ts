@@ -24,7 +24,7 @@ export interface ClaimInput {
   key: string;
   /** Hex digest of method, target, body and scope. */
   fingerprint: string;
-  /** Random token naming this claim's owner; completion and release must present it. */
+  /** Unique token naming this claim's owner; completion and release must present it. */
   owner: string;
   /** How long the claim stays in flight unless renewed, ms. */
   leaseMs: number;
