@@ -114,7 +114,9 @@ const SEMICOLON = 0x3b;
 type Rejection = Extract<IdempotencyKeyParseResult, { ok: false }>;
 
 function parseSfString(value: string): IdempotencyKeyParseResult {
+  // The key is the runs between escapes, sliced (not built a character at a time).
   let key = '';
+  let run = 1;
   let i = 1;
   for (;;) {
     if (i >= value.length) {
@@ -124,7 +126,10 @@ function parseSfString(value: string): IdempotencyKeyParseResult {
       );
     }
     const c = value.charCodeAt(i);
-    if (c === DQUOTE) break;
+    if (c === DQUOTE) {
+      key += value.slice(run, i);
+      break;
+    }
     if (c === BACKSLASH) {
       if (i + 1 >= value.length) {
         return reject(
@@ -139,12 +144,12 @@ function parseSfString(value: string): IdempotencyKeyParseResult {
           `the Idempotency-Key header has an invalid escape at index ${i}: only \\" and \\\\ are allowed in a quoted string`,
         );
       }
-      key += value[i + 1];
+      key += value.slice(run, i) + value[i + 1];
       i += 2;
+      run = i;
       continue;
     }
     if (c < 0x20 || c > 0x7e) return invalidCharacter(c, i);
-    key += value[i];
     i++;
   }
   const afterParameters = skipParameters(value, i + 1);

@@ -55,14 +55,21 @@ export function idempotency(options: ExpressIdempotencyOptions): RequestHandler 
   const core = new IdempotencyCore<Request>(options);
 
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header =
-      req.headersDistinct?.[HEADERS.idempotencyKey] ?? req.headers[HEADERS.idempotencyKey];
-    const decision = core.decideKey(req.method, header);
+    const decision = core.decideKey(req.method, keyHeader(req));
     if (decision.action === 'skip') return next();
     if (decision.action === 'respond') return send(res, decision.response);
     req.idempotencyKey = decision.key;
     handleKeyed(core, req, res, next, decision.key).catch(next);
   };
+}
+
+/** The Idempotency-Key header, one string per header line when there are several. */
+function keyHeader(req: Request): string | string[] | undefined {
+  const joined = req.headers[HEADERS.idempotencyKey];
+  // Node joins repeated lines with ", ": only a value with a comma can hide several of them
+  // (headersDistinct builds every header again).
+  if (typeof joined !== 'string' || !joined.includes(',')) return joined;
+  return req.headersDistinct?.[HEADERS.idempotencyKey] ?? joined;
 }
 
 /** The body as the fingerprint sees it, or `null` after a 413 was answered. */

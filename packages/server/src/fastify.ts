@@ -38,6 +38,8 @@ declare module 'fastify' {
 interface KeyedRequest {
   key: string;
   body: Buffer;
+  /** The body as it streams to the content-type parser, when read alongside it. */
+  tap?: BodyTap | undefined;
   execution?: Execution;
   /** The whole payload went through onSend: the outcome is known. */
   bodyCaptured?: boolean;
@@ -57,7 +59,16 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
     fastify.decorateRequest('idempotencyKey', undefined);
   }
   const maxBodyBytes = core.options.maxBodyBytes;
-  const keyed = new WeakMap<FastifyRequest, KeyedRequest>();
+  // The state of a keyed request, on the request itself: a property every request of this
+  // context is built with (a decorator), cheaper than a WeakMap entry per request. One symbol
+  // per registration, so that two registrations never share a state.
+  const kState = Symbol('unfazed idempotency state');
+  fastify.decorateRequest(kState as unknown as string, null);
+  const stateOf = (req: FastifyRequest): KeyedRequest | null =>
+    (req as unknown as Record<symbol, KeyedRequest | null>)[kState] ?? null;
+  const setState = (req: FastifyRequest, state: KeyedRequest | null): void => {
+    (req as unknown as Record<symbol, KeyedRequest | null>)[kState] = state;
+  };
 
   // Callback-style hooks: an async hook costs Fastify a promise and a microtask turn each.
   // A hook that answers (reply.send) does not call `done`.
@@ -65,29 +76,38 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
   // onRequest: the key header alone decides whether the request takes part (400 answered here).
   fastify.addHook('onRequest', (req, reply, done) => {
     if (req.routeOptions.config.idempotency === false) return done();
-    const decision = core.decideKey(
-      req.method,
-      // headersDistinct keeps repeated header lines apart; app.inject's request lacks it.
-      req.raw.headersDistinct?.[HEADERS.idempotencyKey] ?? req.headers[HEADERS.idempotencyKey],
-    );
+    const decision = core.decideKey(req.method, keyHeader(req));
     if (decision.action === 'skip') return done();
     if (decision.action === 'respond') return void send(reply, decision.response);
     req.idempotencyKey = decision.key;
-    keyed.set(req, { key: decision.key, body: EMPTY });
+    setState(req, { key: decision.key, body: EMPTY });
     done();
   });
 
-  // preParsing: keep the raw bytes before any content-type parser sees them (413 answered here).
+  // preParsing: see the raw bytes before any content-type parser does (413 answered here).
   fastify.addHook('preParsing', (req, reply, payload, done) => {
-    const state = keyed.get(req);
+    const state = stateOf(req);
     if (!state) return done(null, payload);
     if (payload === req.raw && payload instanceof IncomingMessage) {
-      // The socket's own request stream: read it and put the bytes back (as for Express), so
-      // the content-type parser reads the same stream; no second stream per request. (Not
-      // app.inject()'s request: it is a plain stream, read by the general path below.)
+      const declared = Number(req.headers['content-length']);
+      if (declared > maxBodyBytes) {
+        setState(req, null);
+        reply.header('connection', 'close');
+        return void send(reply, payloadTooLarge(maxBodyBytes));
+      }
+      if (Number.isFinite(declared)) {
+        // The socket's own request stream with a declared length within the limit (the usual
+        // case): read the bytes as they stream to the content-type parser, no second read.
+        // Node delivers no more than the declared length, so the limit holds.
+        if (declared > 0) state.tap = new BodyTap(payload);
+        return done(null, payload);
+      }
+      // A chunked body: read it (bounded) and put the bytes back, so that the content-type
+      // parser reads the same stream. (Not app.inject()'s request: it is a plain stream, read
+      // by the general path below.)
       readRawBody(req.raw, maxBodyBytes).then((read) => {
         if (!read.ok) {
-          keyed.delete(req);
+          setState(req, null);
           reply.header('connection', 'close');
           return void send(reply, payloadTooLarge(maxBodyBytes));
         }
@@ -109,7 +129,7 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       bytes += buf.length;
       if (bytes > maxBodyBytes) {
         cleanup();
-        keyed.delete(req);
+        setState(req, null);
         reply.header('connection', 'close');
         send(reply, payloadTooLarge(maxBodyBytes));
         payload.destroy();
@@ -146,14 +166,38 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
 
   // preHandler: after authentication hooks, so that `scope(req)` can see the principal.
   fastify.addHook('preHandler', (req, reply, done) => {
-    const state = keyed.get(req);
+    const state = stateOf(req);
     if (!state) return done();
     if (connectionClosed(reply)) {
       // The client left before the claim: do not hold the key, do not run the handler.
-      keyed.delete(req);
+      setState(req, null);
       reply.hijack();
       return done();
     }
+    const tap = state.tap;
+    if (tap !== undefined) {
+      state.tap = undefined;
+      // The content-type parser read the whole body (the usual case): its bytes are known.
+      if (tap.ended) state.body = tap.body();
+      else {
+        // Not read in full by now (a parser that ignores the body): wait for the rest.
+        tap.whenEnded((error) => {
+          if (error) return done(error);
+          state.body = tap.body();
+          claim(req, reply, state, done);
+        });
+        return;
+      }
+    }
+    claim(req, reply, state, done);
+  });
+
+  function claim(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    state: KeyedRequest,
+    done: (error?: Error) => void,
+  ): void {
     core
       .begin({
         req,
@@ -165,14 +209,14 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
       })
       .then((begun) => {
         if (begun.action === 'respond') {
-          keyed.delete(req);
+          setState(req, null);
           return void send(reply, begun.response);
         }
         // The client left during the claim: the 'close' below would never fire, so the claim
         // would never settle. Nobody can receive the answer: release the key for the client's
         // retry and skip the handler.
         if (connectionClosed(reply)) {
-          keyed.delete(req);
+          setState(req, null);
           reply.hijack();
           if (!begun.execution) return done();
           return void begun.execution.abandon().then(() => done());
@@ -181,12 +225,12 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
         if (execution) track(reply, state, execution);
         done();
       }, done);
-  });
+  }
 
   // onSend: capture the serialized payload (string, Buffer or stream) of a claimed request only,
   // so the plugin's own answers are never stored.
   fastify.addHook('onSend', (req, reply, payload, done) => {
-    const state = keyed.get(req);
+    const state = stateOf(req);
     const execution = state?.execution;
     if (!state || !execution) return done(null, payload);
     const captured = (): void => {
@@ -246,21 +290,76 @@ const plugin: FastifyPluginAsync<FastifyIdempotencyOptions> = (fastify, options)
 };
 
 const EMPTY = Buffer.alloc(0);
+
+/** The Idempotency-Key header, one string per header line when there are several. */
+function keyHeader(req: FastifyRequest): string | string[] | undefined {
+  const joined = req.headers[HEADERS.idempotencyKey];
+  // Node joins repeated lines with ", ": only a value with a comma can hide several of them
+  // (headersDistinct builds every header again; app.inject's request lacks it).
+  if (typeof joined !== 'string' || !joined.includes(',')) return joined;
+  return req.raw.headersDistinct?.[HEADERS.idempotencyKey] ?? joined;
+}
+
+/**
+ * The bytes of a request body as they stream past, to whoever reads them (the content-type
+ * parser): a `data` listener sees every chunk read, by events or by `read()`. One listener per
+ * request; the end is read off the stream (`readableEnded`) instead of a second listener.
+ */
+class BodyTap {
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly stream: IncomingMessage) {
+    stream.on('data', this.onData);
+  }
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    this.chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  };
+
+  /** The whole body went past. */
+  get ended(): boolean {
+    return this.stream.readableEnded;
+  }
+
+  /** Calls `then` once the body has ended, or with an error if the request closes before. */
+  whenEnded(then: (error?: Error) => void): void {
+    const { stream } = this;
+    if (stream.readableEnded) return then();
+    const onEnd = (): void => {
+      stream.off('close', onClose);
+      then();
+    };
+    const onClose = (): void => {
+      stream.off('end', onEnd);
+      then(new Error('the client closed the request before its body ended'));
+    };
+    stream.once('end', onEnd);
+    stream.once('close', onClose);
+    // Nobody else reads the rest of it: let it flow to the `data` listener.
+    stream.resume();
+  }
+
+  body(): Buffer {
+    const { chunks } = this;
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+  }
+}
 const noop = (): void => undefined;
 const { toString } = Object.prototype;
 
-/** Settles the record on `finish`, or on `close` once the whole payload went through onSend. */
+/**
+ * Settles the record when the response closes: sent in full (`close` follows `finish`), or cut
+ * off once the whole payload went through onSend. One listener per response.
+ */
 function track(reply: FastifyReply, state: KeyedRequest, execution: Execution): void {
   state.execution = execution;
-  const res = reply.raw;
-  res.once('finish', () => {
-    // The response ended without its payload going through onSend (a hijacked reply written on
-    // reply.raw): its bytes were never seen, so none are kept.
-    if (!state.bodyCaptured) execution.capture.lose();
-    settle(reply, execution);
-  });
-  res.once('close', () => {
-    if (res.writableFinished) return;
+  reply.raw.once('close', () => {
+    if (reply.raw.writableFinished) {
+      // The response ended without its payload going through onSend (a hijacked reply written
+      // on reply.raw): its bytes were never seen, so none are kept.
+      if (!state.bodyCaptured) execution.capture.lose();
+      return settle(reply, execution);
+    }
     state.closed = true;
     if (state.bodyCaptured) settle(reply, execution);
     else execution.clientGone();
