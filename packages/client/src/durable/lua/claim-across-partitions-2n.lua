@@ -19,6 +19,7 @@
     updatedAt is Redis's now and leaseUntil is now + the lease length
 ]]
 --- @include "includes/argument-checks"
+--- @include "includes/clock"
 --- @include "includes/claim-due"
 -- Every argument checked before the first write: a bad one is refused whole.
 if #KEYS < 2 or #KEYS % 2 ~= 0 then refuse('expected a schedule and a counts key per partition', #KEYS) end
@@ -28,9 +29,10 @@ stringArg(2, 'lease owner token')
 positiveArg(3, 'lease length (ms)')
 stringArg(4, 'claiming worker')
 for i = 1, #KEYS / 2 do stringArg(4 + i, 'key base of partition ' .. i) end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lease = { owner = ARGV[2], now = now, untilMs = now + tonumber(ARGV[3]), worker = ARGV[4] }
+local now, nowText = clock()
+local lease = {
+  owner = ARGV[2], now = now, nowText = nowText, untilText = int(now + tonumber(ARGV[3])), worker = ARGV[4],
+}
 local out = {}
 local left = tonumber(ARGV[1])
 for i = 1, #KEYS / 2 do

@@ -23,6 +23,7 @@
     updatedAt is Redis's now and leaseUntil is now + the lease length
 ]]
 --- @include "includes/argument-checks"
+--- @include "includes/clock"
 --- @include "includes/claim-due"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(2, 6)
@@ -32,9 +33,10 @@ positiveArg(3, 'lease length (ms)')
 stringArg(4, 'operation hash key prefix')
 stringArg(5, 'history list key prefix')
 stringArg(6, 'claiming worker')
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local lease = { owner = ARGV[2], now = now, untilMs = now + tonumber(ARGV[3]), worker = ARGV[6] }
+local now, nowText = clock()
+local lease = {
+  owner = ARGV[2], now = now, nowText = nowText, untilText = int(now + tonumber(ARGV[3])), worker = ARGV[6],
+}
 local out = {}
 claimDue(KEYS[1], KEYS[2], ARGV[4], ARGV[5], tonumber(ARGV[1]), lease, out)
 return out

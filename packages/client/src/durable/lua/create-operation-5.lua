@@ -26,6 +26,7 @@
     {0, field, value, ...}    the existing operation (HGETALL)
 ]]
 --- @include "includes/argument-checks"
+--- @include "includes/clock"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 9)
 stringArg(1, 'id')
@@ -46,26 +47,34 @@ if hasKey then
     end
   end
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local dueAt = now + tonumber(ARGV[6])
+local now, nowText = clock()
+local dueAt = int(now + tonumber(ARGV[6]))
 local state = 'pending'
 local score = dueAt
 if ARGV[7] ~= '' then
   state = 'running'
-  score = now + tonumber(ARGV[8])
+  score = int(now + tonumber(ARGV[8]))
 end
-redis.call('HSET', KEYS[2],
+-- Every field written in one HSET.
+local fields = {
   'id', ARGV[1], 'type', ARGV[2], 'input', ARGV[4], 'state', state, 'phase', 'attempt',
-  'attempts', '0', 'createdAt', now, 'updatedAt', now, 'deadline', now + tonumber(ARGV[5]),
-  'dueAt', dueAt)
+  'attempts', '0', 'createdAt', nowText, 'updatedAt', nowText, 'deadline', int(now + tonumber(ARGV[5])),
+  'dueAt', dueAt,
+}
 if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], 'owner', ARGV[7], 'leaseUntil', score)
+  fields[#fields + 1] = 'owner'
+  fields[#fields + 1] = ARGV[7]
+  fields[#fields + 1] = 'leaseUntil'
+  fields[#fields + 1] = score
 end
 if hasKey then
-  redis.call('HSET', KEYS[2], 'key', ARGV[3], 'keyRef', KEYS[1])
+  fields[#fields + 1] = 'key'
+  fields[#fields + 1] = ARGV[3]
+  fields[#fields + 1] = 'keyRef'
+  fields[#fields + 1] = KEYS[1]
   redis.call('SET', KEYS[1], ARGV[1])
 end
+redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('ZADD', KEYS[4], score, ARGV[1])
-redis.call('HINCRBY', KEYS[5], state .. ':' .. ARGV[2], 1)
-return {1, now}
+redis.call('HINCRBY', KEYS[5], state .. ':' .. ARGV[2], '1')
+return {1, nowText}

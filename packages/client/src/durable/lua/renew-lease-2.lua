@@ -14,17 +14,18 @@
     1 renewed, 0 not the owner (or not running any more)
 ]]
 --- @include "includes/argument-checks"
+--- @include "includes/clock"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(2, 3)
 stringArg(1, 'id')
 stringArg(2, 'lease owner token')
 positiveArg(3, 'lease length (ms)')
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+local current = redis.call('HMGET', KEYS[1], 'owner', 'state')
+if current[1] ~= ARGV[2] or current[2] ~= 'running' then
   return 0
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local leaseUntil = now + tonumber(ARGV[3])
+local now = clock()
+local leaseUntil = int(now + tonumber(ARGV[3]))
 redis.call('HSET', KEYS[1], 'leaseUntil', leaseUntil)
 redis.call('ZADD', KEYS[2], leaseUntil, ARGV[1])
 return 1

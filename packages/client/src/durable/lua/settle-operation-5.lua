@@ -31,6 +31,7 @@
     1 settled, 0 not the owner
 ]]
 --- @include "includes/argument-checks"
+--- @include "includes/clock"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 11, true)
 stringArg(1, 'id')
@@ -50,44 +51,57 @@ jsonArg(10, 'response', true)
 countArg(11, 'retention (ms)')
 if tonumber(ARGV[11]) < 1 then refuse('ARGV[11] (retention (ms)) must be >= 1', ARGV[11]) end
 for i = 12, #ARGV do jsonArg(i, 'history entry') end
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] or redis.call('HGET', KEYS[1], 'state') ~= 'running' then
+-- One read of what the owner check and the writes need.
+local current = redis.call('HMGET', KEYS[1], 'owner', 'state', 'type', 'keyRef')
+if current[1] ~= ARGV[2] or current[2] ~= 'running' then
   return 0
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local opType = redis.call('HGET', KEYS[1], 'type')
-for i = 12, #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
+local now, nowText = clock()
+local opType = current[3]
+if #ARGV >= 12 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 12, #ARGV))
 end
-redis.call('HSET', KEYS[1], 'updatedAt', now)
-if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'attempts', ARGV[8]) end
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'lastError', ARGV[9]) end
-if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'response', ARGV[10]) end
+-- Every field written in one HSET.
+local fields = { 'updatedAt', nowText }
+local function set(field, value)
+  fields[#fields + 1] = field
+  fields[#fields + 1] = value
+end
+if ARGV[8] ~= '' then set('attempts', ARGV[8]) end
+if ARGV[9] ~= '' then set('lastError', ARGV[9]) end
+if ARGV[10] ~= '' then set('response', ARGV[10]) end
 if action == 'retry' or action == 'release' then
-  local dueAt = now + tonumber(ARGV[4])
-  redis.call('HSET', KEYS[1], 'state', 'pending', 'dueAt', dueAt)
+  local dueAt = int(now + tonumber(ARGV[4]))
+  set('state', 'pending')
+  set('dueAt', dueAt)
+  redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('HDEL', KEYS[1], 'owner', 'leaseUntil')
   redis.call('ZADD', KEYS[3], dueAt, ARGV[1])
-  redis.call('HINCRBY', KEYS[4], 'running:' .. opType, -1)
-  redis.call('HINCRBY', KEYS[4], 'pending:' .. opType, 1)
+  redis.call('HINCRBY', KEYS[4], 'running:' .. opType, '-1')
+  redis.call('HINCRBY', KEYS[4], 'pending:' .. opType, '1')
 elseif action == 'hook' then
-  local leaseUntil = now + tonumber(ARGV[6])
-  redis.call('HSET', KEYS[1], 'phase', ARGV[5], 'leaseUntil', leaseUntil)
+  local leaseUntil = int(now + tonumber(ARGV[6]))
+  set('phase', ARGV[5])
+  set('leaseUntil', leaseUntil)
+  redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('ZADD', KEYS[3], leaseUntil, ARGV[1])
 else
   local state = ARGV[7]
-  redis.call('HSET', KEYS[1], 'state', state, 'phase', 'attempt', 'finishedAt', now)
+  set('state', state)
+  set('phase', 'attempt')
+  set('finishedAt', nowText)
+  redis.call('HSET', KEYS[1], unpack(fields))
   redis.call('HDEL', KEYS[1], 'owner', 'leaseUntil')
   redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('HINCRBY', KEYS[4], 'running:' .. opType, -1)
-  redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, 1)
+  redis.call('HINCRBY', KEYS[4], 'running:' .. opType, '-1')
+  redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, '1')
   if state == 'completed' then
-    local keyRef = redis.call('HGET', KEYS[1], 'keyRef')
+    local keyRef = current[4]
     redis.call('PEXPIRE', KEYS[1], ARGV[11])
     redis.call('PEXPIRE', KEYS[2], ARGV[11])
     if keyRef then redis.call('PEXPIRE', keyRef, ARGV[11]) end
   else
-    redis.call('ZADD', KEYS[5], now, ARGV[1])
+    redis.call('ZADD', KEYS[5], nowText, ARGV[1])
   end
 end
 return 1
