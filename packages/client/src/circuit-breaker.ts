@@ -65,6 +65,13 @@ class ForcibleBreaker implements IBreaker {
   }
 }
 
+/** The part of cockatiel's `CircuitBreakerPolicy` that `execute` uses to open the circuit. */
+interface CockatielInternals {
+  open(reason: { value: unknown }, signal: AbortSignal): void;
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+
 /** One origin's (or key's) breaker. */
 class Circuit {
   readonly policy: CircuitBreakerPolicy;
@@ -127,6 +134,40 @@ class Circuit {
           ? { state: 'open', nextProbeAt: this.openUntil }
           : { state: 'half-open' };
     }
+  }
+
+  /** True while the circuit is closed: a call may then take {@link succeeded} / {@link failed}. */
+  get closed(): boolean {
+    return this.policy.state === CircuitState.Closed;
+  }
+
+  /**
+   * Records the success of an attempt that started while the circuit was closed, as cockatiel's
+   * `execute` does (its breaker's `success` with the state the call started in), without
+   * running the attempt inside `execute`: that costs two async layers, a closure and a result
+   * object per call, on the path every healthy call takes.
+   */
+  succeeded(): void {
+    this.breaker.success(CircuitState.Closed);
+  }
+
+  /**
+   * Records the failure of an attempt that started while the circuit was closed. While it still
+   * is, cockatiel's `execute` judges it (so it opens the circuit as it would have); the returned
+   * promise settles once it did. If the circuit left the closed state meanwhile, this does what
+   * that `execute` would have done for a call that started closed: count the failure, and open
+   * again only from half-open (from open it stays as it is).
+   */
+  failed(verdict: BreakerVerdict): Promise<unknown> | undefined {
+    if (this.policy.state === CircuitState.Closed) {
+      return this.policy.execute(() => Promise.resolve(verdict));
+    }
+    if (verdict.forceOpenMs !== undefined) this.breaker.forceNext = true;
+    const open = this.breaker.failure(CircuitState.Closed);
+    if (open && this.policy.state === CircuitState.HalfOpen) {
+      (this.policy as unknown as CockatielInternals).open({ value: verdict }, NEVER_ABORTED);
+    }
+    return undefined;
   }
 
   /**

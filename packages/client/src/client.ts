@@ -54,6 +54,7 @@ import {
   type Step,
 } from './outcome.js';
 import { readBounded } from './read-bounded.js';
+import type { WireBody } from './request-body.js';
 import { UnfazedResponse, discardBody } from './response.js';
 
 export type { RequestOptions, QueryValue } from './call.js';
@@ -156,15 +157,64 @@ class ResilientClient implements Client {
     this.events.off(event, listener);
   }
 
-  async request(req: RequestOptions): Promise<UnfazedResponse> {
-    if (this.closed) throw new ClientClosedError();
-    const call = prepareCall(req, this.options, this.breakerKeyOf);
+  request(req: RequestOptions): Promise<UnfazedResponse> {
+    let call: Call;
+    try {
+      if (this.closed) throw new ClientClosedError();
+      call = prepareCall(req, this.options, this.breakerKeyOf);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     // The first attempt needs no total-deadline signal: its timeout is already clamped to the
     // deadline and nothing waits before it. cockatiel's total-deadline and retry policies are
     // entered only when a retry is due, which spares the common call an AbortController.
     const outside = call.callerSignal ?? NEVER_ABORTED;
-    if (outside.aborted) throw this.abortError(call, undefined);
-    // The first attempt is sent from here, not through step(): one async layer less per call.
+    if (outside.aborted) return Promise.reject(this.abortError(call, undefined));
+    const circuit =
+      call.breakerKey === undefined || !this.circuits
+        ? undefined
+        : this.circuits.get(call.breakerKey);
+    if (circuit !== undefined && !circuit.closed) return this.guardedRequest(call, outside);
+    // The healthy path: the breaker is closed (or there is none), so the first attempt goes
+    // straight to undici and its verdict is recorded afterwards, with no promise of ours
+    // between undici's callback and the caller's but the one returned here.
+    return new Promise<UnfazedResponse>((resolve, reject) => {
+      const onOutcome = (outcome: Outcome): void => {
+        if (circuit !== undefined) {
+          if (!outcome.breakerFailure) circuit.succeeded();
+          else {
+            const recorded = circuit.failed(outcome);
+            if (recorded !== undefined) {
+              recorded.then(() => this.afterFirst(call, outcome, outside, resolve, reject), reject);
+              return;
+            }
+          }
+        }
+        this.afterFirst(call, outcome, outside, resolve, reject);
+      };
+      this.dispatch(call, 1, outside, onOutcome);
+    });
+  }
+
+  /** Judges the first attempt of `request()`: its answer, its error, or the retries. */
+  private afterFirst(
+    call: Call,
+    outcome: Outcome,
+    outside: AbortSignal,
+    resolve: (value: UnfazedResponse | Promise<UnfazedResponse>) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    try {
+      const first = this.judge(call, 0, outcome, call.deadline - call.totalMs);
+      if (!first.retry || first.stop !== undefined) resolve(this.finish(call, first, outside));
+      else resolve(this.retries(call, first));
+    } catch (error) {
+      reject(error);
+    }
+  }
+
+  /** `request()` when the breaker is not closed: every attempt goes through cockatiel's. */
+  private async guardedRequest(call: Call, outside: AbortSignal): Promise<UnfazedResponse> {
     const started = call.deadline - call.totalMs;
     let outcome: Outcome;
     try {
@@ -174,6 +224,11 @@ class ResilientClient implements Client {
     }
     const first = this.judge(call, 0, outcome, started);
     if (!first.retry || first.stop !== undefined) return this.finish(call, first, outside);
+    return this.retries(call, first);
+  }
+
+  /** The retry loop after a first attempt that asked for one, under the total deadline. */
+  private retries(call: Call, first: Step): Promise<UnfazedResponse> {
     const left = Math.max(1, Math.ceil(call.deadline - performance.now()));
     return timeout(left, TIMEOUT_OPTIONS).execute(async ({ signal }) => {
       const step = await this.retryPolicy(call.maxRetries).execute(
@@ -440,8 +495,22 @@ class ResilientClient implements Client {
     return { outcome, retry: true, stop: undefined };
   }
 
-  /** One attempt on the wire. Never throws: every ending is an outcome the breaker can judge. */
-  private async onTheWire(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
+  /** One attempt on the wire. Never rejects: every ending is an outcome the breaker can judge. */
+  private onTheWire(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => this.dispatch(call, n, totalSignal, resolve));
+  }
+
+  /**
+   * Sends one attempt and hands its outcome to `done`, once; never throws. An answer is judged
+   * inside undici's callback, so the common call costs no promise here (a problem body to
+   * read, a body factory and a user-supplied dispatcher take their own).
+   */
+  private dispatch(
+    call: Call,
+    n: number,
+    totalSignal: AbortSignal,
+    done: (outcome: Outcome) => void,
+  ): void {
     const started = performance.now();
     // The attempt is not linked to the total deadline's signal (each link costs an
     // AbortSignal listener): its timeout is clamped to what is left of the deadline, which
@@ -456,103 +525,123 @@ class ResilientClient implements Client {
     );
     if (this.events.has('attempt-start'))
       this.events.emit('attempt-start', { ...call.info, attempt: n });
-    let outcome: Outcome;
-    try {
-      if (timer.aborted) throw call.callerSignal?.reason;
-      const pending = call.body.forAttempt();
-      // Only a body factory is async: a buffered body costs no extra await.
-      const body = pending instanceof Promise ? await pending : pending;
-      const res = await this.dispatcherFor(call.origin).request({
+    let settled = false;
+    const end = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      timer.clear();
+      if (this.events.has('attempt-end')) this.emitAttemptEnd(call, n, started, outcome);
+      done(outcome);
+    };
+    const fail = (error: unknown): void => {
+      end(this.failure(call, n, timer, clampedToDeadline, totalSignal, error));
+    };
+    const answered = (res: Dispatcher.ResponseData): void => {
+      try {
+        const status = res.statusCode;
+        if (PROBLEM_STATUSES.has(status) && isProblem(res.headers['content-type'])) {
+          readBounded(res.body, MAX_PROBLEM_BYTES).then((read) => {
+            const problemCode = read.overflow
+              ? undefined
+              : problemCodeOf(read.head.toString('utf8'));
+            end(answer(res, read.overflow ?? read.head, problemCode));
+          }, fail);
+          return;
+        }
+        end(answer(res, res.body, undefined));
+      } catch (error) {
+        fail(error);
+      }
+    };
+    const send = (body: WireBody): void => {
+      const options: Dispatcher.RequestOptions = {
         origin: call.origin,
         path: call.path,
         method: call.method,
         headers: call.headers,
         body,
         signal: timer,
-      });
-      const status = res.statusCode;
-      let payload: Readable | Buffer = res.body;
-      let problemCode: string | undefined;
-      if (PROBLEM_STATUSES.has(status) && isProblem(res.headers['content-type'])) {
-        const read = await readBounded(res.body, MAX_PROBLEM_BYTES);
-        payload = read.overflow ?? read.head;
-        if (!read.overflow) problemCode = problemCodeOf(read.head.toString('utf8'));
-      }
-      const cls = problemCode === undefined ? classOf(status) : classifyStatus(status, problemCode);
-      const retryAfterMs = cls.retryable
-        ? parseRetryAfter(res.headers[HEADERS.retryAfter])
-        : undefined;
-      outcome = {
-        kind: 'response',
-        status,
-        headers: res.headers,
-        body: payload,
-        cls,
-        retryAfterMs,
-        breakerFailure: cls.kind === 'transient',
-        forceOpenMs:
-          (status === 429 || status === 503) && retryAfterMs !== undefined && retryAfterMs > 0
-            ? retryAfterMs
-            : undefined,
       };
-    } catch (error) {
-      if (
-        totalSignal.aborted ||
-        call.callerSignal?.aborted === true ||
-        (clampedToDeadline && timer.aborted)
-      ) {
-        // An aborted probe proves nothing: count it as a failure so that cockatiel does not
-        // close the circuit on it (it closes on any unhandled error while half-open).
-        const probing =
-          call.breakerKey !== undefined &&
-          this.circuits?.status(call.breakerKey).state === 'half-open';
-        outcome = { kind: 'aborted', error, breakerFailure: probing, forceOpenMs: undefined };
-      } else if (timer.aborted) {
-        const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
-        if (this.events.has('timeout')) {
-          this.events.emit('timeout', {
-            method: call.info.method,
-            url: call.info.url,
-            kind: 'attempt',
-            timeoutMs: call.attemptMs,
-            attempt: n,
-          });
-        }
-        outcome = {
-          kind: 'error',
-          error: timeoutError,
-          cls: {
-            kind: 'transient',
-            retryable: true,
-            reason: AttemptTimeoutError.code,
-            requestSent: 'maybe',
-          },
-          breakerFailure: true,
-          forceOpenMs: undefined,
-        };
-      } else {
-        const cls = classifyError(error);
-        outcome = {
-          kind: 'error',
-          error,
-          cls,
-          breakerFailure: cls.retryable,
-          forceOpenMs: undefined,
-        };
+      const custom = this.options.dispatcher;
+      if (custom) {
+        custom.request(options).then(answered, fail);
+        return;
       }
-    }
-    timer.clear();
-    if (this.events.has('attempt-end')) {
-      this.events.emit('attempt-end', {
-        ...call.info,
-        attempt: n,
-        durationMs: performance.now() - started,
-        outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.kind,
-        reason: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.reason,
-        ...(outcome.kind === 'response' ? { status: outcome.status } : { error: outcome.error }),
+      // The client's own pool takes undici's callback form: no promise per attempt.
+      this.poolFor(call.origin).request(options, (error, res) => {
+        if (error) fail(error);
+        else answered(res);
       });
+    };
+    try {
+      if (timer.aborted) throw call.callerSignal?.reason;
+      const pending = call.body.forAttempt();
+      // Only a body factory is async: a buffered body costs no extra turn.
+      if (pending instanceof Promise) pending.then(send, fail);
+      else send(pending);
+    } catch (error) {
+      fail(error);
     }
-    return outcome;
+  }
+
+  /** The outcome of an attempt that got no answer (or whose answer could not be read). */
+  private failure(
+    call: Call,
+    n: number,
+    timer: AttemptTimer,
+    clampedToDeadline: boolean,
+    totalSignal: AbortSignal,
+    error: unknown,
+  ): Outcome {
+    if (
+      totalSignal.aborted ||
+      call.callerSignal?.aborted === true ||
+      (clampedToDeadline && timer.aborted)
+    ) {
+      // An aborted probe proves nothing: count it as a failure so that cockatiel does not
+      // close the circuit on it (it closes on any unhandled error while half-open).
+      const probing =
+        call.breakerKey !== undefined &&
+        this.circuits?.status(call.breakerKey).state === 'half-open';
+      return { kind: 'aborted', error, breakerFailure: probing, forceOpenMs: undefined };
+    }
+    if (timer.aborted) {
+      const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
+      if (this.events.has('timeout')) {
+        this.events.emit('timeout', {
+          method: call.info.method,
+          url: call.info.url,
+          kind: 'attempt',
+          timeoutMs: call.attemptMs,
+          attempt: n,
+        });
+      }
+      return {
+        kind: 'error',
+        error: timeoutError,
+        cls: {
+          kind: 'transient',
+          retryable: true,
+          reason: AttemptTimeoutError.code,
+          requestSent: 'maybe',
+        },
+        breakerFailure: true,
+        forceOpenMs: undefined,
+      };
+    }
+    const cls = classifyError(error);
+    return { kind: 'error', error, cls, breakerFailure: cls.retryable, forceOpenMs: undefined };
+  }
+
+  private emitAttemptEnd(call: Call, n: number, started: number, outcome: Outcome): void {
+    this.events.emit('attempt-end', {
+      ...call.info,
+      attempt: n,
+      durationMs: performance.now() - started,
+      outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.kind,
+      reason: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.reason,
+      ...(outcome.kind === 'response' ? { status: outcome.status } : { error: outcome.error }),
+    });
   }
 
   /**
@@ -644,8 +733,7 @@ class ResilientClient implements Client {
     return new TotalTimeoutError(call.info, call.totalMs, 'elapsed', records, cause);
   }
 
-  private dispatcherFor(origin: string): Dispatcher {
-    if (this.options.dispatcher) return this.options.dispatcher;
+  private poolFor(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
       if (this.closed) throw new ClientClosedError();
@@ -654,6 +742,30 @@ class ResilientClient implements Client {
     }
     return pool;
   }
+}
+
+/** The outcome of an answer (its body, or what was read of it, in `payload`). */
+function answer(
+  res: Dispatcher.ResponseData,
+  payload: Readable | Buffer,
+  problemCode: string | undefined,
+): Outcome {
+  const status = res.statusCode;
+  const cls = problemCode === undefined ? classOf(status) : classifyStatus(status, problemCode);
+  const retryAfterMs = cls.retryable ? parseRetryAfter(res.headers[HEADERS.retryAfter]) : undefined;
+  return {
+    kind: 'response',
+    status,
+    headers: res.headers,
+    body: payload,
+    cls,
+    retryAfterMs,
+    breakerFailure: cls.kind === 'transient',
+    forceOpenMs:
+      (status === 429 || status === 503) && retryAfterMs !== undefined && retryAfterMs > 0
+        ? retryAfterMs
+        : undefined,
+  };
 }
 
 /** The contract's verdicts on statuses without a problem code, made once per status. */
