@@ -197,6 +197,35 @@ describe('circuit breaker', () => {
     expect(server.requests).toHaveLength(5);
   });
 
+  it('counts the failures of calls in flight when the circuit opened, without moving the break', async () => {
+    server = await startServer((req, res) => {
+      if (req.url === '/slow') return void setTimeout(() => send(res, 503, { error: 'down' }), 250);
+      send(res, 503, { error: 'down' });
+    });
+    client = createClient({
+      baseUrl: server.url,
+      timeout: { attempt: 500, total: 2000 },
+      retry: { maxRetries: 0 },
+      breaker: { ...BREAKER, openMs: 1000 },
+    });
+    const c = client;
+    const changes: string[] = [];
+    c.on('circuit', (e) => changes.push(`${e.from}->${e.to}`));
+    // Both start while the circuit is closed, and end after four quick failures opened it.
+    const slow = [c.request({ path: '/slow' }), c.request({ path: '/slow' })].map((p) =>
+      p.catch((e: unknown) => e),
+    );
+    await failMany(c, 4);
+    const open = c.circuit(server.url);
+    expect(open.state).toBe('open');
+    // Their answers are theirs (a 503 with no retry left), not the open circuit's.
+    for (const error of await Promise.all(slow)) {
+      expect(error).toMatchObject({ code: 'UNFAZED_ERR_RETRIES_EXHAUSTED' });
+    }
+    expect(c.circuit(server.url)).toEqual(open);
+    expect(changes).toEqual(['closed->open']);
+  });
+
   it('runs without a breaker when breaker is false', async () => {
     const { server, client } = await setup({ breaker: false });
     await failMany(client, 10);
