@@ -49,6 +49,35 @@ describe('memoryIdempotencyStore', () => {
     ).toBe('claimed');
   });
 
+  it('still evicts a record that expired after a walk found none expired, before older live ones', async () => {
+    let now = 0;
+    const store = memoryIdempotencyStore({ maxEntries: 3, now: () => now });
+    const done = async (key: string, retentionMs: number): Promise<void> => {
+      await store.claim({ key, fingerprint: 'f', owner: key, leaseMs: 1_000 });
+      await store.complete({
+        key,
+        fingerprint: 'f',
+        owner: key,
+        response: response(1),
+        retentionMs,
+      });
+    };
+    await done('a', 100_000);
+    await done('b', 100_000);
+    await done('c', 500);
+    now = 100;
+    // Full, nothing expired yet: the oldest completed record (a) makes room.
+    await store.claim({ key: 'd', fingerprint: 'f', owner: 'd', leaseMs: 1_000 });
+    now = 600;
+    // c has expired since: it goes first, b (older, still live) stays.
+    await store.claim({ key: 'e', fingerprint: 'f', owner: 'e', leaseMs: 1_000 });
+    const outcome = async (key: string) =>
+      (await store.claim({ key, fingerprint: 'f', owner: 'x', leaseMs: 1_000 })).outcome;
+    expect(await outcome('b')).toBe('completed');
+    expect(await outcome('d')).toBe('in-flight');
+    expect(await outcome('e')).toBe('in-flight');
+  });
+
   it('evicts the oldest completed record when full, never an in-flight one', async () => {
     const store = memoryIdempotencyStore({ maxEntries: 2 });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', leaseMs: 10_000 });

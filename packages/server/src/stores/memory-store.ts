@@ -68,13 +68,28 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
   // entries per scan (1/64 of maxEntries) so that the scan runs once per batch of claims,
   // not once per claim (10 000 records walked per request with the defaults).
   const evictionBatch = Math.max(1, Math.floor(maxEntries / 64));
+  // A lower bound of every record's expiresAt (every write lowers it; removals cannot make it
+  // wrong): while the clock is below it no record has expired, and the walk looking for expired
+  // records is skipped. Each walk sets it to the earliest expiry left, so a full store walks
+  // its records for expired ones about once per lease, not once per batch.
+  let soonest = -Infinity;
+  const expiring = (at: number): number => {
+    if (at < soonest) soonest = at;
+    return at;
+  };
   const makeRoom = (entries: number, extraBytes: number): boolean => {
     if (fits(entries, extraBytes)) return true;
     const want = entries > 0 ? Math.min(entries + evictionBatch - 1, maxEntries) : 0;
     const t = now();
-    for (const [key, rec] of records) {
-      if (fits(want, extraBytes)) return true;
-      if (rec.expiresAt <= t) remove(key);
+    if (t >= soonest) {
+      let left = Infinity;
+      for (const [key, rec] of records) {
+        // Stopped early, the records after this one were not looked at: the bound stays.
+        if (fits(want, extraBytes)) return true;
+        if (rec.expiresAt <= t) remove(key);
+        else if (rec.expiresAt < left) left = rec.expiresAt;
+      }
+      soonest = left;
     }
     for (const [key, rec] of records) {
       if (fits(want, extraBytes)) return true;
@@ -111,7 +126,7 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
         fingerprint: input.fingerprint,
         owner: input.owner,
         completedBy: null,
-        expiresAt: now() + input.leaseMs,
+        expiresAt: expiring(now() + input.leaseMs),
         response: null,
         bytes: 0,
       });
@@ -145,7 +160,7 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
       rec.completedBy = input.owner;
       rec.response = input.response;
       rec.bytes = size;
-      rec.expiresAt = now() + input.retentionMs;
+      rec.expiresAt = expiring(now() + input.retentionMs);
       bytes += size;
       // Re-insert so that the completed record is the newest for eviction order.
       records.delete(input.key);
@@ -163,7 +178,7 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
     renew(input: OwnerInput & { leaseMs: number }): Promise<boolean> {
       const rec = records.get(input.key);
       if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
-      rec.expiresAt = now() + input.leaseMs;
+      rec.expiresAt = expiring(now() + input.leaseMs);
       return Promise.resolve(true);
     },
   };
@@ -171,6 +186,8 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
 
 function sizeOf(response: ReplayableResponse): number {
   let size = 64 + (response.body?.length ?? 0);
-  for (const [name, value] of Object.entries(response.headers)) size += name.length + value.length;
+  const { headers } = response;
+  // for...in: no entry arrays (the headers are a plain object of the middleware's own).
+  for (const name in headers) size += name.length + (headers[name]?.length ?? 0);
   return size;
 }
