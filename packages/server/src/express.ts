@@ -146,51 +146,89 @@ function send(res: ServerResponse, response: PreparedResponse, closeConnection =
   res.end(response.body);
 }
 
+/** What a tracked response needs: kept on the response under {@link kTracked}. */
+interface Tracked {
+  execution: Execution;
+  write: ServerResponse['write'];
+  end: ServerResponse['end'];
+  writeHead: ServerResponse['writeHead'];
+  ended: boolean;
+  closed: boolean;
+  /** Headers given to writeHead() alone are written straight out: getHeader() never sees them. */
+  headed: Record<string, unknown> | undefined;
+}
+
+const kTracked = Symbol('unfazed idempotency response');
+type TrackedResponse = ServerResponse & { [kTracked]?: Tracked };
+
 /**
- * Captures what the handler writes, and settles the record: on `finish`, or when the handler
- * ends its response after the client has gone (the outcome is kept either way).
+ * Captures what the handler writes, and settles the record: when the response closes after it
+ * was sent in full, or when the handler ends its response after the client has gone (the
+ * outcome is kept either way). The wrappers and the listener are shared functions reading the
+ * state off the response: no closures per request.
  */
 function track(res: ServerResponse, execution: Execution): void {
-  const write = res.write;
-  const end = res.end;
-  const writeHead = res.writeHead;
-  let ended = false;
-  let closed = false;
-  // Headers given to writeHead() alone are written straight out: getHeader() never sees them.
-  let headed: Record<string, unknown> | undefined;
-  const header = (name: string): unknown => res.getHeader(name) ?? headed?.[name];
-  const settle = (): void => {
-    void execution.finish(res.statusCode, header);
+  const tracked = res as TrackedResponse;
+  tracked[kTracked] = {
+    execution,
+    write: res.write,
+    end: res.end,
+    writeHead: res.writeHead,
+    ended: false,
+    closed: false,
+    headed: undefined,
   };
-  const captured = execution.capture;
-  const capture = (chunk: unknown, encoding: unknown): void => {
-    // Set by now, the bytes are encoded already; set later, by a compressor mounted before us.
-    if (!captured.encodingNoted) captured.noteEncoding(header('content-encoding'));
-    captured.write(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
-  };
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    headed = writeHeadHeaders(args);
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-    capture(chunk, rest[0]);
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (typeof args[0] !== 'function') capture(args[0], args[1]);
-    ended = true;
-    const result = (end as (...a: unknown[]) => ServerResponse).apply(this, args);
-    if (closed) settle();
-    return result;
-  } as ServerResponse['end'];
-  res.once('finish', settle);
-  res.once('close', () => {
-    if (res.writableFinished) return;
-    closed = true;
-    if (ended) settle();
-    else execution.clientGone();
-  });
+  res.writeHead = trackedWriteHead as ServerResponse['writeHead'];
+  res.write = trackedWrite as ServerResponse['write'];
+  res.end = trackedEnd as ServerResponse['end'];
+  // `close` follows `finish` (or comes alone when the connection dropped): one listener.
+  res.once('close', trackedClose);
 }
+
+function trackedHeader(res: TrackedResponse, t: Tracked, name: string): unknown {
+  return res.getHeader(name) ?? t.headed?.[name];
+}
+
+function settleTracked(res: TrackedResponse, t: Tracked): void {
+  void t.execution.finish(res.statusCode, (name) => trackedHeader(res, t, name));
+}
+
+function captureTracked(res: TrackedResponse, t: Tracked, chunk: unknown, encoding: unknown): void {
+  const captured = t.execution.capture;
+  // Set by now, the bytes are encoded already; set later, by a compressor mounted before us.
+  if (!captured.encodingNoted) captured.noteEncoding(trackedHeader(res, t, 'content-encoding'));
+  captured.write(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined);
+}
+
+function trackedWriteHead(this: TrackedResponse, ...args: unknown[]): ServerResponse {
+  const t = this[kTracked] as Tracked;
+  t.headed = writeHeadHeaders(args);
+  return (t.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+}
+
+function trackedWrite(this: TrackedResponse, chunk: unknown, ...rest: unknown[]): boolean {
+  const t = this[kTracked] as Tracked;
+  captureTracked(this, t, chunk, rest[0]);
+  return (t.write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+}
+
+function trackedEnd(this: TrackedResponse, ...args: unknown[]): ServerResponse {
+  const t = this[kTracked] as Tracked;
+  if (typeof args[0] !== 'function') captureTracked(this, t, args[0], args[1]);
+  t.ended = true;
+  const result = (t.end as (...a: unknown[]) => ServerResponse).apply(this, args);
+  if (t.closed) settleTracked(this, t);
+  return result;
+}
+
+function trackedClose(this: TrackedResponse): void {
+  const t = this[kTracked] as Tracked;
+  if (this.writableFinished) return settleTracked(this, t);
+  t.closed = true;
+  if (t.ended) settleTracked(this, t);
+  else t.execution.clientGone();
+}
+
 /** The headers argument of `writeHead(status, [message], [headers])`, by lower-case name. */
 function writeHeadHeaders(args: readonly unknown[]): Record<string, unknown> | undefined {
   const given = args[args.length - 1];

@@ -41,7 +41,8 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Raw
       }
       if (req.complete && req.readableLength === 0) {
         cleanup();
-        const body = Buffer.concat(chunks);
+        // One chunk (the usual small body) is the body itself: no copy.
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
         // `complete` means the parser saw the end, yet `end` has not been emitted while we hold
         // the bytes: putting them back lets later parsers read the body as if untouched.
         if (body.length > 0) req.unshift(body);
