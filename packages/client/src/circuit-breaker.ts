@@ -73,7 +73,7 @@ interface CockatielInternals {
 const NEVER_ABORTED = new AbortController().signal;
 
 /** One origin's (or key's) breaker. */
-class Circuit {
+export class Circuit {
   readonly policy: CircuitBreakerPolicy;
   private readonly breaker: ForcibleBreaker;
   /** Epoch ms the current break ends at. */

@@ -31,7 +31,12 @@ import {
   type MutableRecord,
   type RequestOptions,
 } from './call.js';
-import { CircuitRefusal, CircuitRegistry, type CircuitStatus } from './circuit-breaker.js';
+import {
+  CircuitRefusal,
+  CircuitRegistry,
+  type Circuit,
+  type CircuitStatus,
+} from './circuit-breaker.js';
 import {
   AbortedError,
   AttemptTimeoutError,
@@ -131,7 +136,8 @@ const NEVER_ABORTED = new AbortController().signal;
 class ResilientClient implements Client {
   private readonly events = new Events();
   private readonly pools = new Map<string, Pool>();
-  private readonly timers = new AttemptTimers();
+  /** @internal Read by {@link Attempt}. */
+  readonly timers = new AttemptTimers();
   private readonly circuits: CircuitRegistry | undefined;
   private readonly retryPolicies = new Map<number, RetryPolicy>();
   private readonly backoffFactory: ExponentialBackoff<unknown>;
@@ -179,37 +185,43 @@ class ResilientClient implements Client {
     // straight to undici and its verdict is recorded afterwards, with no promise of ours
     // between undici's callback and the caller's but the one returned here.
     return new Promise<UnfazedResponse>((resolve, reject) => {
-      const onOutcome = (outcome: Outcome): void => {
-        if (circuit !== undefined) {
-          if (!outcome.breakerFailure) circuit.succeeded();
-          else {
-            const recorded = circuit.failed(outcome);
-            if (recorded !== undefined) {
-              recorded.then(() => this.afterFirst(call, outcome, outside, resolve, reject), reject);
-              return;
-            }
-          }
-        }
-        this.afterFirst(call, outcome, outside, resolve, reject);
-      };
-      this.dispatch(call, 1, outside, onOutcome);
+      const attempt = this.attemptOf(call, 1, outside);
+      attempt.circuit = circuit;
+      attempt.resolveCall = resolve;
+      attempt.rejectCall = reject;
+      this.dispatch(attempt);
     });
   }
 
+  /** The outcome of the first attempt of `request()`: recorded on the breaker, then judged. */
+  private firstDone(attempt: Attempt, outcome: Outcome): void {
+    const circuit = attempt.circuit;
+    if (circuit !== undefined) {
+      if (!outcome.breakerFailure) circuit.succeeded();
+      else {
+        const recorded = circuit.failed(outcome);
+        if (recorded !== undefined) {
+          recorded.then(
+            () => this.afterFirst(attempt, outcome),
+            (error: unknown) => attempt.rejectCall?.(error),
+          );
+          return;
+        }
+      }
+    }
+    this.afterFirst(attempt, outcome);
+  }
+
   /** Judges the first attempt of `request()`: its answer, its error, or the retries. */
-  private afterFirst(
-    call: Call,
-    outcome: Outcome,
-    outside: AbortSignal,
-    resolve: (value: UnfazedResponse | Promise<UnfazedResponse>) => void,
-    reject: (error: unknown) => void,
-  ): void {
+  private afterFirst(attempt: Attempt, outcome: Outcome): void {
+    const { call, resolveCall, rejectCall } = attempt;
     try {
       const first = this.judge(call, 0, outcome, call.deadline - call.totalMs);
-      if (!first.retry || first.stop !== undefined) resolve(this.finish(call, first, outside));
-      else resolve(this.retries(call, first));
+      if (!first.retry || first.stop !== undefined) {
+        resolveCall?.(this.finish(call, first, attempt.totalSignal));
+      } else resolveCall?.(this.retries(call, first));
     } catch (error) {
-      reject(error);
+      rejectCall?.(error);
     }
   }
 
@@ -497,106 +509,135 @@ class ResilientClient implements Client {
 
   /** One attempt on the wire. Never rejects: every ending is an outcome the breaker can judge. */
   private onTheWire(call: Call, n: number, totalSignal: AbortSignal): Promise<Outcome> {
-    return new Promise<Outcome>((resolve) => this.dispatch(call, n, totalSignal, resolve));
+    return new Promise<Outcome>((resolve) => {
+      const attempt = this.attemptOf(call, n, totalSignal);
+      attempt.resolveOutcome = resolve;
+      this.dispatch(attempt);
+    });
   }
 
-  /**
-   * Sends one attempt and hands its outcome to `done`, once; never throws. An answer is judged
-   * inside undici's callback, so the common call costs no promise here (a problem body to
-   * read, a body factory and a user-supplied dispatcher take their own).
-   */
-  private dispatch(
-    call: Call,
-    n: number,
-    totalSignal: AbortSignal,
-    done: (outcome: Outcome) => void,
-  ): void {
+  /** A new attempt of `call`, its timer started. */
+  private attemptOf(call: Call, n: number, totalSignal: AbortSignal): Attempt {
     const started = performance.now();
     // The attempt is not linked to the total deadline's signal (each link costs an
     // AbortSignal listener): its timeout is clamped to what is left of the deadline, which
     // ends it at the same moment. The timer doubles as undici's abort signal.
     const left = call.deadline - started;
     const clampedToDeadline = left < call.attemptMs;
-    const timer = new AttemptTimer(
-      clampedToDeadline ? Math.max(1, Math.ceil(left)) : call.attemptMs,
-      call.callerSignal,
-      this.timers,
+    return new Attempt(
+      this,
+      call,
+      n,
+      totalSignal,
       started,
+      clampedToDeadline,
+      clampedToDeadline ? Math.max(1, Math.ceil(left)) : call.attemptMs,
+      this.timers,
     );
+  }
+
+  /**
+   * Sends an attempt; its outcome goes to {@link end}, once. Never throws. An answer is judged
+   * inside undici's callback, and the attempt object is that callback's `opaque` and undici's
+   * abort signal: the common call costs no closure and no promise here (a problem body to
+   * read, a body factory and a user-supplied dispatcher take their own).
+   */
+  private dispatch(attempt: Attempt): void {
+    const call = attempt.call;
     if (this.events.has('attempt-start'))
-      this.events.emit('attempt-start', { ...call.info, attempt: n });
-    let settled = false;
-    const end = (outcome: Outcome): void => {
-      if (settled) return;
-      settled = true;
-      timer.clear();
-      if (this.events.has('attempt-end')) this.emitAttemptEnd(call, n, started, outcome);
-      done(outcome);
-    };
-    const fail = (error: unknown): void => {
-      end(this.failure(call, n, timer, clampedToDeadline, totalSignal, error));
-    };
-    const answered = (res: Dispatcher.ResponseData): void => {
-      try {
-        const status = res.statusCode;
-        if (PROBLEM_STATUSES.has(status) && isProblem(res.headers['content-type'])) {
-          readBounded(res.body, MAX_PROBLEM_BYTES).then((read) => {
-            const problemCode = read.overflow
-              ? undefined
-              : problemCodeOf(read.head.toString('utf8'));
-            end(answer(res, read.overflow ?? read.head, problemCode));
-          }, fail);
-          return;
-        }
-        end(answer(res, res.body, undefined));
-      } catch (error) {
-        fail(error);
-      }
-    };
-    const send = (body: WireBody): void => {
-      const options: Dispatcher.RequestOptions = {
+      this.events.emit('attempt-start', { ...call.info, attempt: attempt.n });
+    try {
+      if (attempt.aborted) throw call.callerSignal?.reason;
+      const pending = call.body.forAttempt();
+      // Only a body factory is async: a buffered body costs no extra turn.
+      if (pending instanceof Promise) {
+        pending.then(
+          (body) => this.transmit(attempt, body),
+          (error: unknown) => this.fail(attempt, error),
+        );
+      } else this.transmit(attempt, pending);
+    } catch (error) {
+      this.fail(attempt, error);
+    }
+  }
+
+  private transmit(attempt: Attempt, body: WireBody): void {
+    const call = attempt.call;
+    try {
+      const options: Dispatcher.RequestOptions<Attempt> = {
         origin: call.origin,
         path: call.path,
         method: call.method,
         headers: call.headers,
         body,
-        signal: timer,
+        signal: attempt,
+        opaque: attempt,
       };
       const custom = this.options.dispatcher;
       if (custom) {
-        custom.request(options).then(answered, fail);
-        return;
+        custom.request(options).then(
+          (res) => this.onResponse(attempt, res),
+          (error: unknown) => this.fail(attempt, error),
+        );
+      } else {
+        // The client's own pool takes undici's callback form: no promise per attempt.
+        this.poolFor(call.origin).request(options, ResilientClient.onAnswer);
       }
-      // The client's own pool takes undici's callback form: no promise per attempt.
-      this.poolFor(call.origin).request(options, (error, res) => {
-        if (error) fail(error);
-        else answered(res);
-      });
-    };
-    try {
-      if (timer.aborted) throw call.callerSignal?.reason;
-      const pending = call.body.forAttempt();
-      // Only a body factory is async: a buffered body costs no extra turn.
-      if (pending instanceof Promise) pending.then(send, fail);
-      else send(pending);
     } catch (error) {
-      fail(error);
+      this.fail(attempt, error);
     }
   }
 
+  /** undici's callback, shared by every attempt: the attempt comes back as `opaque`. */
+  private static onAnswer(
+    error: Error | null,
+    data: Dispatcher.ResponseData<Attempt> | { opaque: Attempt },
+  ): void {
+    const attempt = data.opaque;
+    if (error) attempt.client.fail(attempt, error);
+    else attempt.client.onResponse(attempt, data as Dispatcher.ResponseData<Attempt>);
+  }
+
+  private onResponse(attempt: Attempt, res: Dispatcher.ResponseData<Attempt>): void {
+    try {
+      const status = res.statusCode;
+      if (PROBLEM_STATUSES.has(status) && isProblem(res.headers['content-type'])) {
+        readBounded(res.body, MAX_PROBLEM_BYTES).then(
+          (read) => {
+            const code = read.overflow ? undefined : problemCodeOf(read.head.toString('utf8'));
+            this.end(attempt, answer(res, read.overflow ?? read.head, code));
+          },
+          (error: unknown) => this.fail(attempt, error),
+        );
+        return;
+      }
+      this.end(attempt, answer(res, res.body, undefined));
+    } catch (error) {
+      this.fail(attempt, error);
+    }
+  }
+
+  private fail(attempt: Attempt, error: unknown): void {
+    this.end(attempt, this.failure(attempt, error));
+  }
+
+  /** An attempt ended: stops its timer, reports it, and hands its outcome on. */
+  private end(attempt: Attempt, outcome: Outcome): void {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    attempt.clear();
+    if (this.events.has('attempt-end')) this.emitAttemptEnd(attempt, outcome);
+    if (attempt.resolveOutcome) attempt.resolveOutcome(outcome);
+    else this.firstDone(attempt, outcome);
+  }
+
   /** The outcome of an attempt that got no answer (or whose answer could not be read). */
-  private failure(
-    call: Call,
-    n: number,
-    timer: AttemptTimer,
-    clampedToDeadline: boolean,
-    totalSignal: AbortSignal,
-    error: unknown,
-  ): Outcome {
+  private failure(attempt: Attempt, error: unknown): Outcome {
+    const { call, n, totalSignal } = attempt;
     if (
       totalSignal.aborted ||
       call.callerSignal?.aborted === true ||
-      (clampedToDeadline && timer.aborted)
+      (attempt.clampedToDeadline && attempt.aborted)
     ) {
       // An aborted probe proves nothing: count it as a failure so that cockatiel does not
       // close the circuit on it (it closes on any unhandled error while half-open).
@@ -605,7 +646,7 @@ class ResilientClient implements Client {
         this.circuits?.status(call.breakerKey).state === 'half-open';
       return { kind: 'aborted', error, breakerFailure: probing, forceOpenMs: undefined };
     }
-    if (timer.aborted) {
+    if (attempt.aborted) {
       const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
       if (this.events.has('timeout')) {
         this.events.emit('timeout', {
@@ -633,11 +674,11 @@ class ResilientClient implements Client {
     return { kind: 'error', error, cls, breakerFailure: cls.retryable, forceOpenMs: undefined };
   }
 
-  private emitAttemptEnd(call: Call, n: number, started: number, outcome: Outcome): void {
+  private emitAttemptEnd(attempt: Attempt, outcome: Outcome): void {
     this.events.emit('attempt-end', {
-      ...call.info,
-      attempt: n,
-      durationMs: performance.now() - started,
+      ...attempt.call.info,
+      attempt: attempt.n,
+      durationMs: performance.now() - attempt.started,
       outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.kind,
       reason: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.reason,
       ...(outcome.kind === 'response' ? { status: outcome.status } : { error: outcome.error }),
@@ -744,9 +785,40 @@ class ResilientClient implements Client {
   }
 }
 
+/**
+ * One attempt in flight: its timer (which is undici's abort signal for it), the call it belongs
+ * to, and who waits for its outcome: the first attempt of `request()` resolves the call itself;
+ * any other resolves `resolveOutcome`.
+ */
+class Attempt extends AttemptTimer {
+  settled = false;
+  /** The closed breaker the first attempt of `request()` records its verdict on. */
+  circuit: Circuit | undefined = undefined;
+  resolveCall: ((response: UnfazedResponse | Promise<UnfazedResponse>) => void) | undefined =
+    undefined;
+  rejectCall: ((error: unknown) => void) | undefined = undefined;
+  resolveOutcome: ((outcome: Outcome) => void) | undefined = undefined;
+
+  constructor(
+    readonly client: ResilientClient,
+    readonly call: Call,
+    /** 1-based. */
+    readonly n: number,
+    readonly totalSignal: AbortSignal,
+    /** `performance.now()` at the start. */
+    readonly started: number,
+    /** True when the attempt timeout was cut to what was left of the total deadline. */
+    readonly clampedToDeadline: boolean,
+    ms: number,
+    timers: AttemptTimers,
+  ) {
+    super(ms, call.callerSignal, timers, started);
+  }
+}
+
 /** The outcome of an answer (its body, or what was read of it, in `payload`). */
 function answer(
-  res: Dispatcher.ResponseData,
+  res: Dispatcher.ResponseData<unknown>,
   payload: Readable | Buffer,
   problemCode: string | undefined,
 ): Outcome {
