@@ -29,7 +29,7 @@ export interface Side {
   readonly value: Spread;
 }
 
-/** A target from issue 8 and whether this run reached it. */
+/** A target from issue 8 or 13 and whether this run reached it. */
 export interface Target {
   /** e.g. `ratio ≥ 0.95`. */
   readonly text: string;
@@ -45,7 +45,10 @@ export interface Measure {
   readonly metric: string;
   /** Unit of `baseline` and `subject`: `req/s`, `ms`, `ops/s`, `B`, `commands`. */
   readonly unit: string;
-  /** The bare stack (or BullMQ) the subject is compared with, measured in the same rounds. */
+  /**
+   * What the subject is compared with, measured in the same rounds: the bare stack, a floor, a
+   * peer (BullMQ, cockatiel, a peer middleware) or the same queue without a backlog.
+   */
   readonly baseline?: Side;
   /** The Unfazed layer being measured. */
   readonly subject: Side;
