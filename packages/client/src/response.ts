@@ -73,7 +73,8 @@ export class UnfazedResponse {
     this.attempts = init.attempts;
     this.idempotencyKey = init.idempotencyKey;
     this.notRetried = init.notRetried;
-    this.replayed = String(init.headers['idempotent-replayed']).toLowerCase() === 'true';
+    const replayed = init.headers['idempotent-replayed'];
+    this.replayed = replayed !== undefined && String(replayed).toLowerCase() === 'true';
     if (Buffer.isBuffer(body)) this.buffered = body;
     else this.stream = body;
   }
