@@ -274,6 +274,93 @@ describe('redis store specifics', () => {
   });
 });
 
+describe('the batch script (standalone Redis)', () => {
+  type Script = (...args: (string | number)[]) => Promise<unknown>;
+
+  it('runs the scripts asked for in one turn as one call, each with its own reply or error; a refused call leaves the others applied', async () => {
+    const prefix = `${ctx.prefix}batch:`;
+    const conn = ctx.connect();
+    const admin = ctx.connect();
+    const store = redisDurableStore(conn, { prefix, partitions: 2 });
+    try {
+      const now = Date.now();
+      const newOp = (n: number) => ({
+        id: store.newId('batch'),
+        type: 'batch',
+        input: `{"n":${n}}`,
+        now,
+        deadline: now + 60_000,
+        dueAt: now,
+      });
+      // Ten creates in one turn: one batch, ten replies.
+      const created = await Promise.all(
+        Array.from({ length: 10 }, (_, n) => store.create(newOp(n))),
+      );
+      expect(created.map((c) => c.created)).toEqual(Array(10).fill(true));
+      const claimAny = store.claimAny?.bind(store);
+      if (!claimAny) throw new Error('a standalone store claims across partitions');
+      const claimed = await claimAny(0, now, 10, 'W', 60_000);
+      const record = (i: number) => {
+        const r = claimed[i]?.record;
+        if (!r) throw new Error(`claim ${i} missing`);
+        return r;
+      };
+      expect(claimed).toHaveLength(10);
+      // Settles in one turn: the owner check is per call (a stale token is refused alone).
+      const settled = await Promise.all(
+        claimed.map(({ record }, i) =>
+          store.settle(
+            record.id,
+            i === 3 ? 'W#stale' : (record.owner ?? ''),
+            Date.now(),
+            { action: 'finish', state: 'completed', attempts: 1 },
+            [{ at: Date.now(), kind: 'attempt', attempt: 1 }],
+          ),
+        ),
+      );
+      expect(settled).toEqual(settled.map((_, i) => i !== 3));
+      expect((await store.get(record(3).id))?.state).toBe('running');
+      expect((await store.get(record(4).id))?.state).toBe('completed');
+
+      // Called directly: a refused call is its own error reply, the next call still runs.
+      const scripts = conn as unknown as Record<string, Script>;
+      const batch = (...args: (string | number)[]): Promise<unknown> =>
+        scripts['unfazedDurableBatch']?.(...args) ?? Promise.reject(new Error('no batch script'));
+      const victim = record(3);
+      const vOp = (await admin.keys(`${prefix}*:op:${victim.id}`))[0] ?? '';
+      const base = vOp.slice(0, -`op:${victim.id}`.length);
+      const victimKeys = ['op:', 'hist:'].map((k) => `${base}${k}${victim.id}`);
+      victimKeys.push(`${base}schedule`, `${base}counts`, `${base}dlq`);
+      const fresh = newOp(99);
+      // The fresh id in the victim's partition, so that its keys are known here.
+      const freshId = `${fresh.id.slice(0, fresh.id.lastIndexOf('.'))}.${victim.id.slice(victim.id.lastIndexOf('.') + 1)}`;
+      const replies = (await batch(
+        10,
+        ...victimKeys,
+        `${base}key:-`,
+        `${base}op:${freshId}`,
+        `${base}hist:${freshId}`,
+        `${base}schedule`,
+        `${base}counts`,
+        ...['unfazedDurableSettle', 5, 11, victim.id, victim.owner ?? '', 'retry', 'NaN'],
+        ...['', '', '', '1', '', '', '86400000'],
+        ...['unfazedDurableCreate', 5, 9, freshId, 'batch', '', '{}', '60000', '0', '', ''],
+        `${base}op:`,
+      )) as unknown[];
+      expect(replies).toHaveLength(2);
+      expect(replies[0]).toBeInstanceOf(Error);
+      expect((replies[0] as Error).message).toMatch(/ARGV\[4\].*must be a finite number/);
+      expect(replies[1]).toEqual([1, expect.stringMatching(/^\d+$/)]);
+      expect((await store.get(victim.id))?.state).toBe('running');
+      expect((await store.get(freshId))?.state).toBe('pending');
+      // A malformed batch is refused whole, before any call runs.
+      await expect(batch(0, 'unfazedDurableCreate', 5, 9)).rejects.toThrow(/malformed batch/);
+    } finally {
+      await Promise.allSettled([conn.quit(), admin.quit()]);
+    }
+  });
+});
+
 describe('the Lua scripts check every argument before they write', () => {
   type Script = (...args: (string | number)[]) => Promise<unknown>;
 

@@ -19,7 +19,7 @@ import { confirmAof, type WaitAofOptions } from './redis-aof.js';
 import { DeadLetterMerge } from './redis-dead-letters.js';
 import { RedisKeys } from './redis-keys.js';
 import { fromHash, parseClaimed, parseRecord, settleArgs } from './redis-record-codec.js';
-import { ScriptBatch, closedError } from './redis-script-batch.js';
+import { BATCH_COMMAND, ScriptBatch, batchScript, closedError } from './redis-script-batch.js';
 import type {
   DeadLetterPage,
   DeadLetterQuery,
@@ -137,14 +137,22 @@ class RedisDurableStore implements DurableStore {
     this.#retention = options.retention;
     this.#waitAof = options.waitAof;
     this.keys = new RedisKeys(options.prefix, options.partitions);
+    const defined = redis as unknown as Record<string, unknown>;
+    const sources = new Map<string, string>();
+    const keyCounts = new Map<string, number>();
     for (const [name, numberOfKeys, file] of SCRIPTS) {
-      if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') {
-        const lua = loadLuaScript(file);
+      const lua = loadLuaScript(file);
+      sources.set(name, lua);
+      if (numberOfKeys !== undefined) keyCounts.set(name, numberOfKeys);
+      if (typeof defined[name] !== 'function') {
         redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
       }
     }
+    if (!this.#isCluster && typeof defined[BATCH_COMMAND] !== 'function') {
+      redis.defineCommand(BATCH_COMMAND, { lua: batchScript(sources) });
+    }
     this.#r = redis as unknown as DurableCommands;
-    this.#scripts = new ScriptBatch(redis, !this.#isCluster);
+    this.#scripts = new ScriptBatch(redis, !this.#isCluster, keyCounts);
   }
 
   newId(type: string, key?: string): string {
