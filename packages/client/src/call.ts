@@ -85,6 +85,17 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(IDEMPOTENT_METHODS);
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** Method tokens already in upper case: {@link quickCheck} takes them without regex or copy. */
+const COMMON_METHODS: ReadonlySet<unknown> = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+]);
+
 const urlRule = option
   .instance<string | URL>(
     'an absolute http(s) URL',
@@ -246,8 +257,10 @@ export function quickCheck(
   if (typeof path !== 'string') return undefined;
   let method = req.method;
   if (method === undefined) method = 'GET';
-  else if (typeof method !== 'string' || !METHOD.test(method)) return undefined;
-  else method = method.toUpperCase();
+  else if (!COMMON_METHODS.has(method)) {
+    if (typeof method !== 'string' || !METHOD.test(method)) return undefined;
+    method = method.toUpperCase();
+  }
   if (given !== undefined) {
     if (typeof given !== 'object' || given === null || Array.isArray(given)) return undefined;
     for (const name in given) if (!isHeaderValue(given[name])) return undefined;
