@@ -28,7 +28,10 @@ countArg(1, 'limit')
 stringArg(2, 'lease owner token')
 positiveArg(3, 'lease length (ms)')
 stringArg(4, 'claiming worker')
-for i = 1, #KEYS / 2 do stringArg(4 + i, 'key base of partition ' .. i) end
+-- The label is built only for a refusal (a number in a concatenation is formatted with %.14g).
+for i = 1, #KEYS / 2 do
+  if ARGV[4 + i] == nil or ARGV[4 + i] == '' then stringArg(4 + i, 'key base of partition ' .. i) end
+end
 local now, nowText = clock()
 local lease = {
   owner = ARGV[2], now = now, nowText = nowText, untilText = int(now + tonumber(ARGV[3])), worker = ARGV[4],
