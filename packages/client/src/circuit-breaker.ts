@@ -180,11 +180,21 @@ export class Circuit {
     signal: AbortSignal,
     attemptTimeoutMs: number,
   ): Promise<T> {
-    // A closed breaker never refuses: cockatiel's execute is called without the extra async
-    // layer that turns its refusals into CircuitRefusal.
-    if (this.policy.state === CircuitState.Closed) return this.policy.execute(fn);
+    // A closed breaker never refuses: the attempt runs as it is, and its verdict is recorded
+    // when it ends, as cockatiel's execute would record it.
+    if (this.policy.state === CircuitState.Closed) return fn().then(this.recordVerdict);
     return this.runGuarded(fn, signal, attemptTimeoutMs);
   }
+
+  /** Records the verdict of an attempt that started closed; settles once it is recorded. */
+  private readonly recordVerdict = <T extends BreakerVerdict>(verdict: T): T | Promise<T> => {
+    if (!verdict.breakerFailure) {
+      this.succeeded();
+      return verdict;
+    }
+    const recorded = this.failed(verdict);
+    return recorded === undefined ? verdict : recorded.then(() => verdict);
+  };
 
   private async runGuarded<T extends BreakerVerdict>(
     fn: () => Promise<T>,
