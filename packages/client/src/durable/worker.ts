@@ -6,7 +6,7 @@ import { stopOptionsRule, type ResolvedWorkerOptions } from './options.js';
 import type { DurableStore, OperationRecord } from './types.js';
 import type { LeaseGrant } from './lease.js';
 import { runLeased } from './operation-run.js';
-import { sleep, type ResolvedType, type RunEnv } from './run.js';
+import type { ResolvedType, RunEnv } from './run.js';
 
 /** Options of `durable.startWorker()`. */
 export interface WorkerOptions {
@@ -66,7 +66,8 @@ export class QueueWorker implements DurableWorker {
   readonly #targetLimit: number;
   /** Aborts held operations when a stopping worker runs out of patience. */
   readonly #stopController = new AbortController();
-  #wakeController = new AbortController();
+  /** Ends the loop's current idle wait (a plain callback: an abort per wake-up costs more). */
+  #endIdle: (() => void) | undefined;
   #wakeRequested = false;
   #stopping = false;
   #partition: number;
@@ -107,7 +108,7 @@ export class QueueWorker implements DurableWorker {
     this.#stopping = true;
     this.#dueWakeups.stop();
     this.wakers?.delete(this.#waker);
-    this.#wakeController.abort(WAKE);
+    this.#endIdle?.();
     const now = (): number => this.env.now();
     const deadline = now() + timeout;
     // A poll stuck on an unreachable store must not hold stop() forever.
@@ -127,8 +128,22 @@ export class QueueWorker implements DurableWorker {
 
   #wakeUp(): void {
     this.#wakeRequested = true;
-    // A fixed reason: abort() without one builds a DOMException (with a stack) on every wake.
-    if (!this.#wakeController.signal.aborted) this.#wakeController.abort(WAKE);
+    const endIdle = this.#endIdle;
+    this.#endIdle = undefined;
+    endIdle?.();
+  }
+
+  /** Waits `ms`, or until the next wake-up. */
+  #idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.#endIdle === done) this.#endIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#endIdle = done;
+    });
   }
 
   #free(): number {
@@ -166,11 +181,10 @@ export class QueueWorker implements DurableWorker {
           this.#wakeRequested = false;
           if (this.#free() > 0) continue;
         }
-        this.#wakeController = new AbortController();
         // Operations that finish (when their final write is sent) and starts in this process
         // wake the loop at once; otherwise it polls.
         const idle = claimed === 0 ? this.options.pollInterval : 60_000;
-        await sleep(idle, this.#wakeController.signal);
+        await this.#idle(idle);
       }
     }
   }
@@ -300,7 +314,8 @@ type ClaimedList = Awaited<ReturnType<DurableStore['claim']>>;
  * `pollInterval` late): the due times it scheduled, with one timer for the earliest.
  */
 class DueWakeups {
-  #dueTimes: number[] = [];
+  /** The due times not yet past, as a binary min-heap: O(log n) per time, whatever the backlog. */
+  readonly #heap: number[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #stopped = false;
@@ -311,8 +326,8 @@ class DueWakeups {
   ) {}
 
   add(at: number): void {
-    if (this.#stopped || at <= this.now() || this.#dueTimes.length >= MAX_WAKE_TIMES) return;
-    this.#dueTimes.push(at);
+    if (this.#stopped || at <= this.now() || this.#heap.length >= MAX_WAKE_TIMES) return;
+    this.#push(at);
     if (at < this.#timerAt) this.#arm();
   }
 
@@ -323,9 +338,9 @@ class DueWakeups {
 
   #arm(): void {
     const now = this.now();
-    this.#dueTimes = this.#dueTimes.filter((t) => t > now);
-    let next = Infinity;
-    for (const t of this.#dueTimes) if (t < next) next = t;
+    const heap = this.#heap;
+    while (heap.length > 0 && (heap[0] as number) <= now) this.#pop();
+    const next = heap[0] ?? Infinity;
     if (next === this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -340,13 +355,39 @@ class DueWakeups {
     this.#timer = setTimeout(fire, next - now + 1);
     this.#timer.unref();
   }
+
+  #push(t: number): void {
+    const heap = this.#heap;
+    let i = heap.push(t) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] as number) <= t) break;
+      heap[i] = heap[parent] as number;
+      i = parent;
+    }
+    heap[i] = t;
+  }
+
+  #pop(): void {
+    const heap = this.#heap;
+    const last = heap.pop() as number;
+    if (heap.length === 0) return;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) break;
+      const r = l + 1;
+      const c = r < heap.length && (heap[r] as number) < (heap[l] as number) ? r : l;
+      if ((heap[c] as number) >= last) break;
+      heap[i] = heap[c] as number;
+      i = c;
+    }
+    heap[i] = last;
+  }
 }
 
 /** Most retry due times a worker remembers to wake up for (the rest are found by polling). */
 const MAX_WAKE_TIMES = 10_000;
-
-/** Reason of the wake-up aborts (never thrown). */
-const WAKE = new Error('wake');
 
 async function settleAll(active: Set<Promise<void>>): Promise<void> {
   while (active.size > 0) await Promise.allSettled([...active]);
