@@ -55,6 +55,12 @@ const SCRIPTS = [
 
 type Reply = Buffer | number | null | Reply[];
 
+const EMPTY = Buffer.alloc(0);
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 interface IdempotencyCommands {
   unfazedIdemClaimBuffer(
     key: string,
@@ -114,18 +120,17 @@ export function redisIdempotencyStore(
         input.owner,
         input.leaseMs,
       );
-      const outcome = String(reply[0]);
-      switch (outcome) {
-        case 'claimed':
-          return { outcome, recovered: reply[1] === 1 };
-        case 'mismatch':
-          return { outcome };
-        case 'in-flight':
-          return { outcome, leaseRemainingMs: Number(reply[1]) };
-        case 'completed': {
+      switch (reply[0]) {
+        case 1:
+          return { outcome: 'claimed', recovered: reply[1] === 1 };
+        case 2:
+          return { outcome: 'mismatch' };
+        case 3:
+          return { outcome: 'in-flight', leaseRemainingMs: Number(reply[1]) };
+        case 4: {
           const retained = String(reply[4]) === '1';
           return {
-            outcome,
+            outcome: 'completed',
             response: {
               status: Number(String(reply[1])),
               headers: JSON.parse(String(reply[2])) as Record<string, string>,
@@ -134,7 +139,7 @@ export function redisIdempotencyStore(
           };
         }
         default:
-          throw new Error(`unexpected reply from the claim script: ${outcome}`);
+          throw new Error(`unexpected reply from the claim script: ${String(reply[0])}`);
       }
     },
 
@@ -145,7 +150,8 @@ export function redisIdempotencyStore(
         input.owner,
         response.status,
         JSON.stringify(response.headers),
-        response.body ? Buffer.from(response.body) : Buffer.alloc(0),
+        // The captured bytes as they are (a view, no copy): ioredis copies them into the command.
+        response.body ? asBuffer(response.body) : EMPTY,
         response.body ? '1' : '0',
         input.retentionMs,
         input.fingerprint,

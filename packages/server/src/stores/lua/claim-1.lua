@@ -10,11 +10,11 @@
     ARGV[2] owner token
     ARGV[3] lease, ms
 
-  Output:
-    {'claimed', 0|1}                               1 when an expired lease was taken over
-    {'mismatch'}
-    {'in-flight', ms left on the lease}
-    {'completed', status, headers JSON, body, retained}
+  Output (the outcome as a small integer: the client reads no string for it):
+    {1, 0|1}                                       claimed; 1 when an expired lease was taken over
+    {2}                                            mismatch
+    {3, ms left on the lease}                      in flight
+    {4, status, headers JSON, body, retained}      completed
 ]]
 local key = KEYS[1]
 local t = redis.call('TIME')
@@ -25,17 +25,17 @@ local rec = redis.call('HMGET', key, 's', 'f', 'e', 'c', 'h', 'b', 'r')
 local recovered = 0
 if rec[1] then
   if rec[1] == 'c' then
-    if rec[2] ~= ARGV[1] then return {'mismatch'} end
-    return {'completed', rec[4], rec[5], rec[6] or '', rec[7]}
+    if rec[2] ~= ARGV[1] then return {2} end
+    return {4, rec[4], rec[5], rec[6] or '', rec[7]}
   end
   local left = tonumber(rec[3] or '0') - now
   if left > 0 then
-    if rec[2] ~= ARGV[1] then return {'mismatch'} end
-    return {'in-flight', left}
+    if rec[2] ~= ARGV[1] then return {2} end
+    return {3, left}
   end
   recovered = 1
   redis.call('DEL', key)
 end
 redis.call('HSET', key, 's', 'p', 'f', ARGV[1], 'o', ARGV[2], 'e', now + lease)
 redis.call('PEXPIRE', key, lease * 2)
-return {'claimed', recovered}
+return {1, recovered}
