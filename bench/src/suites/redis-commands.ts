@@ -18,6 +18,15 @@ export interface CommandWindow {
 const SCRIPT_CALLS = ['evalsha', 'eval'];
 
 /**
+ * What `send` throws when the middleware answered 503 (its store call outlived
+ * `storeTimeoutMs`, as a stalled machine can make it): the window is measured again.
+ */
+export class StoreStalledError extends Error {}
+
+/** Windows measured again after a {@link StoreStalledError}, at most. */
+const RETRIES = 3;
+
+/**
  * Sends `requests` first requests one at a time, then replays of the same keys, `windows`
  * times, reading INFO commandstats before and after each batch.
  */
@@ -29,13 +38,20 @@ export async function redisCommandsPerRequest(options: {
   keyPrefix: string;
   /** Sends one request with `key`; resolves true when it was answered as a replay. */
   send: (key: string) => Promise<boolean>;
-}): Promise<{ first: CommandWindow[]; replay: CommandWindow[] }> {
+}): Promise<{ first: CommandWindow[]; replay: CommandWindow[]; retried: number }> {
   const { admin, connection, requests, send } = options;
   const counter = countCommands(connection);
   // Warm up: scripts are loaded (NOSCRIPT → EVAL) and the connection is ready.
   for (let i = 0; i < 3; i++) {
-    await send(`${options.keyPrefix}-warm-${i}`);
-    await send(`${options.keyPrefix}-warm-${i}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await send(`${options.keyPrefix}-warm-${i}.${attempt}`);
+        await send(`${options.keyPrefix}-warm-${i}.${attempt}`);
+        break;
+      } catch (error) {
+        if (!(error instanceof StoreStalledError) || attempt >= RETRIES) throw error;
+      }
+    }
   }
   const measure = async (keys: readonly string[], replay: boolean): Promise<CommandWindow> => {
     const before = await commandStats(admin);
@@ -63,10 +79,24 @@ export async function redisCommandsPerRequest(options: {
   };
   const first: CommandWindow[] = [];
   const replay: CommandWindow[] = [];
+  let retried = 0;
   for (let w = 0; w < options.windows; w++) {
-    const keys = Array.from({ length: requests }, (_, i) => `${options.keyPrefix}-${w}-${i}`);
-    first.push(await measure(keys, false));
-    replay.push(await measure(keys, true));
+    for (let attempt = 0; ; attempt++) {
+      const keys = Array.from(
+        { length: requests },
+        (_, i) => `${options.keyPrefix}-${w}.${attempt}-${i}`,
+      );
+      try {
+        const f = await measure(keys, false);
+        const r = await measure(keys, true);
+        first.push(f);
+        replay.push(r);
+        break;
+      } catch (error) {
+        if (!(error instanceof StoreStalledError) || attempt >= RETRIES) throw error;
+        retried++;
+      }
+    }
   }
-  return { first, replay };
+  return { first, replay, retried };
 }
