@@ -51,7 +51,8 @@ export class DefinedOperation<I> implements DurableOperation<I> {
     const plan = this.#plan(input, startOptions.wait ?? t.wait);
     const { now, dueAt, sync } = plan;
     const key = startOptions.key;
-    const owner = `start:${ctx.processId}:${randomUUID()}`;
+    // The lease owner of a first attempt here (none when the workers get it).
+    const owner = sync ? `start:${ctx.processId}:${randomUUID()}` : '';
     // Chosen before the write, so that every error below can name it.
     const id = env.store.newId(name, key);
     const sentAt = leaseClock();
@@ -74,8 +75,10 @@ export class DefinedOperation<I> implements DurableOperation<I> {
       throw error;
     }
     if (!created) return this.#existing(record, serialised, key, id);
-    const started = { id: record.id, type: name, existing: false };
-    env.events.emit('started', { ...started, ...(key !== undefined ? { key } : {}) });
+    if (env.events.has('started')) {
+      const started = { id: record.id, type: name, existing: false };
+      env.events.emit('started', { ...started, ...(key !== undefined ? { key } : {}) });
+    }
     if (!sync) return this.#scheduled(record, plan);
     return this.#tryHere(record, plan, owner, sentAt);
   }

@@ -73,6 +73,11 @@ export class DurableEvents {
     this.#emitter.off(event, listener);
   }
 
+  /** @internal Whether `event` has a listener (so that its payload need not be built). */
+  has(event: DurableEventName): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
   /** @internal Emits; a throwing listener never breaks the queue. */
   emit<E extends DurableEventName>(event: E, payload: DurableEventMap[E]): void {
     try {

@@ -217,7 +217,8 @@ export class OperationRun {
       ...(status !== undefined ? { status } : {}),
       ...(error !== undefined ? { error } : {}),
     };
-    this.env.events.emit('attempt', { id: rec.id, type: rec.type, ...fields });
+    const { events } = this.env;
+    if (events.has('attempt')) events.emit('attempt', { id: rec.id, type: rec.type, ...fields });
     return { at: span.started, kind: 'attempt', ...fields };
   }
 
