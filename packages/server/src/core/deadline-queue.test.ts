@@ -42,21 +42,29 @@ describe('DeadlineQueue', () => {
     expect(fired).toEqual([1, 2]);
   });
 
-  it('serves an entry due before the next delay when a callback re-adds itself', async () => {
-    const queue = new DeadlineQueue(30);
-    const fired: string[] = [];
-    const again = (): void => {
-      fired.push('a');
-      if (fired.length < 3) queue.add(again);
-    };
-    queue.add(again);
-    await sleep(10);
-    queue.add(() => fired.push('b'));
-    // a at ~30, b at ~40 (not held back to ~60 by the re-added a), a again at ~60
-    await sleep(42);
-    expect(fired).toEqual(['a', 'b']);
-    await sleep(60);
-    expect(fired).toEqual(['a', 'b', 'a']);
+  it('serves an entry due before the next delay when a callback re-adds itself', () => {
+    // Fake timers (and performance.now): a loaded machine cannot shift the 10 ms margins.
+    jest.useFakeTimers();
+    try {
+      const queue = new DeadlineQueue(30);
+      const fired: string[] = [];
+      const again = (): void => {
+        fired.push('a');
+        if (fired.length < 3) queue.add(again);
+      };
+      queue.add(again);
+      jest.advanceTimersByTime(10);
+      queue.add(() => fired.push('b'));
+      // a at 30, b at 40 (not held back to 60 by the re-added a), a again at 60
+      jest.advanceTimersByTime(31);
+      expect(fired).toEqual(['a', 'b']);
+      jest.advanceTimersByTime(10);
+      expect(fired).toEqual(['a', 'b']);
+      jest.advanceTimersByTime(10);
+      expect(fired).toEqual(['a', 'b', 'a']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('never asks Node for a timer longer than it can keep (which Node would fire after 1 ms)', () => {
