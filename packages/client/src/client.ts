@@ -575,7 +575,8 @@ class ResilientClient implements Client {
       };
       const custom = this.options.dispatcher;
       if (custom) {
-        custom.request(options).then(
+        // As `await` did: a dispatcher whose request() returns a plain value works too.
+        Promise.resolve(custom.request(options)).then(
           (res) => this.onResponse(attempt, res),
           (error: unknown) => this.fail(attempt, error),
         );
