@@ -502,36 +502,21 @@ describe('the Lua scripts check every argument before they write', () => {
       () => call('unfazedDurableClaim', ...claimArgs('1', 'NaN')),
       number,
     );
+    const tag = base.slice(base.indexOf('{') + 1, base.indexOf('}'));
     await refused(
       'claim-any lease',
-      () =>
-        call(
-          'unfazedDurableClaimAny',
-          2,
-          `${base}schedule`,
-          `${base}counts`,
-          '1',
-          'W2#2',
-          'inf',
-          'W2',
-          base,
-        ),
+      () => call('unfazedDurableClaimAny', '1', 'W2#2', 'inf', 'W2', prefix, tag),
       number,
     );
     await refused(
-      'claim-any bases',
-      () =>
-        call(
-          'unfazedDurableClaimAny',
-          2,
-          `${base}schedule`,
-          `${base}counts`,
-          '1',
-          'W2#2',
-          '1000',
-          'W2',
-        ),
-      /expected 5 arguments/,
+      'claim-any tags',
+      () => call('unfazedDurableClaimAny', '1', 'W2#2', '1000', 'W2', prefix),
+      /expected 6 arguments/,
+    );
+    await refused(
+      'claim-any empty tags',
+      () => call('unfazedDurableClaimAny', '1', 'W2#2', '1000', 'W2', prefix, ''),
+      /partition tags/,
     );
     const fresh = store.newId('args');
     const create = (deadline: string, dueIn: string) =>

@@ -9,8 +9,8 @@ export type OperationKeys = [string, string, string, string, string];
  */
 export class RedisKeys {
   readonly tags: readonly string[];
-  /** The keys and key bases of a claim over every partition, per start partition (built once). */
-  readonly #claimAny = new Map<number, { keys: string[]; bases: string[] }>();
+  /** The tags in the visit order of a claim over every partition, per start partition. */
+  readonly #claimAnyTags: (string | undefined)[] = [];
 
   constructor(
     readonly prefix: string,
@@ -70,32 +70,27 @@ export class RedisKeys {
     ];
   }
 
-  /** Arguments of the claim script over every partition, from `startPartition` on. */
+  /**
+   * Arguments of the claim script over every partition, from `startPartition` on: the prefix and
+   * the partitions' tags in visit order (two arguments instead of keys and bases for each).
+   */
   claimAnyArgs(
     startPartition: number,
     limit: number,
     token: string,
     leaseMs: number,
     owner: string,
-  ): (string | number)[] {
-    let cached = this.#claimAny.get(startPartition);
-    if (!cached) {
-      cached = { keys: [], bases: [] };
+  ): string[] {
+    let tags = this.#claimAnyTags[startPartition];
+    if (tags === undefined) {
+      const order: string[] = [];
       for (let i = 0; i < this.partitions; i++) {
-        const b = this.base((startPartition + i) % this.partitions);
-        cached.keys.push(`${b}schedule`, `${b}counts`);
-        cached.bases.push(b);
+        const p = (startPartition + i) % this.partitions;
+        order.push(this.tags[p] ?? String(p));
       }
-      this.#claimAny.set(startPartition, cached);
+      tags = order.join(' ');
+      this.#claimAnyTags[startPartition] = tags;
     }
-    return [
-      cached.keys.length,
-      ...cached.keys,
-      String(limit),
-      token,
-      String(leaseMs),
-      owner,
-      ...cached.bases,
-    ];
+    return [String(limit), token, String(leaseMs), owner, this.prefix, tags];
   }
 }

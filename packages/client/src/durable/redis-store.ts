@@ -59,7 +59,7 @@ export interface RedisDurableStoreOptions {
 interface DurableCommands {
   unfazedDurableCreate(...args: string[]): Promise<unknown[]>;
   unfazedDurableClaim(...args: string[]): Promise<unknown[][]>;
-  unfazedDurableClaimAny(numberOfKeys: number, ...args: string[]): Promise<unknown[][]>;
+  unfazedDurableClaimAny(...args: string[]): Promise<unknown[][]>;
   unfazedDurableRenew(...args: string[]): Promise<number>;
   unfazedDurableSettle(...args: string[]): Promise<number>;
   unfazedDurableRedrive(...args: string[]): Promise<number>;
@@ -68,15 +68,11 @@ interface DurableCommands {
 }
 
 /**
- * Each command with its script, `lua/<name>-<numberOfKeys>.lua` (URLs written out so that a
- * bundler sees which files the module needs).
+ * Each command with its number of keys and its script, `lua/<name>-<numberOfKeys>.lua` (URLs
+ * written out so that a bundler sees which files the module needs).
  */
-const SCRIPTS: [keyof DurableCommands, number | undefined, URL][] = [
-  [
-    'unfazedDurableClaimAny',
-    undefined,
-    new URL('./lua/claim-across-partitions-2n.lua', import.meta.url),
-  ],
+const SCRIPTS: [keyof DurableCommands, number, URL][] = [
+  ['unfazedDurableClaimAny', 0, new URL('./lua/claim-across-partitions-0.lua', import.meta.url)],
   ['unfazedDurableCreate', 5, new URL('./lua/create-operation-5.lua', import.meta.url)],
   ['unfazedDurableClaim', 2, new URL('./lua/claim-operations-2.lua', import.meta.url)],
   ['unfazedDurableRenew', 2, new URL('./lua/renew-lease-2.lua', import.meta.url)],
@@ -143,10 +139,8 @@ class RedisDurableStore implements DurableStore {
     for (const [name, numberOfKeys, file] of SCRIPTS) {
       const lua = loadLuaScript(file);
       sources.set(name, lua);
-      if (numberOfKeys !== undefined) keyCounts.set(name, numberOfKeys);
-      if (typeof defined[name] !== 'function') {
-        redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { numberOfKeys, lua });
-      }
+      keyCounts.set(name, numberOfKeys);
+      if (typeof defined[name] !== 'function') redis.defineCommand(name, { numberOfKeys, lua });
     }
     if (!this.#isCluster && typeof defined[BATCH_COMMAND] !== 'function') {
       redis.defineCommand(BATCH_COMMAND, { lua: batchScript(sources) });
@@ -346,7 +340,8 @@ class RedisDurableStore implements DurableStore {
 
 /**
  * @internal The store on a standalone Redis: it also claims across every partition in one script
- * (a cluster cannot: the partitions live on different shards).
+ * (a cluster cannot: the partitions live on different shards), which builds each partition's
+ * keys from the prefix and the tags rather than being sent them.
  */
 class StandaloneRedisStore extends RedisDurableStore {
   async claimAny(

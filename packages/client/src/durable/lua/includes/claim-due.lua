@@ -1,5 +1,5 @@
 --[[
-  The claim body of claim-operations-2 and claim-across-partitions-2n: leases up to `limit`
+  The claim body of claim-operations-2 and claim-across-partitions-0: leases up to `limit`
   operations of one partition whose schedule score has come. A pending operation moves to
   running (the counts follow); a running one's lease has expired (its worker died or stalled)
   and it is taken over, the takeover recorded in its history. Either way the lease goes to
