@@ -8,7 +8,17 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** Time run first and not measured, ms. */
   readonly warmupMs: number;
+  /**
+   * The window is extended until this many operations finished in it (default 1), up to
+   * {@link MAX_EXTENSION_MS} past its end, so that a starved short window (a loaded machine,
+   * `--test` mode) measures a slow rate instead of none. Rates use the window's real length.
+   * An operation that throws ends the extension.
+   */
+  readonly minOps?: number;
 }
+
+/** How long a window may be extended to reach `minOps`, ms. */
+export const MAX_EXTENSION_MS = 30_000;
 
 /** What a closed-loop load measured. */
 export interface LoadResult {
@@ -40,6 +50,12 @@ export async function closedLoop(
   const start = performance.now();
   const windowStart = start + options.warmupMs;
   const end = windowStart + options.durationMs;
+  const hardEnd = end + MAX_EXTENSION_MS;
+  const minOps = options.minOps ?? 1;
+  let lastInWindow = end;
+  /** Whether the window is still open at `t`: before its end, or extended for `minOps`. */
+  // A failing operation ends the extension: the run reports its errors, not a 30 s wait.
+  const open = (t: number): boolean => t < end || (ops < minOps && errors === 0 && t < hardEnd);
   const latencies: number[] = [];
   let ops = 0;
   let errors = 0;
@@ -48,7 +64,7 @@ export async function closedLoop(
   let finished = 0;
   const cpu0 = process.cpuUsage();
   const caller = async (): Promise<void> => {
-    for (let t0 = performance.now(); t0 < end; t0 = performance.now()) {
+    for (let t0 = performance.now(); open(t0); t0 = performance.now()) {
       try {
         await op(n++);
       } catch (error) {
@@ -58,22 +74,24 @@ export async function closedLoop(
       }
       finished++;
       const t1 = performance.now();
-      if (t1 >= windowStart && t1 <= end) {
+      if (t1 >= windowStart && (t1 <= end || open(t1))) {
         ops++;
         latencies.push(t1 - t0);
+        if (t1 > end) lastInWindow = t1;
       }
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, caller));
   const cpu = process.cpuUsage(cpu0);
   const { p50, p99 } = percentiles(latencies);
+  const elapsedMs = lastInWindow - windowStart;
   return {
     ops,
     finished,
     errors,
     firstError,
-    elapsedMs: options.durationMs,
-    perSecond: (ops * 1000) / options.durationMs,
+    elapsedMs,
+    perSecond: (ops * 1000) / elapsedMs,
     cpuPerOp: (cpu.user + cpu.system) / Math.max(1, finished),
     p50,
     p99,
