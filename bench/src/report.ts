@@ -73,7 +73,10 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `Mode **${results.mode}**, ${results.startedAt} → ${results.finishedAt}; Node ${e.node}, ${e.platform}, ` +
       `${e.cpus} × ${e.cpuModel}; Redis ${e.redis.version} (${e.redis.source}); 1-minute load average ` +
-      `${e.loadAverage.start.toFixed(1)} at the start, ${e.loadAverage.end.toFixed(1)} at the end.`,
+      `${e.loadAverage.start.toFixed(1)} at the start, ${e.loadAverage.end.toFixed(1)} at the end; ` +
+      (e.packages === 'dist'
+        ? 'the Unfazed packages measured as built (`dist`).'
+        : 'the Unfazed packages measured from their TypeScript sources (not what users run).'),
     '',
     'Every figure is the median over the rounds of this run, with the smallest and largest round ' +
       'in brackets. Variants ran in turn (A, B, A, B …) and each ratio is computed per round, ' +

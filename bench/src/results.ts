@@ -1,3 +1,4 @@
+import type { PackagesForm } from './packages-form.js';
 /** Names of the suites, in the order `pnpm bench` runs them. */
 export const SUITE_NAMES = ['client', 'server', 'queue', 'scale', 'memory'] as const;
 
@@ -76,6 +77,8 @@ export interface BenchResults {
   readonly environment: {
     readonly node: string;
     readonly platform: string;
+    /** The form of the Unfazed packages measured: built `dist` or TypeScript sources. */
+    readonly packages: PackagesForm;
     readonly cpus: number;
     readonly cpuModel: string;
     readonly redis: { readonly source: string; readonly version: string };

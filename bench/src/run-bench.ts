@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, release } from 'node:os';
 import { join } from 'node:path';
+import { packagesForm } from './packages-form.js';
 import { MODES } from './modes.js';
 import { renderMarkdown } from './report.js';
 import type { BenchMode, BenchResults, SuiteName, SuiteResult } from './results.js';
@@ -59,6 +60,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResults> 
     environment: {
       node: process.version,
       platform: `${platform()} ${release()}`,
+      packages: packagesForm(),
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
       redis,

@@ -36,6 +36,8 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
+    // jest loads the packages from their sources; the app child processes must too.
+    process.env['UNFAZED_BENCH_SOURCE'] = '1';
     out = await mkdtemp(join(tmpdir(), 'unfazed-bench-'));
     for (const file of ['results.md', 'results.json']) {
       before[file] = await mtimeOf(join(committed, file));

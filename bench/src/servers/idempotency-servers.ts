@@ -2,7 +2,7 @@
  * Child process of the server suite: starts Fastify and Express apps, bare, on the memory store
  * (one for new keys, one for replays), on the Redis store, the Redis floor and the peers
  * (`@node-idempotency/core` on both, `express-idempotency` on Express), prints `READY {"ports":{...}}`, and exits when its stdin ends or after
- * BENCH_MAX_MS. Run with `node --import tsx --conditions=@unfazed/source`.
+ * BENCH_MAX_MS. Run with `node --import tsx` (plus `--conditions=@unfazed/source` to load the sources).
  */
 import { Redis } from 'ioredis';
 import { memoryIdempotencyStore, redisIdempotencyStore } from '@unfazed/server';

@@ -23,6 +23,7 @@ import {
   type Variant,
 } from '../rounds.js';
 import type { Measure } from '../results.js';
+import { childConditionFlags } from '../packages-form.js';
 import { startApp, type Framework } from '../servers/idempotency-apps.js';
 import { assertNoErrors, type SuiteEnv, type SuiteOutput } from '../suite.js';
 
@@ -62,7 +63,7 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
       [
         '--import',
         'tsx',
-        '--conditions=@unfazed/source',
+        ...childConditionFlags(),
         join(root, 'bench/src/servers/idempotency-servers.ts'),
       ],
       {
@@ -321,7 +322,7 @@ export async function serverOverhead(env: SuiteEnv): Promise<SuiteOutput> {
     await redis.close();
   }
   notes.unshift(
-    'Each app runs in one child process (node --import tsx) and is driven from this process by an undici Pool with `connections` = c; every request is a POST with a JSON body and an `Idempotency-Key` (bare apps ignore it).',
+    'Each app runs in one child process (node --import tsx; the Unfazed packages in the same form as this run) and is driven from this process by an undici Pool with `connections` = c; every request is a POST with a JSON body and an `Idempotency-Key` (bare apps ignore it).',
     'New key per request: a first request claims the key, runs the handler and stores the response. Replay: a fixed set of keys completed before the rounds, sent again and again; every answer is checked to carry `Idempotent-Replayed: true`.',
     'Server CPU per request: user + system time of the server process (from /proc, 10 ms ticks) over the whole load of a variant, warm-up included, per finished request; less sensitive to a busy machine than requests/s.',
     'The memory store runs with its default limits (10 000 records): new-key runs fill it after 10 000 requests, so most of a run is spent at its limit, evicting.',
