@@ -132,6 +132,11 @@ export class IdempotencyCore<TReq> {
   /** @internal Used by {@link Execution}. */
   readonly timers: CoreTimers;
   private readonly exclusions: FieldExclusions | undefined;
+  /**
+   * @internal Record keys of this process's claims that timed out and are not yet undone: each
+   * settles once its claim failed, or landed and was released. Used by {@link Execution}.
+   */
+  readonly undoing = new Map<string, Promise<void>>();
 
   constructor(options: IdempotencyMiddlewareOptions<TReq>, timers: CoreTimers = REAL_TIMERS) {
     this.options = resolveOptions(options);
@@ -206,16 +211,11 @@ export class IdempotencyCore<TReq> {
     const key = recordKey(base.scope, input.key);
     const owner = nextOwner();
     let result: ClaimResult;
+    const claim = o.store.claim({ key, fingerprint, owner, leaseMs: o.leaseMs });
     try {
-      result = await this.withTimeout(
-        'claim',
-        o.store.claim({ key, fingerprint, owner, leaseMs: o.leaseMs }),
-        (late) => {
-          // A claim that lands after we gave up would wedge the key for a lease: undo it.
-          if (late.outcome === 'claimed') o.store.release({ key, owner }).catch(() => undefined);
-        },
-      );
+      result = await this.withTimeout('claim', claim);
     } catch (error) {
+      if (isIdempotencyStoreTimeoutError(error)) this.undoLateClaim(key, owner, claim);
       this.emit('storeError', { ...base, operation: 'claim', error });
       if (o.failOpen) {
         this.emit('failOpen', { ...base, operation: 'claim', error });
@@ -273,11 +273,31 @@ export class IdempotencyCore<TReq> {
     }
   }
 
-  /** Runs a store call with the `storeTimeoutMs` bound. `onLate` sees a result that came too late. */
+  /**
+   * A claim that timed out may still land (a stalled store, or a command queued in the client
+   * while the store was away): it would then hold the key for a lease with nobody running the
+   * handler. It is released as soon as it lands; until then {@link undoing} lists its key.
+   */
+  private undoLateClaim(key: string, owner: string, claim: Promise<ClaimResult>): void {
+    const store = this.options.store;
+    const mine = claim
+      .then((late) =>
+        late.outcome === 'claimed'
+          ? store.release({ key, owner }).then(() => undefined)
+          : undefined,
+      )
+      .catch(() => undefined);
+    const before = this.undoing.get(key);
+    const undone = (before === undefined ? mine : Promise.all([before, mine])).then(() => {
+      if (this.undoing.get(key) === undone) this.undoing.delete(key);
+    });
+    this.undoing.set(key, undone);
+  }
+
+  /** Runs a store call with the `storeTimeoutMs` bound. */
   withTimeout<T>(
     operation: 'claim' | 'complete' | 'release' | 'renew',
     promise: Promise<T>,
-    onLate?: (value: T) => void,
   ): Promise<T> {
     const timeoutMs = this.options.storeTimeoutMs;
     return new Promise<T>((resolve, reject) => {
@@ -290,8 +310,7 @@ export class IdempotencyCore<TReq> {
       promise.then(
         (value) => {
           deadline.cancel();
-          if (done) onLate?.(value);
-          else resolve(value);
+          if (!done) resolve(value);
           done = true;
         },
         (error: unknown) => {
@@ -393,6 +412,12 @@ export class Execution {
         await new Promise<void>((resolve) => this.core.timers.setTimeout(resolve, retryInMs));
         continue;
       }
+      if (!done && (await this.afterLateClaims())) {
+        // Turned away by a claim of this process that timed out and landed late (e.g. after a
+        // store restart lost this record): it is released now, so the same try is made again.
+        attempt--;
+        continue;
+      }
       this.stopRenewing();
       if (!done) {
         this.core.emit('leaseExpired', { ...this.base, operation: 'complete', status });
@@ -406,6 +431,20 @@ export class Execution {
       }
       return;
     }
+  }
+
+  /**
+   * Waits (at most a lease) until this process's timed-out claims on the key are undone. True
+   * when there were any: another owner that turned a completion away may have been one of them.
+   */
+  private async afterLateClaims(): Promise<boolean> {
+    const undoing = this.core.undoing.get(this.key);
+    if (undoing === undefined) return false;
+    await new Promise<void>((resolve) => {
+      this.core.timers.setTimeout(resolve, this.core.options.leaseMs);
+      undoing.then(resolve, resolve);
+    });
+    return !this.core.undoing.has(this.key);
   }
 
   /**
