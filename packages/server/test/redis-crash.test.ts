@@ -20,26 +20,8 @@ describe.each<Framework>(['express', 'fastify'])(
     });
 
     it('leaves a key that answers 409 until the lease expires, then runs once on another server', async () => {
-      const child = await runChild(join(__dirname, 'fixtures', 'crash-server.ts'), {
-        env: {
-          FRAMEWORK: framework,
-          REDIS_URL: ctx.url,
-          PREFIX: ctx.prefix,
-          LEASE_MS: String(LEASE_MS),
-        },
-        kill: { atCheckpoint: 'in-handler' },
-        timeoutMs: 20_000,
-      });
-      const port = /listening (\d+)/.exec(await child.waitForOutput(/listening \d+/))?.[1];
-      const key = randomUUID();
-      const lost = await post(`http://127.0.0.1:${port}`, '/hold', { key }).catch(
-        (e: unknown) => e,
-      );
-      expect(String(lost)).toContain('fetch failed'); // the connection died with the process
-      const exit = await child.exited;
-      expect(exit.signal).toBe('SIGKILL');
-      const killedAt = Date.now();
-
+      // The survivor is up before the crash: the 409 below must come within the lease of the
+      // claim, and starting an app on a loaded machine may take a good part of it.
       const claimed: IdempotencyEvent[] = [];
       const survivor = await startApp(framework, {
         store: redisIdempotencyStore(ctx.connect(), { prefix: ctx.prefix }),
@@ -47,6 +29,25 @@ describe.each<Framework>(['express', 'fastify'])(
         on: { claimed: (e) => claimed.push(e) },
       });
       try {
+        const child = await runChild(join(__dirname, 'fixtures', 'crash-server.ts'), {
+          env: {
+            FRAMEWORK: framework,
+            REDIS_URL: ctx.url,
+            PREFIX: ctx.prefix,
+            LEASE_MS: String(LEASE_MS),
+          },
+          kill: { atCheckpoint: 'in-handler' },
+          timeoutMs: 20_000,
+        });
+        const port = /listening (\d+)/.exec(await child.waitForOutput(/listening \d+/))?.[1];
+        const key = randomUUID();
+        const lost = await post(`http://127.0.0.1:${port}`, '/hold', { key }).catch(
+          (e: unknown) => e,
+        );
+        expect(String(lost)).toContain('fetch failed'); // the connection died with the process
+        const exit = await child.exited;
+        expect(exit.signal).toBe('SIGKILL');
+        const killedAt = Date.now();
         const during = await post(survivor.url, '/hold', { key });
         expect(during.status).toBe(409);
         expect(Number(during.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
