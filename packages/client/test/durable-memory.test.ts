@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createClient } from '@unfazed/client';
-import { createDurable, memoryDurableStore } from '@unfazed/client/durable';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDurable, memoryDurableStore, type DurableStore } from '@unfazed/client/durable';
 import { startDownstream, until } from './durable-downstream.js';
 import { describeDurableBehaviour } from './durable-suite.js';
 
@@ -120,5 +121,73 @@ describe('give-up outcomes', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('durable worker wake-ups for a retry', () => {
+  /**
+   * A memory store whose settle of a retry runs `runAfter` ms after it was sent (its due time
+   * counted from then, as Redis counts it from when the script runs) and answers `replyAfter` ms
+   * after that.
+   */
+  const slowSettle = (runAfter: number, replyAfter: number): DurableStore => {
+    const inner = memoryDurableStore();
+    const settle: DurableStore['settle'] = async (id, owner, now, s, entries) => {
+      if (s.action !== 'retry') return inner.settle(id, owner, now, s, entries);
+      await sleep(runAfter);
+      const ok = await inner.settle(id, owner, now, { ...s, dueAt: s.dueAt + runAfter }, entries);
+      await sleep(replyAfter);
+      return ok;
+    };
+    return new Proxy(inner, {
+      get: (target, name) => {
+        if (name === 'settle') return settle;
+        const value: unknown = Reflect.get(target, name);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+  };
+
+  const run = async (store: DurableStore): Promise<number[]> => {
+    const downstream = await startDownstream((req) =>
+      req.n === 1 ? { status: 503 } : { status: 200 },
+    );
+    const client = createClient({ baseUrl: downstream.url, breaker: false });
+    const durable = createDurable({ client, store });
+    const times: number[] = [];
+    const op = durable.operation('wake', {
+      request: () => {
+        times.push(Date.now());
+        return { method: 'POST', path: '/w' };
+      },
+      backoff: { initialMs: 100, exponent: 1, maxMs: 100, jitter: 'none' },
+    });
+    // Polling alone would find the retry only after a minute.
+    const worker = durable.startWorker({ concurrency: 1, pollInterval: 60_000 });
+    try {
+      const outcome = await op.start({}, { wait: 0 });
+      await until(
+        'completed',
+        async () => (await durable.status(outcome.id))?.state === 'completed',
+        5_000,
+      );
+      return times;
+    } finally {
+      await worker.stop();
+      await client.close();
+      await downstream.close();
+    }
+  };
+
+  it("wakes when the retry is due counted from the settle's send, not a slow reply later", async () => {
+    const [first = 0, second = 0] = await run(slowSettle(0, 300));
+    expect(second - first).toBeGreaterThanOrEqual(100);
+    // Counted from the reply it would be 400 ms or more.
+    expect(second - first).toBeLessThan(350);
+  });
+
+  it('looks again at the latest due time when the store ran the settle late and the claim found nothing due', async () => {
+    const [first = 0, second = 0] = await run(slowSettle(150, 0));
+    expect(second - first).toBeGreaterThanOrEqual(250);
   });
 });

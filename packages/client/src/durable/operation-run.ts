@@ -348,7 +348,8 @@ export class OperationRun {
     // A final write: nothing to renew any more (a renewal queued behind it would find it gone).
     if (s.action !== 'hook') {
       lease.end();
-      options.onSettling?.();
+      // The store counts a retry's due time from when it runs the write, at the earliest now.
+      options.onSettling?.(undefined, s.action === 'finish' ? undefined : s.dueAt);
     }
     const ok = await sent;
     if (!ok) lease.markLost();

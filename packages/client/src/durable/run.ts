@@ -89,11 +89,13 @@ export interface RunOptions {
   readonly admit?: (target: string) => (() => void) | undefined;
   /**
    * Called right after the write that ends this run (retry, release, finish) was sent, before
-   * its reply (a worker claims the next operation in the same batched write), and for a retry
-   * or release again once the store answered, with its due time by this process's clock (the
-   * worker wakes up when it comes due).
+   * its reply (a worker claims the next operation in the same batched write), for a retry or
+   * release with the earliest its due time can be by this process's clock (`earliest`, counted
+   * from the send); and for those again once the store answered, with the latest (`dueAt`,
+   * counted from the reply: the store ran the write in between). The worker wakes up at the
+   * earliest, and at the latest only if it has not claimed the operation again by then.
    */
-  readonly onSettling?: (dueAt?: number) => void;
+  readonly onSettling?: (dueAt?: number, earliest?: number) => void;
   /**
    * The lease was taken over from a holder that died or stalled: it may have sent an attempt
    * whose outcome nobody learnt, so the effect is unknown from here on.

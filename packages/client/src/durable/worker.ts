@@ -258,10 +258,14 @@ export class QueueWorker implements DurableWorker {
 
   #spawn(record: OperationRecord, sentAt: number, takeover: boolean): void {
     let settling = false;
-    // Called when the final write is sent, and again with the due time of a retry or release
-    // once the store answered it.
-    const onSettling = (dueAt?: number): void => {
-      if (dueAt !== undefined) this.#dueWakeups.add(dueAt);
+    // Called when the final write is sent (with the earliest due time of a retry or release),
+    // and again with its latest once the store answered it. A claim of this operation cancels
+    // the wake-up at the latest time it still had.
+    const wakeups = this.#dueWakeups;
+    wakeups.claimed(record.id);
+    const onSettling = (dueAt?: number, earliest?: number): void => {
+      if (earliest !== undefined) wakeups.add(earliest);
+      if (dueAt !== undefined) wakeups.add(dueAt, record.id);
       if (settling) return;
       settling = true;
       this.#leaving++;
@@ -283,7 +287,7 @@ export class QueueWorker implements DurableWorker {
     record: OperationRecord,
     sentAt: number,
     takeover: boolean,
-    onSettling: (dueAt?: number) => void,
+    onSettling: (dueAt?: number, earliest?: number) => void,
   ): Promise<void> {
     const { env } = this;
     const t = this.types.get(record.type);
@@ -309,13 +313,26 @@ export class QueueWorker implements DurableWorker {
 
 type ClaimedList = Awaited<ReturnType<DurableStore['claim']>>;
 
+/** A time to wake up at; with `id`, only if that operation was not claimed here since. */
+interface Wakeup {
+  readonly at: number;
+  readonly id: string | undefined;
+}
+
 /**
  * A retry this worker scheduled wakes it when it comes due, rather than at the next poll (up to
  * `pollInterval` late): the due times it scheduled, with one timer for the earliest.
+ *
+ * The store counts a due time from when it ran the write, between its send and its reply. The
+ * worker wakes at the earliest time (counted from the send), and at the latest (from the reply)
+ * only if this worker has not claimed the operation by then: the store ran the write late, and
+ * the claim at the earliest time did not find it due yet.
  */
 class DueWakeups {
-  /** The due times not yet past, as a binary min-heap: O(log n) per time, whatever the backlog. */
-  readonly #heap: number[] = [];
+  /** The wake-ups not yet past, as a binary min-heap: O(log n) each, whatever the backlog. */
+  readonly #heap: Wakeup[] = [];
+  /** The latest wake-up of each operation that has one (a later claim cancels it). */
+  readonly #latest = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #stopped = false;
@@ -325,10 +342,17 @@ class DueWakeups {
     private readonly wake: () => void,
   ) {}
 
-  add(at: number): void {
+  /** Wake up at `at`; with `id`, only if operation `id` is not claimed here before then. */
+  add(at: number, id?: string): void {
     if (this.#stopped || at <= this.now() || this.#heap.length >= MAX_WAKE_TIMES) return;
-    this.#push(at);
-    if (at < this.#timerAt) this.#arm();
+    if (id !== undefined) this.#latest.set(id, at);
+    this.#push({ at, id });
+    if (at < this.#timerAt && this.#arm()) this.wake();
+  }
+
+  /** This worker claimed operation `id`: its latest wake-up is not needed. */
+  claimed(id: string): void {
+    if (this.#latest.size > 0) this.#latest.delete(id);
   }
 
   stop(): void {
@@ -336,50 +360,68 @@ class DueWakeups {
     clearTimeout(this.#timer);
   }
 
-  #arm(): void {
+  /** A wake-up that still counts: a plain one, or the latest of an operation not yet claimed. */
+  #live(w: Wakeup): boolean {
+    return w.id === undefined || this.#latest.get(w.id) === w.at;
+  }
+
+  /** Drops what is past (true when a live one was among it) and times the next live one. */
+  #arm(): boolean {
     const now = this.now();
     const heap = this.#heap;
-    while (heap.length > 0 && (heap[0] as number) <= now) this.#pop();
-    const next = heap[0] ?? Infinity;
-    if (next === this.#timerAt) return;
+    let due = false;
+    for (let top = heap[0]; top !== undefined; top = heap[0]) {
+      const live = this.#live(top);
+      if (live && top.at > now) break;
+      if (live) {
+        due = true;
+        if (top.id !== undefined) this.#latest.delete(top.id);
+      }
+      this.#pop();
+    }
+    const next = heap[0]?.at ?? Infinity;
+    if (next === this.#timerAt) return due;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = next;
-    if (next === Infinity || this.#stopped) return;
-    // +1: a timer may fire within the millisecond before `next`, when the claim would miss it.
+    if (next === Infinity || this.#stopped) return due;
+    // No wake-up before this process's clock reads `next` (a timer may fire within the
+    // millisecond before it: #arm then only times the rest), so Redis's clock, the same wall
+    // clock read later, has reached it when the claim runs.
     const fire = (): void => {
       this.#timerAt = Infinity;
-      this.wake();
-      this.#arm();
+      if (this.#arm()) this.wake();
     };
-    this.#timer = setTimeout(fire, next - now + 1);
+    this.#timer = setTimeout(fire, next - now);
     this.#timer.unref();
+    return due;
   }
 
-  #push(t: number): void {
+  #push(w: Wakeup): void {
     const heap = this.#heap;
-    let i = heap.push(t) - 1;
+    let i = heap.push(w) - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((heap[parent] as number) <= t) break;
-      heap[i] = heap[parent] as number;
+      const up = heap[parent] as Wakeup;
+      if (up.at <= w.at) break;
+      heap[i] = up;
       i = parent;
     }
-    heap[i] = t;
+    heap[i] = w;
   }
 
   #pop(): void {
     const heap = this.#heap;
-    const last = heap.pop() as number;
+    const last = heap.pop() as Wakeup;
     if (heap.length === 0) return;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= heap.length) break;
       const r = l + 1;
-      const c = r < heap.length && (heap[r] as number) < (heap[l] as number) ? r : l;
-      if ((heap[c] as number) >= last) break;
-      heap[i] = heap[c] as number;
+      const c = r < heap.length && (heap[r] as Wakeup).at < (heap[l] as Wakeup).at ? r : l;
+      if ((heap[c] as Wakeup).at >= last.at) break;
+      heap[i] = heap[c] as Wakeup;
       i = c;
     }
     heap[i] = last;
