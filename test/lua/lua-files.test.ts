@@ -40,6 +40,7 @@ describe('Lua scripts', () => {
     expect(includes.map((file) => path.basename(file)).sort()).toEqual([
       'argument-checks.lua',
       'claim-due.lua',
+      'clock.lua',
     ]);
   });
 

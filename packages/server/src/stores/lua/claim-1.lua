@@ -10,7 +10,8 @@
     ARGV[2] owner token
     ARGV[3] lease, ms
 
-  Output (the outcome as a small integer: the client reads no string for it):
+  Output:
+    (the outcome is a small integer, so the client decodes no string for it)
     {1, 0|1}                                       claimed; 1 when an expired lease was taken over
     {2}                                            mismatch
     {3, ms left on the lease}                      in flight
