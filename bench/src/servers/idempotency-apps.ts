@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
@@ -53,7 +54,15 @@ export async function startApp(
   } else {
     app.post('/charges', express.json(), handler);
   }
-  const server = app.listen(0, '127.0.0.1');
+  return listenExpress(app, async () => undefined);
+}
+
+/** Listens on 127.0.0.1 (keep-alive 60 s); `close` stops the server, then runs `close`. */
+export async function listenExpress(
+  app: express.Express,
+  close: () => Promise<void>,
+): Promise<App> {
+  const server: Server = app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -61,10 +70,12 @@ export async function startApp(
   server.keepAliveTimeout = 60_000;
   return {
     port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await close();
+    },
   };
 }

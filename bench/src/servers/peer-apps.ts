@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -16,7 +15,7 @@ import {
   type IIdempotencyDataAdapter,
 } from 'express-idempotency';
 import RedisAdapterExport from 'express-idempotency-redis-adapter';
-import { RETENTION_MS, type App, type Framework } from './idempotency-apps.js';
+import { listenExpress, RETENTION_MS, type App, type Framework } from './idempotency-apps.js';
 
 /**
  * The apps the Unfazed middleware is compared with, each serving the same `POST /charges`
@@ -42,25 +41,6 @@ async function listenFastify(app: FastifyInstance, close: () => Promise<void>): 
     port: (app.server.address() as AddressInfo).port,
     close: async () => {
       await app.close();
-      await close();
-    },
-  };
-}
-
-async function listenExpress(app: express.Express, close: () => Promise<void>): Promise<App> {
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  server.keepAliveTimeout = 60_000;
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
       await close();
     },
   };
