@@ -25,6 +25,7 @@ import { abortableSleep } from './abortable-sleep.js';
 import { classifyAnswer, type AttemptOptions, type AttemptResult } from './attempt-result.js';
 import { AttemptTimer, AttemptTimers } from './attempt-timer.js';
 import {
+  isDurationMs,
   joinPath,
   prepareCall,
   type Call,
@@ -257,17 +258,18 @@ class ResilientClient implements Client {
     try {
       if (this.closed) throw new ClientClosedError();
       const { timeout: _t, retry: _r, signal: _s, ...rest } = req;
-      const ms = options.timeout;
-      call = prepareCall(
-        {
-          ...rest,
-          ...(signal !== undefined ? { signal } : {}),
-          ...(ms !== undefined ? { timeout: { total: Math.max(1, ms) } } : {}),
-          retry: { maxRetries: 0 },
-        },
-        this.options,
-        this.breakerKeyOf,
-      );
+      const ms = options.timeout === undefined ? undefined : Math.max(1, options.timeout);
+      const own = signal !== undefined ? { ...rest, signal } : rest;
+      // The attempt's limits go beside the request, which keeps its fast check; a duration the
+      // rule would refuse goes through the rule, which words the error.
+      call =
+        ms === undefined || isDurationMs(ms)
+          ? prepareCall(own, this.options, this.breakerKeyOf, { totalMs: ms })
+          : prepareCall(
+              { ...own, timeout: { total: ms }, retry: { maxRetries: 0 } },
+              this.options,
+              this.breakerKeyOf,
+            );
     } catch (error) {
       return errorResult(error, false);
     }

@@ -71,6 +71,19 @@ describe('client.attempt(): one attempt, one classified value', () => {
     });
   });
 
+  it('a timeout no timer can wait is refused as a permanent error naming it, nothing sent', async () => {
+    const before = downstream.requests.length;
+    for (const timeout of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      const refused = await client.attempt({ method: 'POST', path: '/ok' }, { timeout });
+      expect(refused).toMatchObject({ kind: 'error', classification: { kind: 'permanent' } });
+      if (refused.kind === 'error') expect(refused.message).toMatch(/timeout\.total/);
+    }
+    expect(downstream.requests.length).toBe(before);
+    // A fraction of a millisecond or less is a valid (tiny) bound, not a refusal.
+    const tiny = await client.attempt({ method: 'GET', path: '/slow' }, { timeout: 0.5 });
+    expect(tiny).toMatchObject({ kind: 'error', timedOut: true });
+  });
+
   it('an open circuit answers circuit-open without sending anything', async () => {
     const refusing = createClient({
       baseUrl: downstream.url,
