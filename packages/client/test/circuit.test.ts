@@ -226,6 +226,36 @@ describe('circuit breaker', () => {
     expect(changes).toEqual(['closed->open']);
   });
 
+  it('a call that started closed and fails while a probe is out opens the circuit again', async () => {
+    server = await startServer((req, res) => {
+      if (req.url === '/slow')
+        return void setTimeout(() => send(res, 503, { error: 'down' }), 1000);
+      if (req.url === '/probe') return void setTimeout(() => send(res, 200, { ok: true }), 1500);
+      send(res, 503, { error: 'down' });
+    });
+    client = createClient({
+      baseUrl: server.url,
+      timeout: { attempt: 3000, total: 5000 },
+      retry: { maxRetries: 0 },
+      breaker: { ...BREAKER, windowMs: 6000, openMs: 150 },
+    });
+    const c = client;
+    const changes: string[] = [];
+    c.on('circuit', (e) => changes.push(`${e.from}->${e.to}`));
+    // Starts while the circuit is closed: it runs outside cockatiel's execute.
+    const slow = c.request({ path: '/slow' }).catch((e: unknown) => e);
+    await failMany(c, 4);
+    expect(c.circuit(server.url).state).toBe('open');
+    await sleep(250);
+    const probe = c.request({ path: '/probe' }).catch((e: unknown) => e);
+    expect(c.circuit(server.url).state).toBe('half-open');
+    // Its failure lands while the probe is out: as execute would, it opens the circuit again.
+    expect(await slow).toMatchObject({ code: 'UNFAZED_ERR_RETRIES_EXHAUSTED' });
+    expect(c.circuit(server.url).state).toBe('open');
+    expect(changes.slice(0, 3)).toEqual(['closed->open', 'open->half-open', 'half-open->open']);
+    await probe;
+  });
+
   it('runs without a breaker when breaker is false', async () => {
     const { server, client } = await setup({ breaker: false });
     await failMany(client, 10);
