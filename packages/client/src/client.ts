@@ -651,15 +651,7 @@ class ResilientClient implements Client {
     }
     if (attempt.aborted) {
       const timeoutError = new AttemptTimeoutError(call.info, call.attemptMs, n);
-      if (this.events.has('timeout')) {
-        this.events.emit('timeout', {
-          method: call.info.method,
-          url: call.info.url,
-          kind: 'attempt',
-          timeoutMs: call.attemptMs,
-          attempt: n,
-        });
-      }
+      this.emitTimeout(call, 'attempt', call.attemptMs, n);
       return {
         kind: 'error',
         error: timeoutError,
@@ -761,19 +753,28 @@ class ResilientClient implements Client {
     return record;
   }
 
+  /** Emits a `timeout` event when someone listens. */
+  private emitTimeout(
+    call: Call,
+    kind: 'attempt' | 'total',
+    timeoutMs: number,
+    attempt: number,
+  ): void {
+    if (!this.events.has('timeout')) return;
+    this.events.emit('timeout', {
+      method: call.info.method,
+      url: call.info.url,
+      kind,
+      timeoutMs,
+      attempt,
+    });
+  }
+
   private abortError(call: Call, cause: unknown): AbortedError | TotalTimeoutError {
     const records = [...call.records];
     if (call.callerSignal?.aborted)
       return new AbortedError(call.info, records, call.callerSignal.reason);
-    if (this.events.has('timeout')) {
-      this.events.emit('timeout', {
-        method: call.info.method,
-        url: call.info.url,
-        kind: 'total',
-        timeoutMs: call.totalMs,
-        attempt: records.length,
-      });
-    }
+    this.emitTimeout(call, 'total', call.totalMs, records.length);
     return new TotalTimeoutError(call.info, call.totalMs, 'elapsed', records, cause);
   }
 
