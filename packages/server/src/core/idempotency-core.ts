@@ -30,14 +30,7 @@ import {
 } from './options.js';
 import { acceptsCoding, decodeBody } from './content-coding.js';
 import { ResponseCapture } from './response-capture.js';
-import {
-  syncTwin,
-  type ClaimInput,
-  type ClaimResult,
-  type CompleteInput,
-  type OwnerInput,
-  type ReplayableResponse,
-} from './store.js';
+import type { ClaimResult, ReplayableResponse } from './store.js';
 import { pickStoredHeaders, pickStoredHeadersBy } from './stored-headers.js';
 
 /** A complete answer the adapter writes as is (a problem, or a replay). */
@@ -144,12 +137,6 @@ export class IdempotencyCore<TReq> {
    * settles once its claim failed, or landed and was released. Used by {@link Execution}.
    */
   readonly undoing = new Map<string, Promise<void>>();
-  /** The store's synchronous claim (memory store): no promise, no timeout race. */
-  private readonly claimSync: ((input: ClaimInput) => ClaimResult) | undefined;
-  /** @internal The store's synchronous complete, when it has one. Used by {@link Execution}. */
-  readonly completeSync: ((input: CompleteInput) => boolean) | undefined;
-  /** @internal The store's synchronous release, when it has one. Used by {@link Execution}. */
-  readonly releaseSync: ((input: OwnerInput) => boolean) | undefined;
 
   constructor(options: IdempotencyMiddlewareOptions<TReq>, timers: CoreTimers = REAL_TIMERS) {
     this.options = resolveOptions(options);
@@ -157,9 +144,6 @@ export class IdempotencyCore<TReq> {
     this.exclusions = compileExclusions(this.options.excludeFields);
     this.storeDeadlines = new DeadlineQueue(this.options.storeTimeoutMs);
     this.renewals = new DeadlineQueue(this.options.leaseRenewalMs);
-    this.claimSync = syncTwin(this.options.store, 'claim');
-    this.completeSync = syncTwin(this.options.store, 'complete');
-    this.releaseSync = syncTwin(this.options.store, 'release');
   }
 
   /** Is `method` covered? Uncovered requests pass through and their header is ignored. */
@@ -227,53 +211,25 @@ export class IdempotencyCore<TReq> {
     const key = recordKey(base.scope, input.key);
     const owner = nextOwner();
     let result: ClaimResult;
-    const claimInput = { key, fingerprint, owner, leaseMs: o.leaseMs };
-    if (this.claimSync !== undefined) {
-      try {
-        result = this.claimSync(claimInput);
-      } catch (error) {
-        return this.claimFailed(base, error);
+    const claim = o.store.claim({ key, fingerprint, owner, leaseMs: o.leaseMs });
+    try {
+      result = await this.withTimeout('claim', claim);
+    } catch (error) {
+      if (isIdempotencyStoreTimeoutError(error)) this.undoLateClaim(key, owner, claim);
+      this.emit('storeError', { ...base, operation: 'claim', error });
+      if (o.failOpen) {
+        this.emit('failOpen', { ...base, operation: 'claim', error });
+        return { action: 'run', execution: null };
       }
-    } else {
-      const claim = o.store.claim(claimInput);
-      try {
-        result = await this.withTimeout('claim', claim);
-      } catch (error) {
-        if (isIdempotencyStoreTimeoutError(error)) this.undoLateClaim(key, owner, claim);
-        return this.claimFailed(base, error);
-      }
+      return {
+        action: 'respond',
+        response: problemResponse(
+          'store-unavailable',
+          { detail: unavailableDetail(error) },
+          { [HEADERS.retryAfter]: formatRetryAfter(o.unavailableRetryAfterMs) },
+        ),
+      };
     }
-    return this.decide(base, key, owner, fingerprint, result, input.acceptEncoding);
-  }
-
-  /** The answer when the claim failed: fail open, or 503. */
-  private claimFailed(base: Omit<IdempotencyEvent, 'type'>, error: unknown): BeginDecision {
-    const o = this.options;
-    this.emit('storeError', { ...base, operation: 'claim', error });
-    if (o.failOpen) {
-      this.emit('failOpen', { ...base, operation: 'claim', error });
-      return { action: 'run', execution: null };
-    }
-    return {
-      action: 'respond',
-      response: problemResponse(
-        'store-unavailable',
-        { detail: unavailableDetail(error) },
-        { [HEADERS.retryAfter]: formatRetryAfter(o.unavailableRetryAfterMs) },
-      ),
-    };
-  }
-
-  /** What the claim's outcome means for the request. */
-  private decide(
-    base: Omit<IdempotencyEvent, 'type'>,
-    key: string,
-    owner: string,
-    fingerprint: string,
-    result: ClaimResult,
-    acceptEncoding: string | undefined,
-  ): BeginDecision {
-    const o = this.options;
     switch (result.outcome) {
       case 'claimed':
         if (this.listens('claimed')) this.emit('claimed', { ...base, recovered: result.recovered });
@@ -313,7 +269,7 @@ export class IdempotencyCore<TReq> {
             bodyRetained: result.response.body !== null,
           });
         }
-        return { action: 'respond', response: replay(result.response, acceptEncoding) };
+        return { action: 'respond', response: replay(result.response, input.acceptEncoding) };
     }
   }
 
@@ -443,11 +399,7 @@ export class Execution {
     for (let attempt = 1; ; attempt++) {
       let done: boolean;
       try {
-        const completeSync = this.core.completeSync;
-        done =
-          completeSync !== undefined
-            ? completeSync(input)
-            : await this.core.withTimeout('complete', o.store.complete(input));
+        done = await this.core.withTimeout('complete', o.store.complete(input));
       } catch (error) {
         const retryInMs = completeRetryDelayMs(attempt);
         this.core.emit('storeError', {
@@ -536,12 +488,10 @@ export class Execution {
   private async release(status: number | undefined): Promise<void> {
     const o = this.core.options;
     try {
-      const input = { key: this.key, owner: this.owner };
-      const releaseSync = this.core.releaseSync;
-      const released =
-        releaseSync !== undefined
-          ? releaseSync(input)
-          : await this.core.withTimeout('release', o.store.release(input));
+      const released = await this.core.withTimeout(
+        'release',
+        o.store.release({ key: this.key, owner: this.owner }),
+      );
       const event = status === undefined ? this.base : { ...this.base, status };
       this.core.emit(released ? 'released' : 'leaseExpired', {
         ...event,

@@ -81,34 +81,3 @@ export interface IdempotencyStore {
   /** Extends the owner's lease to `leaseMs` from now. `false` when the owner lost the claim. */
   renew(input: OwnerInput & { leaseMs: number }): Promise<boolean>;
 }
-
-/**
- * @internal The key of a store's synchronous twins of its operations (the memory store's): a
- * store that cannot stall gains nothing from the `storeTimeoutMs` race, and its promises cost a
- * microtask turn each. The core calls a twin only while the store's own method is still the
- * one it mirrors (a wrapper that replaces `claim` keeps its own, awaited, contract).
- */
-export const SYNC_OPERATIONS: unique symbol = Symbol('unfazed.syncStoreOperations');
-
-/** @internal A synchronous twin: returns or throws what the mirrored method resolves or rejects. */
-export interface SyncTwin<TInput, TResult> {
-  mirrors: (input: TInput) => Promise<TResult>;
-  run: (input: TInput) => TResult;
-}
-
-/** @internal What a store keeps under {@link SYNC_OPERATIONS}. */
-export interface SyncOperations {
-  claim: SyncTwin<ClaimInput, ClaimResult>;
-  complete: SyncTwin<CompleteInput, boolean>;
-  release: SyncTwin<OwnerInput, boolean>;
-}
-
-/** @internal The twin of `store[name]`, when the store has one and still uses the mirrored method. */
-export function syncTwin<K extends keyof SyncOperations>(
-  store: IdempotencyStore,
-  name: K,
-): SyncOperations[K]['run'] | undefined {
-  const twins = (store as { [SYNC_OPERATIONS]?: SyncOperations })[SYNC_OPERATIONS];
-  const twin = twins?.[name];
-  return twin !== undefined && twin.mirrors === store[name] ? twin.run : undefined;
-}

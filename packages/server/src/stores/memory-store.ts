@@ -7,7 +7,6 @@ import type {
   OwnerInput,
   ReplayableResponse,
 } from '../core/store.js';
-import { SYNC_OPERATIONS, type SyncOperations } from '../core/store.js';
 import { IdempotencyStoreFullError } from '../errors.js';
 
 /** Options of {@link memoryIdempotencyStore}. */
@@ -99,114 +98,90 @@ export function memoryIdempotencyStore(options?: MemoryIdempotencyStoreOptions):
     return fits(entries, extraBytes);
   };
 
-  // Synchronous operations: the store's promises are these, resolved (see SYNC_OPERATIONS).
-  const claimSync = (input: ClaimInput): ClaimResult => {
-    const existing = records.get(input.key);
-    let recovered = false;
-    if (existing) {
-      const expired = existing.expiresAt <= now();
-      if (!expired && existing.fingerprint !== input.fingerprint) {
-        return { outcome: 'mismatch' };
+  return {
+    claim(input: ClaimInput): Promise<ClaimResult> {
+      const existing = records.get(input.key);
+      let recovered = false;
+      if (existing) {
+        const expired = existing.expiresAt <= now();
+        if (!expired && existing.fingerprint !== input.fingerprint) {
+          return Promise.resolve({ outcome: 'mismatch' });
+        }
+        if (!expired && existing.response) {
+          return Promise.resolve({ outcome: 'completed', response: existing.response });
+        }
+        if (!expired) {
+          return Promise.resolve({
+            outcome: 'in-flight',
+            leaseRemainingMs: existing.expiresAt - now(),
+          });
+        }
+        recovered = existing.owner !== null;
+        remove(input.key);
       }
-      if (!expired && existing.response) {
-        return { outcome: 'completed', response: existing.response };
+      if (!makeRoom(1, 0)) {
+        return Promise.reject(new IdempotencyStoreFullError(`${maxEntries} entries`));
       }
-      if (!expired) {
-        return {
-          outcome: 'in-flight',
-          leaseRemainingMs: existing.expiresAt - now(),
-        };
-      }
-      recovered = existing.owner !== null;
-      remove(input.key);
-    }
-    if (!makeRoom(1, 0)) {
-      throw new IdempotencyStoreFullError(`${maxEntries} entries`);
-    }
-    records.set(input.key, {
-      fingerprint: input.fingerprint,
-      owner: input.owner,
-      completedBy: null,
-      expiresAt: expiring(now() + input.leaseMs),
-      response: null,
-      bytes: 0,
-    });
-    return { outcome: 'claimed', recovered };
-  };
-
-  const completeSync = (input: CompleteInput): boolean => {
-    // An owner whose lease ran out may still complete while nobody has taken the key over;
-    // so may an owner whose record is gone. A record it completed already answers true.
-    let rec = records.get(input.key);
-    if (rec?.response) return rec.completedBy === input.owner;
-    if (rec && rec.owner !== input.owner) return false;
-    const size = sizeOf(input.response);
-    // Leave the claim in place while making room so that it is not evicted.
-    if (size > maxBytes || !makeRoom(rec ? 0 : 1, size)) {
-      remove(input.key);
-      throw new IdempotencyStoreFullError(`${maxBytes} bytes`);
-    }
-    if (!rec) {
-      rec = {
+      records.set(input.key, {
         fingerprint: input.fingerprint,
-        owner: null,
+        owner: input.owner,
         completedBy: null,
-        expiresAt: 0,
+        expiresAt: expiring(now() + input.leaseMs),
         response: null,
         bytes: 0,
-      };
+      });
+      return Promise.resolve({ outcome: 'claimed', recovered });
+    },
+
+    complete(input: CompleteInput): Promise<boolean> {
+      // An owner whose lease ran out may still complete while nobody has taken the key over;
+      // so may an owner whose record is gone. A record it completed already answers true.
+      let rec = records.get(input.key);
+      if (rec?.response) return Promise.resolve(rec.completedBy === input.owner);
+      if (rec && rec.owner !== input.owner) return Promise.resolve(false);
+      const size = sizeOf(input.response);
+      // Leave the claim in place while making room so that it is not evicted.
+      if (size > maxBytes || !makeRoom(rec ? 0 : 1, size)) {
+        remove(input.key);
+        return Promise.reject(new IdempotencyStoreFullError(`${maxBytes} bytes`));
+      }
+      if (!rec) {
+        rec = {
+          fingerprint: input.fingerprint,
+          owner: null,
+          completedBy: null,
+          expiresAt: 0,
+          response: null,
+          bytes: 0,
+        };
+        records.set(input.key, rec);
+      }
+      rec.owner = null;
+      rec.completedBy = input.owner;
+      rec.response = input.response;
+      rec.bytes = size;
+      rec.expiresAt = expiring(now() + input.retentionMs);
+      bytes += size;
+      // Re-insert so that the completed record is the newest for eviction order.
+      records.delete(input.key);
       records.set(input.key, rec);
-    }
-    rec.owner = null;
-    rec.completedBy = input.owner;
-    rec.response = input.response;
-    rec.bytes = size;
-    rec.expiresAt = expiring(now() + input.retentionMs);
-    bytes += size;
-    // Re-insert so that the completed record is the newest for eviction order.
-    records.delete(input.key);
-    records.set(input.key, rec);
-    return true;
-  };
+      return Promise.resolve(true);
+    },
 
-  const releaseSync = (input: OwnerInput): boolean => {
-    const rec = records.get(input.key);
-    if (!rec || rec.owner !== input.owner) return false;
-    remove(input.key);
-    return true;
-  };
+    release(input: OwnerInput): Promise<boolean> {
+      const rec = records.get(input.key);
+      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      remove(input.key);
+      return Promise.resolve(true);
+    },
 
-  const renewSync = (input: OwnerInput & { leaseMs: number }): boolean => {
-    const rec = records.get(input.key);
-    if (!rec || rec.owner !== input.owner) return false;
-    rec.expiresAt = expiring(now() + input.leaseMs);
-    return true;
+    renew(input: OwnerInput & { leaseMs: number }): Promise<boolean> {
+      const rec = records.get(input.key);
+      if (!rec || rec.owner !== input.owner) return Promise.resolve(false);
+      rec.expiresAt = expiring(now() + input.leaseMs);
+      return Promise.resolve(true);
+    },
   };
-
-  const claim = (input: ClaimInput): Promise<ClaimResult> => settle(claimSync, input);
-  const complete = (input: CompleteInput): Promise<boolean> => settle(completeSync, input);
-  const release = (input: OwnerInput): Promise<boolean> => settle(releaseSync, input);
-  const sync: SyncOperations = {
-    claim: { mirrors: claim, run: claimSync },
-    complete: { mirrors: complete, run: completeSync },
-    release: { mirrors: release, run: releaseSync },
-  };
-  return {
-    claim,
-    complete,
-    release,
-    renew: (input) => settle(renewSync, input),
-    [SYNC_OPERATIONS]: sync,
-  } as IdempotencyStore;
-}
-
-/** `run(input)` as a promise: its value, or its throw as a rejection. */
-function settle<I, R>(run: (input: I) => R, input: I): Promise<R> {
-  try {
-    return Promise.resolve(run(input));
-  } catch (error) {
-    return Promise.reject(error as Error);
-  }
 }
 
 function sizeOf(response: ReplayableResponse): number {
