@@ -309,8 +309,20 @@ class BodyTap {
   private readonly chunks: Buffer[] = [];
 
   constructor(private readonly stream: IncomingMessage) {
+    // Paused first, so that the listener does not start the flow: until the parser reads, the
+    // bytes wait in the stream. Started here, they would flow to this listener alone while a
+    // later async preParsing hook runs, and the parser would wait for a body already gone.
+    stream.pause();
     stream.on('data', this.onData);
+    // A parser that only listens for `data` (no resume) expects that to start the flow.
+    stream.on('newListener', this.onNewListener);
   }
+
+  private readonly onNewListener = (event: string | symbol): void => {
+    if (event !== 'data') return;
+    this.stream.off('newListener', this.onNewListener);
+    process.nextTick(() => this.stream.resume());
+  };
 
   private readonly onData = (chunk: Buffer | string): void => {
     this.chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);

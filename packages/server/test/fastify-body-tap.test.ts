@@ -98,3 +98,59 @@ describe('Fastify: the body as the fingerprint sees it', () => {
     if (big instanceof Response) expect(big.status).toBe(413);
   });
 });
+
+// The body is tapped in preParsing; other preParsing hooks and parsers run after it.
+describe('Fastify: the body tap among the hooks and parsers an app adds', () => {
+  it('reads a keyed body to the end behind a slow async preParsing hook registered after it', async () => {
+    const app = Fastify();
+    await app.register(idempotency, { store: memoryIdempotencyStore() });
+    app.addHook('preParsing', async (_req, _reply, payload) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return payload;
+    });
+    app.post('/charges', async (req, reply) =>
+      reply.code(201).send({ n: (req.body as { n: number }).n }),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const key = randomUUID();
+      const r = await post(url, '/charges', { key, body: JSON.stringify({ n: 7 }) });
+      expect(r.status).toBe(201);
+      expect(JSON.parse(r.body.toString())).toEqual({ n: 7 });
+    } finally {
+      await app.close();
+    }
+  }, 10_000);
+
+  it('starts the flow for a parser that only listens for data, and still fingerprints every byte', async () => {
+    const app = Fastify();
+    await app.register(idempotency, { store: memoryIdempotencyStore() });
+    app.addContentTypeParser('text/x-own', (_req, payload, done) => {
+      let text = '';
+      payload.on('data', (c: Buffer) => (text += c.toString()));
+      payload.on('end', () => done(null, text));
+    });
+    app.post('/charges', async (req, reply) => reply.code(201).send({ got: req.body }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const key = randomUUID();
+      const r = await post(url, '/charges', {
+        key,
+        body: 'hello',
+        headers: { 'content-type': 'text/x-own' },
+      });
+      expect(r.status).toBe(201);
+      expect(JSON.parse(r.body.toString())).toEqual({ got: 'hello' });
+      const again = await post(url, '/charges', {
+        key,
+        body: 'hellp',
+        headers: { 'content-type': 'text/x-own' },
+      });
+      expect(again.status).toBe(422);
+    } finally {
+      await app.close();
+    }
+  }, 10_000);
+});
