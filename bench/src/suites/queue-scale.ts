@@ -1,4 +1,3 @@
-import { createClient } from '@unfazed/client';
 import { redisDurableStore } from '@unfazed/client/durable';
 import { boundedAll } from '../load.js';
 import { openRedis, ownRedis, usedMemory, type OwnRedis } from '../redis-env.js';
@@ -6,7 +5,7 @@ import { alternate, atLeast, atMost, compare, series, single, type Variant } fro
 import type { Measure, Target } from '../results.js';
 import { startNoopServer } from '../servers/noop-server.js';
 import type { SuiteEnv, SuiteOutput } from '../suite.js';
-import { durableRound } from './queue-vs-bullmq.js';
+import { durableRound, queueClients } from './queue-vs-bullmq.js';
 
 /** The type of the measured throughput operations, and so of the backlog. */
 const TYPE = 'bench-call';
@@ -88,12 +87,7 @@ export async function queueScale(env: SuiteEnv): Promise<SuiteOutput> {
   const sizes = [0, ...sc.backlogs];
   const bound = q.timeoutMs * 2 * sizes.length * env.settings.rounds + 120_000;
   const server = await startNoopServer(bound);
-  const client = createClient({ baseUrl: server.origin, pool: { connections: 64 } });
-  const lateClient = createClient({
-    baseUrl: server.origin,
-    breaker: false,
-    pool: { connections: 64 },
-  });
+  const { client, lateClient } = queueClients(server.origin);
   const base = `${redis.prefix}scale:${Date.now().toString(36)}:`;
   const prefixOf = (size: number): string => `${base}b${size}:`;
   const measures: Measure[] = [];

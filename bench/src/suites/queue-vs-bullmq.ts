@@ -55,6 +55,17 @@ function waitFor(
 }
 
 /**
+ * The clients of the queue rounds, to the no-op server at `origin`: the work's client with every
+ * policy on, and the lateness runs' client without a breaker (their planned 503s would open it).
+ */
+export function queueClients(origin: string): { client: Client; lateClient: Client } {
+  return {
+    client: createClient({ baseUrl: origin, pool: { connections: 64 } }),
+    lateClient: createClient({ baseUrl: origin, breaker: false, pool: { connections: 64 } }),
+  };
+}
+
+/**
  * Suite 3: the same work on the same Redis — N operations (jobs) that each make one HTTP POST to
  * a no-op server in another process — through the durable queue and through BullMQ, with one
  * worker at each concurrency; then operations whose first call gets a 503 and that retry 100 ms
@@ -65,14 +76,7 @@ export async function queueVsBullmq(env: SuiteEnv): Promise<SuiteOutput> {
   const redis = await openRedis('queue');
   const bound = q.timeoutMs * 4 * q.concurrency.length * env.settings.rounds + 60_000;
   const server = await startNoopServer(bound);
-  // The work's client: every policy on. The lateness runs' client has no breaker, because their
-  // planned 503s would open it.
-  const client = createClient({ baseUrl: server.origin, pool: { connections: 64 } });
-  const lateClient = createClient({
-    baseUrl: server.origin,
-    breaker: false,
-    pool: { connections: 64 },
-  });
+  const { client, lateClient } = queueClients(server.origin);
   const measures: Measure[] = [];
   try {
     for (const concurrency of q.concurrency) {
