@@ -68,12 +68,12 @@ export function guardedSpawn(
   wrapper.stdout?.on('data', (chunk: Buffer) => {
     if (commandPid !== undefined) return onOutput(chunk.toString('utf8'));
     buffered += chunk.toString('utf8');
-    const match = /^unfazed-pid (\d+)\n/.exec(buffered);
-    if (!match) return;
-    commandPid = Number(match[1]);
+    const found = takePidLine(buffered);
+    if (!found) return;
+    buffered = '';
+    commandPid = found.pid;
     resolvePid(commandPid);
-    const rest = buffered.slice(match[0].length);
-    if (rest) onOutput(rest);
+    if (found.output) onOutput(found.output);
   });
   wrapper.stderr?.on('data', (chunk: Buffer) => onOutput(chunk.toString('utf8')));
   wrapper.once('exit', () => resolvePid(commandPid));
@@ -95,6 +95,22 @@ export function guardedSpawn(
     abandon() {
       wrapper.kill('SIGKILL');
     },
+  };
+}
+
+/**
+ * Finds the watchdog's `unfazed-pid N` line in the output read so far and returns the PID and
+ * the command's own output around it. The line can come after the command's first output: the
+ * command runs in the background and may write (redis-server prints its banner at once) before
+ * the shell gets to its `echo`. @internal
+ */
+export function takePidLine(buffered: string): { pid: number; output: string } | undefined {
+  const match = /(?:^|\n)unfazed-pid (\d+)\n/.exec(buffered);
+  if (!match) return undefined;
+  const lineStart = match.index + (match[0].startsWith('\n') ? 1 : 0);
+  return {
+    pid: Number(match[1]),
+    output: buffered.slice(0, lineStart) + buffered.slice(match.index + match[0].length),
   };
 }
 
