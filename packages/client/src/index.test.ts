@@ -44,6 +44,7 @@ describe('public API', () => {
         'DurableKeyConflictError',
         'isDurableKeyConflictError',
         'InvalidOperationInputError',
+        'SagaStepFailedError',
         'isInvalidOperationInputError',
       ].sort(),
     );

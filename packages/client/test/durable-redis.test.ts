@@ -342,8 +342,8 @@ describe('the batch script (standalone Redis)', () => {
         `${base}hist:${freshId}`,
         `${base}schedule`,
         `${base}counts`,
-        ...['unfazedDurableSettle', 5, 11, victim.id, victim.owner ?? '', 'retry', 'NaN'],
-        ...['', '', '', '1', '', '', '86400000'],
+        ...['unfazedDurableSettle', 5, 13, victim.id, victim.owner ?? '', 'retry', 'NaN'],
+        ...['', '', '', '1', '', '', '86400000', '', ''],
         ...['unfazedDurableCreate', 5, 9, freshId, 'batch', '', '{}', '60000', '0', '', ''],
         `${base}op:`,
       )) as unknown[];
@@ -416,7 +416,8 @@ describe('the Lua scripts check every argument before they write', () => {
       expect([what, error.message]).toEqual([what, expect.stringMatching(rule)]);
       expect([what, await snapshot()]).toEqual([what, before]);
     };
-    // settle: KEYS, id, owner, action, dueIn, phase, leaseMs, state, attempts, lastError, response, retention, entries...
+    // settle: KEYS, id, owner, action, dueIn, phase, leaseMs, state, attempts, lastError, response,
+    // retention, saga journal, stuck flag, entries...
     const settle = (
       over: Record<number, string>,
       entries: string[] = ['{"at":1,"kind":"attempt"}'],
@@ -433,6 +434,8 @@ describe('the Lua scripts check every argument before they write', () => {
         '{"code":"x","message":"m"}',
         '',
         '86400000',
+        '',
+        '',
       ];
       for (const [i, v] of Object.entries(over)) args[Number(i) - 1] = v;
       return call('unfazedDurableSettle', ...keys(id), ...args, ...entries);
@@ -446,7 +449,7 @@ describe('the Lua scripts check every argument before they write', () => {
     await refused(
       'settle hook phase',
       () => settle({ 3: 'hook', 5: 'later', 6: '100' }),
-      /hook phase/,
+      /phase\) must be one of/,
     );
     await refused(
       'settle hook lease',
@@ -465,12 +468,14 @@ describe('the Lua scripts check every argument before they write', () => {
     await refused(
       'settle entry',
       () => settle({}, ['{"at":1}', 'oops']),
-      /ARGV\[13\].*JSON object/,
+      /ARGV\[15\].*JSON object/,
     );
+    await refused('settle saga journal', () => settle({ 12: '[oops' }), /JSON object/);
+    await refused('settle stuck flag', () => settle({ 13: 'yes' }), /stuck flag\) must be one of/);
     await refused(
       'settle arity',
       () => call('unfazedDurableSettle', ...keys(id), id, token),
-      /expected at least 11 arguments/,
+      /expected at least 13 arguments/,
     );
     await refused(
       'renew lease NaN',

@@ -66,6 +66,7 @@ export {
   isOperationStatus,
   type OperationState,
   type OperationError,
+  type OperationStepStatus,
   type OperationStatus,
 } from './operation-status.js';
 export {

@@ -11,6 +11,7 @@ describe('operation status', () => {
       'completed',
       'failed',
       'dead',
+      'compensated',
     ]);
   });
 

@@ -5,14 +5,25 @@
  */
 
 /** Every state a durable operation can be in. */
-export const OPERATION_STATES = ['pending', 'running', 'completed', 'failed', 'dead'] as const;
+export const OPERATION_STATES = [
+  'pending',
+  'running',
+  'completed',
+  'failed',
+  'dead',
+  'compensating',
+  'compensated',
+] as const;
 
 /**
- * - `pending`: persisted, waiting for its next attempt (or for a hook to run);
- * - `running`: a worker holds its lease and is attempting it (or running its hook);
- * - `completed`: the downstream accepted it and `onSuccess` ran;
+ * - `pending`: persisted, waiting for its next attempt (or for a hook, or a saga's next step);
+ * - `running`: a worker holds its lease and is attempting it (or running its hook or step);
+ * - `completed`: the downstream accepted it and `onSuccess` ran (a saga: every step completed);
  * - `failed`: the downstream gave a final answer (e.g. a 4xx) and `onGiveUp` ran;
- * - `dead`: its deadline passed (or its attempts ran out) and `onGiveUp` ran.
+ * - `dead`: its deadline passed (or its attempts ran out) and `onGiveUp` ran;
+ * - `compensating`: a saga gave up and is undoing its steps in reverse (retried until each undo
+ *   succeeds; `stuck` when one keeps failing);
+ * - `compensated`: a saga gave up and every step that needed it was compensated.
  */
 export type OperationState = (typeof OPERATION_STATES)[number];
 
@@ -21,9 +32,10 @@ export const TERMINAL_OPERATION_STATES: ReadonlySet<OperationState> = new Set([
   'completed',
   'failed',
   'dead',
+  'compensated',
 ]);
 
-/** True when `state` is `completed`, `failed` or `dead`. */
+/** True when `state` is `completed`, `failed`, `dead` or `compensated`. */
 export function isTerminalOperationState(state: OperationState): boolean {
   return TERMINAL_OPERATION_STATES.has(state);
 }
@@ -42,6 +54,21 @@ export interface OperationError {
    * timeout, an in-flight 409, a lost response, a 5xx).
    */
   readonly outcome?: 'failed' | 'unknown';
+}
+
+/** One step of a saga, as its status shows it. */
+export interface OperationStepStatus {
+  readonly name: string;
+  /**
+   * `waiting`, `running`, `sleeping`, `completed`, `failed` (a final answer: not compensated),
+   * `unknown` (the saga gave up while it ran: the effect may have happened), `compensating`,
+   * `compensated`.
+   */
+  readonly state: string;
+  readonly attempts: number;
+  /** Attempts of its compensation, once it has one. */
+  readonly compensationAttempts?: number;
+  readonly lastError?: OperationError;
 }
 
 /** The public state of one durable operation. Times are ISO-8601 strings. */
@@ -63,6 +90,10 @@ export interface OperationStatus {
   readonly lastError?: OperationError;
   /** The downstream's final HTTP status, once `completed` or `failed` on an answer. */
   readonly resultStatus?: number;
+  /** A saga's steps, in order. */
+  readonly steps?: readonly OperationStepStatus[];
+  /** A saga's compensation keeps failing (it is still retried; operators should look). */
+  readonly stuck?: boolean;
 }
 
 /** True when `value` looks like an {@link OperationStatus}. */

@@ -26,7 +26,8 @@ export type DurableOutcome =
   | {
       readonly status: 'failed';
       readonly id: string;
-      readonly state: 'failed' | 'dead';
+      /** `compensated`: a saga that gave up and undid its completed steps. */
+      readonly state: 'failed' | 'dead' | 'compensated';
       readonly failure: {
         readonly code: string;
         readonly message: string;
@@ -36,7 +37,8 @@ export type DurableOutcome =
   | {
       readonly status: 'accepted';
       readonly id: string;
-      readonly state: 'pending' | 'running';
+      /** `compensating`: a saga that gave up and is undoing its steps. */
+      readonly state: 'pending' | 'running' | 'compensating';
       readonly nextAttemptAt?: number;
     };
 
@@ -137,7 +139,12 @@ export function outcomeReply(outcome: DurableOutcome, options: OutcomeReplyOptio
       headers: { 'content-type': PROBLEM_CONTENT_TYPE },
       body: JSON.stringify({
         type: 'about:blank',
-        title: outcome.state === 'dead' ? 'Operation gave up' : 'Operation failed',
+        title:
+          outcome.state === 'dead'
+            ? 'Operation gave up'
+            : outcome.state === 'compensated'
+              ? 'Operation gave up and was compensated'
+              : 'Operation failed',
         status: 422,
         detail: outcome.failure.message,
         operationId: outcome.id,

@@ -5,8 +5,11 @@ import {
   type AttemptResult,
   type DurableRequest,
 } from './client-port.js';
-import type { ResolvedType, RunEnv } from './run.js';
-import type { OperationFailure, OperationRecord, OperationResponse } from './types.js';
+import type { RunEnv } from './run.js';
+import type { OperationFailure, OperationResponse } from './types.js';
+
+/** The longest `Retry-After` honoured when no deadline bounds it (a compensation): one day. */
+const MAX_RETRY_AFTER_MS = 86_400_000;
 
 /** @internal How one attempt ended, as the run acts on it. */
 export type Attempt =
@@ -19,29 +22,39 @@ export type Attempt =
       response?: OperationResponse;
       /** The request certainly never reached the downstream (connection refused, DNS). */
       notSent?: boolean;
+      /** Detail for the failure's message (default: the status or the code). */
+      message?: string;
     }
   | { kind: 'permanent'; failure: OperationFailure }
   | { kind: 'circuit-open'; nextProbeAt: number }
   | { kind: 'aborted' };
 
+/** @internal What one call is sent with and bounded by. */
+export interface CallLimits {
+  /** Its `Idempotency-Key`: the operation id, a saga step's key, or a compensation's. */
+  readonly key: string;
+  readonly attemptTimeout: number;
+  /** The deadline it must end by (Infinity for a compensation). */
+  readonly deadline: number;
+}
+
 /**
- * @internal Makes one attempt of `rec` (the operation id as idempotency key, no client retries),
- * bounded by the attempt timeout, the deadline and `syncUntil`, aborted by `signal`; the
- * client classifies its outcome, this turns the classification into what the run does next.
+ * @internal Makes one attempt (no client retries) with `call.key` as idempotency key, bounded by
+ * the attempt timeout, the deadline and `syncUntil`, aborted by `signal`; the client classifies
+ * its outcome, this turns the classification into what the run does next.
  */
 export async function callOnce(
   env: RunEnv,
-  t: ResolvedType,
-  rec: OperationRecord,
+  call: CallLimits,
   request: DurableRequest,
   signal: AbortSignal,
   syncUntil: number | undefined,
 ): Promise<Attempt> {
   const now = env.now();
-  const limit = Math.min(t.attemptTimeout, rec.deadline - now, (syncUntil ?? Infinity) - now);
+  const limit = Math.min(call.attemptTimeout, call.deadline - now, (syncUntil ?? Infinity) - now);
   const result = await attemptWith(
     env.client,
-    { ...request, idempotencyKey: rec.id },
+    { ...request, idempotencyKey: call.key },
     { signal, timeout: Math.max(1, limit) },
   );
   switch (result.kind) {
@@ -49,7 +62,7 @@ export async function callOnce(
     case 'circuit-open':
       return result;
     case 'response':
-      return answered(env, rec, result);
+      return answered(env, call.deadline, result);
     case 'error': {
       const c = result.classification;
       if (result.timedOut) return { kind: 'transient', code: 'timeout' };
@@ -67,7 +80,7 @@ export async function callOnce(
 
 function answered(
   env: RunEnv,
-  rec: OperationRecord,
+  deadline: number,
   result: Extract<AttemptResult, { kind: 'response' }>,
 ): Attempt {
   const { status, classification: c } = result;
@@ -76,7 +89,7 @@ function answered(
   if (c.retryable) {
     const retryAfter = parseRetryAfter(response.headers['retry-after'], {
       now: env.now(),
-      maxMs: Math.max(0, rec.deadline - env.now()),
+      maxMs: Math.max(0, Math.min(deadline, env.now() + MAX_RETRY_AFTER_MS) - env.now()),
     });
     return {
       kind: 'transient',

@@ -1,6 +1,6 @@
 import { InvalidOptionError, validateOptions } from '@unfazed/contract';
 import { deadLetterQueryRule } from './options.js';
-import type { DeadLetterQuery, OperationRecord } from './types.js';
+import type { DeadLetterQuery, DeadLetterState, OperationRecord } from './types.js';
 
 /** A position in the dead-letter order (newest first: finishedAt desc, then id desc). */
 export interface DeadLetterCursor {
@@ -42,10 +42,31 @@ export function before(a: DeadLetterCursor, b: DeadLetterCursor): boolean {
   return a.at > b.at || (a.at === b.at && a.id > b.id);
 }
 
+/**
+ * The state a record has in the dead-letter view: failed, dead, compensated, or `compensating`
+ * for a saga whose compensation is stuck; undefined for anything else.
+ */
+export function deadLetterState(record: OperationRecord): DeadLetterState | undefined {
+  switch (record.state) {
+    case 'failed':
+    case 'dead':
+    case 'compensated':
+      return record.state;
+    case 'pending':
+    case 'running':
+      return record.phase === 'compensate' && record.saga?.stuck === true
+        ? 'compensating'
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** Whether a finished record matches the filters (not the cursor). */
 export function matches(record: OperationRecord, query: DeadLetterQuery): boolean {
-  const states = query.states ?? ['failed', 'dead'];
-  if (!(states as readonly string[]).includes(record.state)) return false;
+  const state = deadLetterState(record);
+  if (state === undefined) return false;
+  if (query.states !== undefined && !query.states.includes(state)) return false;
   if (query.type !== undefined && record.type !== query.type) return false;
   if (query.errorCode !== undefined && record.lastError?.code !== query.errorCode) return false;
   const at = record.finishedAt ?? record.updatedAt;

@@ -9,7 +9,10 @@ import { runLeased } from './operation-run.js';
 import { startKeyRule, startOptionsRule } from './options.js';
 import { publicStatus, startOutcomeOf } from './public-status.js';
 import type { QueueContext } from './queue-context.js';
-import { targetOf, type OperationDefinition, type ResolvedType, type RunResult } from './run.js';
+import { targetOf, type ResolvedType, type RunResult } from './run.js';
+
+/** The signal of a request built only to find its target. */
+const NEVER_ABORTED = new AbortController().signal;
 import type { OperationRecord } from './types.js';
 
 /** How `start` persists an operation: due when, and whether it tries it here first. */
@@ -31,7 +34,6 @@ export class DefinedOperation<I> implements DurableOperation<I> {
   constructor(
     private readonly ctx: QueueContext,
     private readonly t: ResolvedType,
-    private readonly definition: OperationDefinition<I>,
   ) {
     this.name = t.name;
   }
@@ -39,7 +41,7 @@ export class DefinedOperation<I> implements DurableOperation<I> {
   async find(key: string): Promise<OperationStatus | undefined> {
     validateOptions(startKeyRule, key, { name: `${this.name}.find`, path: 'key' });
     const rec = await this.ctx.env.store.findByKey(this.name, key);
-    return rec ? publicStatus(rec) : undefined;
+    return rec ? publicStatus(rec, this.t) : undefined;
   }
 
   async start(input: I, given?: StartOptions): Promise<StartOutcome> {
@@ -101,12 +103,21 @@ export class DefinedOperation<I> implements DurableOperation<I> {
     return { now, dueAt: now, sync: true, waitMs };
   }
 
+  /** The circuit of the first step's target, when the first step is a request. */
   #circuitOf(input: I): ReturnType<NonNullable<DurableClient['circuit']>> | undefined {
     const { env } = this.ctx;
+    const first = this.t.steps[0];
+    if (first?.kind !== 'request' || env.client.circuit === undefined) return undefined;
     try {
-      return env.client.circuit?.(
-        targetOf(this.definition.request(input, { id: '' }), env.baseOrigin),
-      );
+      const probe = {
+        id: '',
+        step: first.name,
+        stepKey: '',
+        results: {},
+        attempts: 0,
+        signal: NEVER_ABORTED,
+      };
+      return env.client.circuit(targetOf(first.request(input, probe), env.baseOrigin));
     } catch {
       return undefined;
     }

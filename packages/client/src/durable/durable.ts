@@ -15,6 +15,12 @@ import {
 } from './options.js';
 import { publicStatus } from './public-status.js';
 import { QueueContext } from './queue-context.js';
+import {
+  resolveSteps,
+  sagaDefinitionRule,
+  type SagaDefinition,
+  type SagaStep,
+} from './saga-definition.js';
 import type { OperationDefinition, ResolvedType, RunEnv } from './run.js';
 import type {
   DurableClock,
@@ -87,13 +93,17 @@ export type StartOutcome =
   | {
       readonly status: 'completed';
       readonly id: string;
+      /** The response (a saga: its last step's; a local last step's result as a JSON body). */
       readonly response: OperationResponse;
+      /** A saga's step results, by step name. */
+      readonly results?: Readonly<Record<string, unknown>>;
       readonly existing: boolean;
     }
   | {
       readonly status: 'failed';
       readonly id: string;
-      readonly state: 'failed' | 'dead';
+      /** `compensated`: a saga that gave up and undid its completed steps. */
+      readonly state: 'failed' | 'dead' | 'compensated';
       /** Why; `failure.outcome` says whether the effect may have happened (`unknown`). */
       readonly failure: GiveUpFailure;
       readonly existing: boolean;
@@ -101,7 +111,8 @@ export type StartOutcome =
   | {
       readonly status: 'accepted';
       readonly id: string;
-      readonly state: 'pending' | 'running';
+      /** `compensating`: a saga that gave up and is undoing its steps. */
+      readonly state: 'pending' | 'running' | 'compensating';
       /** When the next attempt is due, epoch ms (pending only). */
       readonly nextAttemptAt?: number;
       readonly existing: boolean;
@@ -156,6 +167,12 @@ export interface DeadLetters {
 export interface Durable {
   /** Defines an operation type. Every process that starts or works it must define it. */
   operation<I>(name: string, definition: OperationDefinition<I>): DurableOperation<I>;
+  /**
+   * Defines a saga type: steps run in order, each step's result journaled before the next
+   * starts, the completed steps compensated in reverse when a step fails finally or the deadline
+   * passes. Started, found and watched like an operation (same `start`, `find`, `status`).
+   */
+  saga<I>(name: string, definition: SagaDefinition<I>): DurableOperation<I>;
   /** Starts a worker in this process. */
   startWorker(options?: WorkerOptions): DurableWorker;
   /** The public state of an operation (what a status route serves), or undefined. */
@@ -212,12 +229,8 @@ export function createDurable(options: DurableOptions): Durable {
     backoffLayers,
     backoff,
   );
-  const defRule = definitionRule({
-    deadline: o.deadline,
-    attemptTimeout,
-    maxInputBytes: o.maxInputBytes,
-  });
-  return new DurableQueue(ctx, defRule);
+  const defaults = { deadline: o.deadline, attemptTimeout, maxInputBytes: o.maxInputBytes };
+  return new DurableQueue(ctx, definitionRule(defaults), sagaDefinitionRule(defaults));
 }
 
 /** @internal A durable instance: defines types, starts workers, answers status queries. */
@@ -234,6 +247,7 @@ class DurableQueue implements Durable {
   constructor(
     private readonly ctx: QueueContext,
     private readonly defRule: ReturnType<typeof definitionRule>,
+    private readonly sagaRule: ReturnType<typeof sagaDefinitionRule>,
   ) {
     this.events = ctx.env.events;
     this.store = ctx.env.store;
@@ -245,9 +259,10 @@ class DurableQueue implements Durable {
     const where = `durable.operation('${name}')`;
     const d = validateOptions(this.defRule, definition, { name: where });
     const { backoffLayers } = this.ctx;
+    const def = definition as OperationDefinition<unknown>;
     const t: ResolvedType = {
       name,
-      def: definition as OperationDefinition<unknown>,
+      def,
       deadline: d.deadline,
       maxAttempts: d.maxAttempts ?? Infinity,
       backoff: d.backoff
@@ -256,9 +271,54 @@ class DurableQueue implements Durable {
       attemptTimeout: d.attemptTimeout,
       wait: d.wait,
       maxInputBytes: d.maxInputBytes,
+      steps: [],
+    };
+    // One engine: an operation is a saga of one request step, keyed by the operation id.
+    const steps = [
+      {
+        kind: 'request' as const,
+        name,
+        maxAttempts: t.maxAttempts,
+        attemptTimeout: t.attemptTimeout,
+        backoff: t.backoff,
+        request: (input: unknown, ctx: { id: string }) => def.request(input, { id: ctx.id }),
+      },
+    ];
+    const resolved: ResolvedType = { ...t, steps };
+    this.ctx.types.set(name, resolved);
+    return new DefinedOperation<I>(this.ctx, resolved);
+  }
+
+  saga<I>(name: string, definition: SagaDefinition<I>): DurableOperation<I> {
+    validateOptions(this.#nameRule, name, { name: 'durable.saga', path: 'name' });
+    const where = `durable.saga('${name}')`;
+    const d = validateOptions(this.sagaRule, definition, { name: where });
+    const { backoffLayers } = this.ctx;
+    const backoff = d.backoff
+      ? resolveBackoff([...backoffLayers, d.backoff], { name: where, path: 'backoff' })
+      : this.ctx.backoff;
+    const maxAttempts = d.maxAttempts ?? Infinity;
+    const layers = d.backoff ? [...backoffLayers, d.backoff] : backoffLayers;
+    const steps = resolveSteps(
+      d.steps as readonly SagaStep<unknown>[],
+      { maxAttempts, attemptTimeout: d.attemptTimeout, backoff },
+      layers,
+      where,
+    );
+    const t: ResolvedType = {
+      name,
+      def: {},
+      steps,
+      saga: { stuckAfter: d.stuckAfter },
+      deadline: d.deadline,
+      maxAttempts,
+      backoff,
+      attemptTimeout: d.attemptTimeout,
+      wait: d.wait,
+      maxInputBytes: d.maxInputBytes,
     };
     this.ctx.types.set(name, t);
-    return new DefinedOperation(this.ctx, t, definition);
+    return new DefinedOperation<I>(this.ctx, t);
   }
 
   startWorker(workerOptions?: WorkerOptions): DurableWorker {
@@ -271,7 +331,7 @@ class DurableQueue implements Durable {
   async status(id: string): Promise<OperationStatus | undefined> {
     validateOptions(operationIdRule, id, { name: 'durable.status', path: 'id' });
     const rec = await this.store.get(id);
-    return rec ? publicStatus(rec) : undefined;
+    return rec ? publicStatus(rec, this.ctx.types.get(rec.type)) : undefined;
   }
 
   readonly counts = (): Promise<StateCounts> => this.store.counts();

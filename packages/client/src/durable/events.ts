@@ -12,7 +12,9 @@ export type ScheduleReason =
   | 'circuit-open'
   | 'released'
   | 'hook-retry'
-  | 'target-busy';
+  | 'target-busy'
+  | 'timer'
+  | 'compensation-retry';
 
 /** Payloads of the events a durable instance emits, by event name. */
 export interface DurableEventMap {
@@ -22,6 +24,8 @@ export interface DurableEventMap {
   attempt: {
     id: string;
     type: string;
+    /** The saga step it was an attempt of. */
+    step?: string;
     attempt: number;
     status?: number;
     error?: string;
@@ -48,6 +52,23 @@ export interface DurableEventMap {
   'lease-lost': { id: string; type: string; worker: string };
   /** A hook threw; it will run again. */
   'hook-error': { id: string; type: string; hook: 'onSuccess' | 'onGiveUp'; error: unknown };
+  /** A saga step completed; its result is journaled (in the same write as the next step's start). */
+  'step-completed': { id: string; type: string; step: string; index: number; attempts: number };
+  /** A saga gave up (`failure`) and starts compensating its steps in reverse. */
+  compensating: { id: string; type: string; failure: GiveUpFailure };
+  /** One compensation failed; it will run again (no deadline gives up on an undo). */
+  'compensation-error': { id: string; type: string; step: string; attempts: number; error: string };
+  /** A compensation has failed `stuckAfter` times in a row: operators should look. */
+  'compensation-stuck': { id: string; type: string; step: string; attempts: number };
+  /** A step's compensation succeeded. */
+  'step-compensated': {
+    id: string;
+    type: string;
+    step: string;
+    outcome: 'completed' | 'unknown';
+  };
+  /** A saga gave up and every step that needed it was compensated. */
+  compensated: { id: string; type: string; failure: GiveUpFailure };
   /** A worker's polling loop hit an error (e.g. Redis down); it keeps polling. */
   'worker-error': { worker: string; error: unknown };
 }

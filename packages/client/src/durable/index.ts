@@ -15,6 +15,18 @@ export {
   type OperationDetails,
 } from './durable.js';
 export type { OperationDefinition, OperationContext } from './run.js';
+export {
+  SagaStepFailedError,
+  type SagaDefinition,
+  type SagaStep,
+  type SagaLocalStep,
+  type SagaRequestStep,
+  type SagaSleepStep,
+  type SagaStepRetry,
+  type SagaCompensation,
+  type SagaStepContext,
+  type SagaCompensationContext,
+} from './saga-definition.js';
 export type { DurableWorker, WorkerOptions } from './worker.js';
 export type { DurableBackoffOptions } from './backoff.js';
 export type { DurableClient, DurableRequest, ClientPolicy } from './client-port.js';
@@ -40,6 +52,10 @@ export type {
   Settlement,
   DeadLetterQuery,
   DeadLetterPage,
+  DeadLetterState,
+  SagaProgress,
+  StepRecord,
+  StepState,
   StateCounts,
   QueueGauges,
 } from './types.js';

@@ -29,6 +29,9 @@ export interface MemoryDurableStoreOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** States `discard` deletes: what the dead-letter view holds once it has finished. */
+const DISCARDABLE: ReadonlySet<OperationState> = new Set(['failed', 'dead', 'compensated']);
+
 /**
  * A durable store in this process's memory: the same semantics as the Redis store within one
  * process, and nothing survives a restart. Meant for tests, development and callers that only
@@ -165,6 +168,7 @@ class MemoryDurableStore implements DurableStore {
     if (!op || !this.#leased(op, owner)) return false;
     this.#histories.get(id)?.push(...entries);
     op.updatedAt = now;
+    if (s.saga !== undefined) op.saga = structuredClone(s.saga);
     if (s.action === 'hook') {
       op.phase = s.phase;
       op.attempts = s.attempts;
@@ -236,7 +240,7 @@ class MemoryDurableStore implements DurableStore {
   async discard(id: string): Promise<boolean> {
     this.#assertOpen();
     const op = this.#ops.get(id);
-    if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+    if (!op || !DISCARDABLE.has(op.state)) return false;
     this.#ops.delete(id);
     this.#histories.delete(id);
     if (op.key !== undefined) this.#keys.delete(indexKey(op.type, op.key));
@@ -330,5 +334,13 @@ function score(op: OperationRecord): number {
 
 /** A zeroed per-state counter for `type`. */
 export function bucket(out: StateCounts, type: string): Record<OperationState, number> {
-  return (out[type] ??= { pending: 0, running: 0, completed: 0, failed: 0, dead: 0 });
+  return (out[type] ??= {
+    pending: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    dead: 0,
+    compensating: 0,
+    compensated: 0,
+  });
 }

@@ -1,9 +1,17 @@
 import { leaseClock } from './lease-clock.js';
 import { backoffDelay } from './backoff.js';
-import { callOnce, type Attempt } from './attempt.js';
+import { callOnce, type Attempt, type CallLimits } from './attempt.js';
 import type { DurableRequest } from './client-port.js';
 import type { ScheduleReason } from './events.js';
 import { Lease, type LeaseGrant } from './lease.js';
+import {
+  initialSteps,
+  SagaStepFailedError,
+  stepKeyOf,
+  type ResolvedStep,
+  type SagaCompensationContext,
+  type SagaStepContext,
+} from './saga-definition.js';
 import {
   giveUpFailure,
   sleep,
@@ -19,7 +27,10 @@ import type {
   HistoryEntry,
   OperationFailure,
   OperationRecord,
+  OperationResponse,
+  SagaProgress,
   Settlement,
+  StepRecord,
 } from './types.js';
 
 /**
@@ -64,6 +75,11 @@ export class OperationRun {
   readonly #entries: HistoryEntry[] = [];
   /** History and events name the worker; the store's owner checks use the lease token. */
   readonly #worker: string;
+  /**
+   * A saga's journal as this holder knows it, written with every settle (undefined for an
+   * `operation()`, whose one step is the record itself).
+   */
+  #saga: SagaProgress | undefined;
 
   constructor(
     private readonly env: RunEnv,
@@ -73,10 +89,50 @@ export class OperationRun {
     private readonly options: RunOptions,
   ) {
     this.#rec = initial;
+    this.#saga = t.saga
+      ? (initial.saga ?? { step: 0, results: {}, steps: initialSteps(t.steps) })
+      : undefined;
+    // A saga's current step knows its own last error; the record's may be an earlier step's.
+    const lastError = this.#saga ? this.#saga.steps[this.#saga.step]?.lastError : initial.lastError;
     this.#unknown =
-      (initial.lastError !== undefined && initial.lastError.outcome !== 'failed') ||
+      (lastError !== undefined && lastError.outcome !== 'failed') ||
       (options.takeover === true && initial.phase === 'attempt');
     this.#worker = lease.worker;
+  }
+
+  /** The step the record is at (an `operation()`: its one request step). */
+  get #current(): ResolvedStep {
+    return this.t.steps[this.#saga?.step ?? 0] as ResolvedStep;
+  }
+
+  /** The `Idempotency-Key` of the current step: the operation id, or `<id>:<step>` in a saga. */
+  get #stepKey(): string {
+    return this.#saga ? stepKeyOf(this.#rec.id, this.#current.name) : this.#rec.id;
+  }
+
+  #stepContext(): SagaStepContext {
+    return {
+      id: this.#rec.id,
+      step: this.#current.name,
+      stepKey: this.#stepKey,
+      results: this.#saga?.results ?? {},
+      attempts: this.#rec.attempts,
+      signal: this.lease.controller.signal,
+    };
+  }
+
+  /** Replaces step `index` of the journal with `patch` applied. */
+  #patchStep(index: number, patch: Loose<StepRecord>, rest: Loose<SagaProgress> = {}): void {
+    const saga = this.#saga;
+    if (!saga) return;
+    const steps = saga.steps.slice();
+    steps[index] = defined({ ...(steps[index] as StepRecord), ...patch }) as StepRecord;
+    this.#saga = defined({ ...saga, steps, ...rest }) as SagaProgress;
+  }
+
+  /** The journal of a saga (only called on one). */
+  get #journal(): SagaProgress {
+    return this.#saga as SagaProgress;
   }
 
   /** Attempts until the operation is settled, scheduled or lost to another holder. */
@@ -96,9 +152,13 @@ export class OperationRun {
   }
 
   async #step(): Promise<Step> {
-    const { env, t, lease } = this;
+    const { env, lease } = this;
     const rec = this.#rec;
     if (lease.lost) return LOST;
+    if (rec.phase === 'compensate') {
+      if (!(await lease.ensure())) return lease.lost ? LOST : this.#lapsedBefore('compensation');
+      return this.#compensate();
+    }
     if (rec.phase !== 'attempt') {
       if (!(await lease.ensure())) return lease.lost ? LOST : this.#lapsedBefore('hook');
       return this.#runHook();
@@ -108,23 +168,201 @@ export class OperationRun {
       this.#note({ at: now, kind: 'deadline' });
       return this.#giveUp('dead-hook', rec.attempts, deadlineFailure(rec));
     }
-    if (rec.attempts >= t.maxAttempts) {
+    const step = this.#current;
+    if (rec.attempts >= step.maxAttempts) {
       return this.#giveUp('dead-hook', rec.attempts, {
         code: 'attempts-exhausted',
-        message: `gave up after ${rec.attempts} attempts; last: ${rec.lastError?.message ?? 'none'}`,
-        ...(rec.lastError?.status !== undefined ? { status: rec.lastError.status } : {}),
+        message: `gave up after ${rec.attempts} attempts${this.#saga ? ` of step "${step.name}"` : ''}; last: ${this.#lastErrorOfStep()?.message ?? 'none'}`,
+        ...statusOf(this.#lastErrorOfStep()),
       });
     }
+    if (step.kind === 'sleep') return this.#sleepStep(step, now);
+    if (step.kind === 'local') return this.#localStep(step, now);
     let request: DurableRequest;
     try {
-      request = t.def.request(JSON.parse(rec.input) as unknown, { id: rec.id });
+      request = step.request(JSON.parse(rec.input) as unknown, this.#stepContext());
     } catch (error) {
       return this.#giveUp('failed-hook', rec.attempts, {
-        code: 'request-build-failed',
+        code: error instanceof SagaStepFailedError ? error.code : 'request-build-failed',
         message: error instanceof Error ? error.message : String(error),
       });
     }
     return this.#attemptIfAdmitted(request, now);
+  }
+
+  #lastErrorOfStep(): OperationFailure | undefined {
+    return this.#saga ? this.#saga.steps[this.#saga.step]?.lastError : this.#rec.lastError;
+  }
+
+  /** The start's `wait` ran out before this step: hand the rest to the workers. */
+  #waitSpent(now: number): Promise<RunResult> {
+    this.#note({
+      at: now,
+      kind: 'released',
+      note: 'the wait of start ran out before its first attempt',
+    });
+    return this.#schedule(now, this.#rec.attempts, 'released');
+  }
+
+  /** A durable timer: persist its wake-up time and come back then (one settle). */
+  async #sleepStep(step: ResolvedStep & { kind: 'sleep' }, now: number): Promise<Step> {
+    const saga = this.#saga as SagaProgress;
+    const rec = this.#rec;
+    if (saga.wakeAt !== undefined) {
+      // Claimed again: the store found it due at its wake-up time.
+      this.#note({ at: now, kind: 'step', step: step.name, note: 'timer fired' });
+      return this.#stepSucceeded(saga.wakeAt, undefined, 1);
+    }
+    let wakeAt: number;
+    try {
+      wakeAt = step.wakeAt(JSON.parse(rec.input) as unknown, this.#stepContext(), now);
+      if (!Number.isFinite(wakeAt)) throw new Error(`until() gave ${String(wakeAt)}, not a time`);
+    } catch (error) {
+      return this.#giveUp('failed-hook', rec.attempts, {
+        code: 'step-failed',
+        message: error instanceof Error ? error.message : String(error),
+        outcome: 'failed',
+      });
+    }
+    if (wakeAt >= rec.deadline) {
+      this.#note({ at: now, kind: 'deadline' });
+      return this.#giveUp('dead-hook', rec.attempts, {
+        ...deadlineFailure(rec),
+        message: `the timer step "${step.name}" wakes at ${new Date(wakeAt).toISOString()}, past the deadline ${new Date(rec.deadline).toISOString()}`,
+        outcome: 'failed',
+      });
+    }
+    this.#patchStep(saga.step, { state: 'sleeping', at: now }, { wakeAt });
+    if (wakeAt <= now) return this.#stepSucceeded(wakeAt, undefined, 1);
+    this.#note({
+      at: now,
+      kind: 'step',
+      step: step.name,
+      delayMs: wakeAt - now,
+      delayReason: 'timer',
+      note: `sleeping until ${new Date(wakeAt).toISOString()}`,
+    });
+    return this.#schedule(wakeAt, 0, 'timer');
+  }
+
+  /** Runs a local step here (at least once: the step makes its effect idempotent by its key). */
+  async #localStep(step: ResolvedStep & { kind: 'local' }, now: number): Promise<Step> {
+    const { env, lease, options } = this;
+    const rec = this.#rec;
+    if (options.syncUntil !== undefined && now >= options.syncUntil) return this.#waitSpent(now);
+    if (!(await lease.ensure())) return lease.lost ? LOST : this.#lapsedBefore('step');
+    const attemptNo = rec.attempts + 1;
+    const started = env.now();
+    const disarm = lease.guard();
+    let result: unknown;
+    let thrown: { error: unknown } | undefined;
+    try {
+      result = await step.run(JSON.parse(rec.input) as unknown, this.#stepContext());
+    } catch (error) {
+      thrown = { error };
+    } finally {
+      disarm();
+    }
+    const ended = env.now();
+    if (lease.lost) return LOST;
+    const span = { attemptNo, started, ended };
+    if (thrown === undefined) {
+      let journaled: unknown;
+      try {
+        journaled = result === undefined ? null : (JSON.parse(JSON.stringify(result)) as unknown);
+      } catch (error) {
+        this.#entries.push(this.#stepEntry(span, 'step-result-not-json'));
+        return this.#giveUp('failed-hook', attemptNo, {
+          code: 'step-result-not-json',
+          message: `step "${step.name}" returned a value JSON cannot hold: ${error instanceof Error ? error.message : String(error)}`,
+          outcome: 'unknown',
+        });
+      }
+      this.#entries.push(this.#stepEntry(span));
+      return this.#stepSucceeded(journaled, undefined, attemptNo);
+    }
+    const { error } = thrown;
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof SagaStepFailedError) {
+      this.#entries.push(this.#stepEntry(span, error.code));
+      return this.#giveUp('failed-hook', attemptNo, {
+        code: error.code,
+        message,
+        outcome: 'failed',
+      });
+    }
+    // It may have done part of its effect: unknown from here on.
+    return this.#transient(this.#stepEntry(span, 'step-error'), span, {
+      kind: 'transient',
+      code: 'step-error',
+      message: `step "${step.name}" threw: ${message}`,
+    });
+  }
+
+  /** The history entry of one run of a local step. */
+  #stepEntry(span: AttemptSpan, error?: string): HistoryEntry {
+    return {
+      at: span.started,
+      kind: 'attempt',
+      step: this.#current.name,
+      attempt: span.attemptNo,
+      durationMs: span.ended - span.started,
+      worker: this.#worker,
+      ...(error !== undefined ? { error } : {}),
+    };
+  }
+
+  /**
+   * A saga step completed: journal its result and, in the same write, start the next step here
+   * (or finish). An `operation()` has no journal and goes its own way ({@link #succeeded}).
+   */
+  async #stepSucceeded(
+    result: unknown,
+    response: OperationResponse | undefined,
+    attempts: number,
+  ): Promise<Step> {
+    const { env, t } = this;
+    const saga = this.#saga as SagaProgress;
+    const rec = this.#rec;
+    const index = saga.step;
+    const step = t.steps[index] as ResolvedStep;
+    const now = env.now();
+    this.#patchStep(index, { state: 'completed', attempts, at: now, lastError: undefined });
+    this.#saga = {
+      step: index,
+      results: { ...saga.results, [step.name]: result },
+      steps: (this.#saga as SagaProgress).steps,
+    };
+    if (env.events.has('step-completed')) {
+      env.events.emit('step-completed', {
+        id: rec.id,
+        type: rec.type,
+        step: step.name,
+        index,
+        attempts,
+      });
+    }
+    if (index + 1 < t.steps.length) {
+      this.#patchStep(index + 1, { state: 'running', at: now }, { step: index + 1 });
+      const next: Settlement = {
+        action: 'hook',
+        phase: 'attempt',
+        attempts: 0,
+        leaseUntil: now + env.leaseMs,
+      };
+      if (!(await this.#settle(next))) return LOST;
+      this.#rec = { ...rec, attempts: 0, saga: this.#journal };
+      this.#unknown = false;
+      return 'again';
+    }
+    const final = response ?? {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(result ?? null),
+    };
+    const done: Settlement = { action: 'finish', state: 'completed', attempts, response: final };
+    if (!(await this.#settle(done))) return LOST;
+    return this.#finished('completed', { ...rec, attempts, response: final, saga: this.#journal });
   }
 
   /** Skips an open circuit, a spent `wait`, a lapsed lease and a busy target; else attempts. */
@@ -140,16 +378,9 @@ export class OperationRun {
     ) {
       return this.#circuitOpen(circuit.nextProbeAt, now);
     }
-    if (options.syncUntil !== undefined && now >= options.syncUntil) {
-      // The write-ahead of start took the whole `wait` (a slow store): an attempt now would get
-      // no time at all. Hand it to the workers.
-      this.#note({
-        at: now,
-        kind: 'released',
-        note: 'the wait of start ran out before its first attempt',
-      });
-      return this.#schedule(now, rec.attempts, 'released');
-    }
+    // The write-ahead of start took the whole `wait` (a slow store): an attempt now would get no
+    // time at all. Hand it to the workers.
+    if (options.syncUntil !== undefined && now >= options.syncUntil) return this.#waitSpent(now);
     if (!(await lease.ensure())) return lease.lost ? LOST : this.#lapsedBefore('attempt');
     const release = options.admit ? options.admit(target) : () => undefined;
     if (release === undefined) {
@@ -167,14 +398,12 @@ export class OperationRun {
     const started = env.now();
     const disarm = lease.guard();
     try {
-      outcome = await callOnce(
-        env,
-        this.t,
-        rec,
-        request,
-        lease.controller.signal,
-        this.options.syncUntil,
-      );
+      const call: CallLimits = {
+        key: this.#stepKey,
+        attemptTimeout: this.#current.attemptTimeout,
+        deadline: rec.deadline,
+      };
+      outcome = await callOnce(env, call, request, lease.controller.signal, this.options.syncUntil);
     } finally {
       disarm();
       release();
@@ -186,8 +415,12 @@ export class OperationRun {
         return this.#aborted(span);
       case 'circuit-open':
         return this.#circuitOpen(outcome.nextProbeAt, ended);
-      case 'success':
-        return this.#succeeded(this.#recordAttempt(span, outcome.status), span, outcome);
+      case 'success': {
+        const base = this.#recordAttempt(span, outcome.status);
+        if (!this.#saga) return this.#succeeded(base, span, outcome);
+        this.#entries.push(base);
+        return this.#stepSucceeded(resultOf(outcome.response), outcome.response, span.attemptNo);
+      }
       case 'permanent': {
         const base = this.#recordAttempt(span, outcome.failure.status, outcome.failure.code);
         this.#entries.push(base);
@@ -211,6 +444,7 @@ export class OperationRun {
     const rec = this.#rec;
     const durationMs = span.ended - span.started;
     const fields = {
+      ...(this.#saga ? { step: this.#current.name } : {}),
       attempt: span.attemptNo,
       durationMs,
       worker: this.#worker,
@@ -300,12 +534,14 @@ export class OperationRun {
     outcome: Extract<Attempt, { kind: 'transient' }>,
   ): Promise<Step> {
     const { env, t, options } = this;
+    const step = this.#current;
     const { attemptNo, started, ended } = span;
     if (outcome.notSent !== true) this.#unknown = true;
     const lastError: OperationFailure = {
       code: outcome.code,
       message:
-        outcome.status !== undefined ? `downstream answered ${outcome.status}` : outcome.code,
+        outcome.message ??
+        (outcome.status !== undefined ? `downstream answered ${outcome.status}` : outcome.code),
       ...(outcome.status !== undefined ? { status: outcome.status } : {}),
       outcome: this.#outcomeSoFar,
     };
@@ -313,10 +549,13 @@ export class OperationRun {
     // from an overloaded downstream must not turn the queue into a tight loop.
     let [delay, reason]: [number, ScheduleReason] =
       outcome.retryAfter !== undefined
-        ? [Math.max(outcome.retryAfter, t.backoff.initialMs), 'retry-after']
-        : [backoffDelay(t.backoff, attemptNo, env.random), 'backoff'];
+        ? [Math.max(outcome.retryAfter, step.backoff.initialMs), 'retry-after']
+        : [backoffDelay(step.backoff, attemptNo, env.random), 'backoff'];
     const last =
-      attemptNo < t.maxAttempts ? lastAttempt(t, this.#rec, started, ended, delay) : 'none';
+      attemptNo < step.maxAttempts
+        ? lastAttempt(step.attemptTimeout, t.deadline, this.#rec, started, ended, delay)
+        : 'none';
+    this.#patchStep(this.#saga?.step ?? 0, { attempts: attemptNo, lastError });
     if (last === 'give-up') {
       this.#entries.push({ ...base, delayMs: delay, delayReason: reason });
       this.#rec = { ...this.#rec, attempts: attemptNo, lastError };
@@ -330,7 +569,7 @@ export class OperationRun {
     if (last !== 'none') [delay, reason] = [Math.max(0, last - ended), 'last-attempt'];
     this.#entries.push({ ...base, delayMs: delay, delayReason: reason });
     this.#rec = { ...this.#rec, attempts: attemptNo, lastError };
-    if (attemptNo >= t.maxAttempts) return 'again';
+    if (attemptNo >= step.maxAttempts) return 'again';
     if (options.syncUntil !== undefined && ended + delay < options.syncUntil) {
       await sleep(delay, this.lease.controller.signal);
       return 'again';
@@ -344,7 +583,15 @@ export class OperationRun {
     if (lease.lost) return false;
     const sentAt = leaseClock();
     const now = env.now();
-    const sent = env.store.settle(this.#rec.id, lease.owner, now, s, this.#entries.splice(0));
+    // A saga's journal goes with every settle: the step transition and its result in one write.
+    const settlement: Settlement = this.#saga ? { ...s, saga: this.#journal } : s;
+    const sent = env.store.settle(
+      this.#rec.id,
+      lease.owner,
+      now,
+      settlement,
+      this.#entries.splice(0),
+    );
     // A final write: nothing to renew any more (a renewal queued behind it would find it gone).
     if (s.action !== 'hook') {
       lease.end();
@@ -386,15 +633,23 @@ export class OperationRun {
     const rec = this.#rec;
     const delayMs = dueAt - this.env.now();
     this.env.events.emit('scheduled', { id: rec.id, type: rec.type, dueAt, delayMs, reason });
-    this.#rec = { ...rec, state: 'pending', attempts, dueAt, ...(lastError ? { lastError } : {}) };
+    this.#rec = {
+      ...rec,
+      state: 'pending',
+      attempts,
+      dueAt,
+      ...(lastError ? { lastError } : {}),
+      ...(this.#saga ? { saga: this.#journal } : {}),
+    };
     return { kind: 'pending', record: this.#rec };
   }
 
-  async #giveUp(phase: HookPhase, attempts: number, given: OperationFailure): Promise<RunResult> {
+  async #giveUp(phase: HookPhase, attempts: number, given: OperationFailure): Promise<Step> {
     const { env, t } = this;
     const rec = this.#rec;
     const state = phase === 'failed-hook' ? 'failed' : 'dead';
     const failure: GiveUpFailure = { ...given, outcome: given.outcome ?? this.#outcomeSoFar };
+    if (this.#saga) return this.#beginCompensation(attempts, failure);
     if (t.def.onGiveUp === undefined) {
       if (!(await this.#settle({ action: 'finish', state, attempts, lastError: failure }))) {
         return LOST;
@@ -408,8 +663,288 @@ export class OperationRun {
     return this.#runHook();
   }
 
+  /**
+   * A saga gave up: mark the current step (`failed`: a final answer, its effect did not happen;
+   * `unknown`: it may have), then compensate, newest first, every step that completed or is
+   * unknown and has a compensation. The switch to compensating is one settle.
+   */
+  async #beginCompensation(attempts: number, failure: GiveUpFailure): Promise<Step> {
+    const { env } = this;
+    const saga = this.#saga as SagaProgress;
+    const rec = this.#rec;
+    const now = env.now();
+    const index = saga.step;
+    const current = this.t.steps[index] as ResolvedStep;
+    const known = failure.outcome === 'failed' || current.kind === 'sleep';
+    this.#patchStep(index, {
+      state: known ? 'failed' : 'unknown',
+      attempts: Math.max(attempts, saga.steps[index]?.attempts ?? 0),
+      lastError: failure,
+      at: now,
+    });
+    if (env.events.has('compensating')) {
+      env.events.emit('compensating', { id: rec.id, type: rec.type, failure });
+    }
+    const next = this.#toCompensate(index);
+    if (next === undefined) {
+      const done: Settlement = {
+        action: 'finish',
+        state: 'compensated',
+        attempts,
+        lastError: failure,
+      };
+      if (!(await this.#settle(done))) return LOST;
+      return this.#finished('compensated', {
+        ...rec,
+        attempts,
+        lastError: failure,
+        saga: this.#journal,
+      });
+    }
+    this.#startCompensating(next, now);
+    const s: Settlement = {
+      action: 'hook',
+      phase: 'compensate',
+      attempts,
+      leaseUntil: now + env.leaseMs,
+      lastError: failure,
+    };
+    if (!(await this.#settle(s))) return LOST;
+    this.#rec = { ...rec, phase: 'compensate', attempts, lastError: failure, saga: this.#journal };
+    return this.#compensate();
+  }
+
+  /** The newest step at or before `from` that needs its compensation run. */
+  #toCompensate(from: number): number | undefined {
+    const saga = this.#saga as SagaProgress;
+    for (let i = from; i >= 0; i--) {
+      const state = saga.steps[i]?.state;
+      if ((state === 'completed' || state === 'unknown') && this.t.steps[i]?.compensate) return i;
+    }
+    return undefined;
+  }
+
+  #startCompensating(index: number, now: number): void {
+    const record = (this.#saga as SagaProgress).steps[index] as StepRecord;
+    this.#patchStep(
+      index,
+      {
+        state: 'compensating',
+        outcome: record.state === 'unknown' ? 'unknown' : 'completed',
+        compensationAttempts: 0,
+        at: now,
+      },
+      { step: index, stuck: undefined },
+    );
+  }
+
+  /**
+   * Runs the compensation of the journal's current step: on success moves to the next one (one
+   * settle) or finishes `compensated`; on any failure retries it later with the step's backoff,
+   * without a deadline, and flags the saga `stuck` after `stuckAfter` failures in a row.
+   */
+  async #compensate(): Promise<Step> {
+    const { env, t, lease } = this;
+    const saga = this.#saga as SagaProgress;
+    const rec = this.#rec;
+    const index = saga.step;
+    const step = t.steps[index] as ResolvedStep;
+    const record = saga.steps[index] as StepRecord;
+    const compensation = step.compensate;
+    if (!compensation || record.state !== 'compensating') {
+      // Nothing (more) to do for this one: a journal written by a holder that stopped halfway.
+      return this.#compensated(index);
+    }
+    const stepKey = stepKeyOf(rec.id, step.name);
+    const attemptNo = (record.compensationAttempts ?? 0) + 1;
+    const ctx: SagaCompensationContext = {
+      id: rec.id,
+      step: step.name,
+      stepKey,
+      compensationKey: `${stepKey}:compensate`,
+      results: saga.results,
+      attempts: attemptNo - 1,
+      signal: lease.controller.signal,
+      outcome: record.outcome ?? 'completed',
+    };
+    const input = JSON.parse(rec.input) as unknown;
+    const started = env.now();
+    let failure: OperationFailure | undefined;
+    let retryAfter: number | undefined;
+    let status: number | undefined;
+    if (compensation.kind === 'local') {
+      const disarm = lease.guard();
+      try {
+        await compensation.run(input, ctx);
+      } catch (error) {
+        failure = {
+          code: 'compensation-error',
+          message: error instanceof Error ? error.message : String(error),
+        };
+      } finally {
+        disarm();
+      }
+    } else {
+      let request: DurableRequest | undefined;
+      try {
+        request = compensation.request(input, ctx);
+      } catch (error) {
+        failure = {
+          code: 'request-build-failed',
+          message: error instanceof Error ? error.message : String(error),
+        };
+      }
+      if (request !== undefined) {
+        const circuit = env.client.circuit?.(targetOf(request, env.baseOrigin));
+        if (
+          circuit?.state === 'open' &&
+          circuit.nextProbeAt !== undefined &&
+          circuit.nextProbeAt > started
+        ) {
+          const dueAt = circuit.nextProbeAt + Math.round(env.probeJitterMs * env.random());
+          this.#note({
+            at: started,
+            kind: 'circuit-open',
+            step: step.name,
+            delayMs: dueAt - started,
+            delayReason: 'circuit-open',
+          });
+          return this.#schedule(dueAt, rec.attempts, 'circuit-open');
+        }
+        const disarm = lease.guard();
+        let outcome: Attempt;
+        try {
+          const call = {
+            key: ctx.compensationKey,
+            attemptTimeout: step.attemptTimeout,
+            deadline: Infinity,
+          };
+          outcome = await callOnce(env, call, request, lease.controller.signal, undefined);
+        } finally {
+          disarm();
+        }
+        if (outcome.kind === 'aborted') {
+          if (lease.lost) return LOST;
+          this.#note({
+            at: env.now(),
+            kind: 'released',
+            step: step.name,
+            note: 'compensation aborted',
+          });
+          return this.#schedule(env.now(), rec.attempts, 'released');
+        }
+        if (outcome.kind === 'circuit-open') {
+          return this.#schedule(
+            Math.max(outcome.nextProbeAt, env.now()),
+            rec.attempts,
+            'circuit-open',
+          );
+        }
+        if (outcome.kind === 'success') status = outcome.status;
+        else if (outcome.kind === 'permanent') {
+          failure = outcome.failure;
+          status = outcome.failure.status;
+        } else {
+          status = outcome.status;
+          retryAfter = outcome.retryAfter;
+          failure = {
+            code: outcome.code,
+            message:
+              outcome.status !== undefined ? `downstream answered ${outcome.status}` : outcome.code,
+            ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+          };
+        }
+      }
+    }
+    const ended = env.now();
+    if (lease.lost) return LOST;
+    this.#entries.push({
+      at: started,
+      kind: 'compensation',
+      step: step.name,
+      attempt: attemptNo,
+      durationMs: ended - started,
+      worker: this.#worker,
+      ...(status !== undefined ? { status } : {}),
+      ...(failure !== undefined ? { error: failure.code } : {}),
+    });
+    if (failure === undefined) {
+      this.#patchStep(index, { compensationAttempts: attemptNo });
+      return this.#compensated(index);
+    }
+    const delay =
+      retryAfter !== undefined
+        ? Math.min(
+            Math.max(retryAfter, step.backoff.initialMs),
+            Math.max(step.backoff.maxMs, step.backoff.initialMs),
+          )
+        : backoffDelay(step.backoff, attemptNo, env.random);
+    const stuck = attemptNo >= (t.saga?.stuckAfter ?? Infinity);
+    const becameStuck = stuck && saga.stuck !== true;
+    this.#patchStep(
+      index,
+      { compensationAttempts: attemptNo, lastError: failure, at: ended },
+      stuck ? { stuck: true } : {},
+    );
+    env.events.emit('compensation-error', {
+      id: rec.id,
+      type: rec.type,
+      step: step.name,
+      attempts: attemptNo,
+      error: failure.message,
+    });
+    if (becameStuck) {
+      env.events.emit('compensation-stuck', {
+        id: rec.id,
+        type: rec.type,
+        step: step.name,
+        attempts: attemptNo,
+      });
+    }
+    const entry = this.#entries[this.#entries.length - 1] as HistoryEntry;
+    this.#entries[this.#entries.length - 1] = {
+      ...entry,
+      delayMs: delay,
+      delayReason: 'compensation-retry',
+    };
+    return this.#schedule(ended + delay, rec.attempts, 'compensation-retry');
+  }
+
+  /** Step `index` is compensated: on to the next one (one settle), or finish `compensated`. */
+  async #compensated(index: number): Promise<Step> {
+    const { env } = this;
+    const rec = this.#rec;
+    const now = env.now();
+    const record = (this.#saga as SagaProgress).steps[index] as StepRecord;
+    if (record.state === 'compensating') {
+      this.#patchStep(index, { state: 'compensated', at: now, lastError: undefined });
+      env.events.emit('step-compensated', {
+        id: rec.id,
+        type: rec.type,
+        step: record.name,
+        outcome: record.outcome ?? 'completed',
+      });
+    }
+    const next = index > 0 ? this.#toCompensate(index - 1) : undefined;
+    if (next === undefined) {
+      this.#patchStep(index, {}, { stuck: undefined });
+      if (!(await this.#settle({ action: 'finish', state: 'compensated' }))) return LOST;
+      return this.#finished('compensated', { ...rec, saga: this.#journal });
+    }
+    this.#startCompensating(next, now);
+    const s: Settlement = {
+      action: 'hook',
+      phase: 'compensate',
+      attempts: rec.attempts,
+      leaseUntil: now + env.leaseMs,
+    };
+    if (!(await this.#settle(s))) return LOST;
+    this.#rec = { ...rec, saga: this.#journal };
+    return 'again';
+  }
+
   /** Waiting for the probe would pass the deadline: compensate now rather than after it. */
-  #circuitPastDeadline(nextProbeAt: number): Promise<RunResult> {
+  #circuitPastDeadline(nextProbeAt: number): Promise<Step> {
     const rec = this.#rec;
     this.#note({ at: this.env.now(), kind: 'deadline' });
     return this.#giveUp('dead-hook', rec.attempts, {
@@ -418,7 +953,7 @@ export class OperationRun {
     });
   }
 
-  #finished(state: 'completed' | 'failed' | 'dead', r: OperationRecord): RunResult {
+  #finished(state: 'completed' | 'failed' | 'dead' | 'compensated', r: OperationRecord): RunResult {
     const { env } = this;
     const rec: OperationRecord = { ...r, state, phase: 'attempt', finishedAt: env.now() };
     delete (rec as { owner?: string }).owner;
@@ -473,6 +1008,34 @@ export class OperationRun {
   }
 }
 
+/** Each property of `T` optional, `undefined` meaning "remove it". */
+type Loose<T> = { [K in keyof T]?: T[K] | undefined };
+
+/** `value` without its properties that are `undefined` (the journal is stored as JSON). */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function statusOf(failure: OperationFailure | undefined): { status?: number } {
+  return failure?.status !== undefined ? { status: failure.status } : {};
+}
+
+/**
+ * The result a request step journals: its status, headers and body, the body parsed when it
+ * is JSON (else the text).
+ */
+function resultOf(response: OperationResponse): unknown {
+  let body: unknown = response.body;
+  if (/\bjson\b/i.test(response.headers['content-type'] ?? '') && response.body !== '') {
+    try {
+      body = JSON.parse(response.body);
+    } catch {
+      // not JSON after all: keep the text
+    }
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
 /** When an attempt was made, by this process's `now`, and its number. */
 interface AttemptSpan {
   readonly attemptNo: number;
@@ -488,14 +1051,15 @@ interface AttemptSpan {
  * next attempt is before the deadline anyway.
  */
 function lastAttempt(
-  t: ResolvedType,
+  attemptTimeout: number,
+  typeDeadline: number,
   rec: OperationRecord,
   started: number,
   ended: number,
   delay: number,
 ): number | 'none' | 'give-up' {
   if (ended + delay < rec.deadline) return 'none';
-  const lastAt = rec.deadline - Math.min(t.attemptTimeout, Math.floor(t.deadline / 2));
+  const lastAt = rec.deadline - Math.min(attemptTimeout, Math.floor(typeDeadline / 2));
   if (started >= lastAt || ended >= rec.deadline) return 'give-up';
   return Math.max(ended, lastAt);
 }

@@ -146,7 +146,7 @@ export const redriveManyOptionsRule = option
   .default({});
 
 const queryShape = {
-  states: option.array(option.oneOf(['failed', 'dead'])).optional(),
+  states: option.array(option.oneOf(['failed', 'dead', 'compensated', 'compensating'])).optional(),
   type: option.string().optional(),
   errorCode: option.string().optional(),
   since: option.number().optional(),

@@ -30,6 +30,8 @@ export function settleArgs(
     lastError,
     response,
     String(retention),
+    s.saga !== undefined ? JSON.stringify(s.saga) : '',
+    s.saga?.stuck === true && s.action !== 'finish' ? '1' : '',
     ...entries.map((e) => JSON.stringify(e)),
   ];
 }
@@ -72,5 +74,6 @@ export function fromHash(f: Record<string, string>): OperationRecord {
   if (f['finishedAt'] !== undefined) rec['finishedAt'] = num('finishedAt');
   if (f['lastError'] !== undefined) rec['lastError'] = JSON.parse(f['lastError']);
   if (f['response'] !== undefined) rec['response'] = JSON.parse(f['response']);
+  if (f['saga'] !== undefined) rec['saga'] = JSON.parse(f['saga']);
   return rec as unknown as OperationRecord;
 }

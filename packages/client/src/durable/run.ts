@@ -1,6 +1,7 @@
 import type { ResolvedBackoff, DurableBackoffOptions } from './backoff.js';
 import type { DurableClient, DurableRequest } from './client-port.js';
 import type { DurableEvents } from './events.js';
+import type { ResolvedStep } from './saga-definition.js';
 import type {
   DurableStore,
   GiveUpFailure,
@@ -49,7 +50,15 @@ export interface OperationDefinition<I> {
 /** @internal An operation type with defaults resolved. */
 export interface ResolvedType {
   readonly name: string;
-  readonly def: OperationDefinition<unknown>;
+  /** The hooks of an `operation()` (a saga has none: its steps have compensations). */
+  readonly def: Pick<OperationDefinition<unknown>, 'onSuccess' | 'onGiveUp'>;
+  /**
+   * What it runs, in order: an `operation()` is a saga of one request step (keyed by the
+   * operation id), a saga its steps (each keyed `<id>:<step>`).
+   */
+  readonly steps: readonly ResolvedStep[];
+  /** Set on a saga (`durable.saga`). */
+  readonly saga?: { readonly stuckAfter: number };
   readonly deadline: number;
   readonly maxAttempts: number;
   readonly backoff: ResolvedBackoff;
@@ -75,7 +84,7 @@ export interface RunEnv {
 /** @internal How a run ended, from the point of view of the lease holder. */
 export type RunResult =
   | { readonly kind: 'completed'; readonly record: OperationRecord }
-  | { readonly kind: 'failed' | 'dead'; readonly record: OperationRecord }
+  | { readonly kind: 'failed' | 'dead' | 'compensated'; readonly record: OperationRecord }
   | { readonly kind: 'pending'; readonly record: OperationRecord }
   | { readonly kind: 'lost' };
 

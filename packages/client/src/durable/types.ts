@@ -1,7 +1,71 @@
 import type { OperationState } from '@unfazed/contract';
 
-/** Where an operation is inside its life: attempting the call, or running a hook after it. */
-export type OperationPhase = 'attempt' | 'success-hook' | 'failed-hook' | 'dead-hook';
+/**
+ * Where an operation is inside its life: attempting (a saga: running its current step), running
+ * a hook after it, or (a saga) compensating its steps in reverse.
+ */
+export type OperationPhase =
+  'attempt' | 'success-hook' | 'failed-hook' | 'dead-hook' | 'compensate';
+
+/**
+ * Where one step of a saga is:
+ * - `waiting`: not reached yet;
+ * - `running`: the current step (attempted, or waiting for its next attempt);
+ * - `sleeping`: a timer step waiting for its time;
+ * - `completed`: done, its result journaled;
+ * - `failed`: it gave a final answer: the effect did not happen (not compensated);
+ * - `unknown`: the saga gave up while it was running: the effect may have happened (compensated);
+ * - `compensating`: its compensation is running (or waiting for its next attempt);
+ * - `compensated`: its compensation succeeded.
+ */
+export type StepState =
+  | 'waiting'
+  | 'running'
+  | 'sleeping'
+  | 'completed'
+  | 'failed'
+  | 'unknown'
+  | 'compensating'
+  | 'compensated';
+
+/** One step of a saga as the store keeps it. */
+export interface StepRecord {
+  readonly name: string;
+  readonly state: StepState;
+  /** Attempts of the step (a request step: calls made; a local step: runs). */
+  readonly attempts: number;
+  /** Attempts of its compensation so far. */
+  readonly compensationAttempts?: number;
+  /** The step's last failure (or its compensation's, while compensating). */
+  readonly lastError?: OperationFailure;
+  /** Epoch ms the step (or its compensation) last changed state. */
+  readonly at?: number;
+  /**
+   * Set when its compensation began: what was known of the step's effect (`completed`, or
+   * `unknown`: the saga gave up while it ran).
+   */
+  readonly outcome?: 'completed' | 'unknown';
+}
+
+/**
+ * A saga's journal, written with every step transition in the same write: the step results so
+ * far and each step's state. Absent on an operation defined with `operation()` and on a saga
+ * that has not finished its first step.
+ */
+export interface SagaProgress {
+  /** Forward: the step being run. Compensating: the step being compensated. */
+  readonly step: number;
+  /** Results of the completed steps, by step name (JSON values). */
+  readonly results: Readonly<Record<string, unknown>>;
+  readonly steps: readonly StepRecord[];
+  /** The current timer step wakes at this time (epoch ms, the store's clock). */
+  readonly wakeAt?: number;
+  /**
+   * A compensation has failed `stuckAfter` times in a row: it is still retried, and operators
+   * see the saga in the dead-letter view.
+   */
+  readonly stuck?: boolean;
+}
 
 /** A response as the durable store keeps it: enough to answer a caller again later. */
 export interface OperationResponse {
@@ -54,7 +118,17 @@ export interface HistoryEntry {
    * `redriven`, `released` (a stopping worker handed it back), `deadline`.
    */
   readonly kind:
-    'attempt' | 'circuit-open' | 'lease-expired' | 'hook' | 'redriven' | 'released' | 'deadline';
+    | 'attempt'
+    | 'circuit-open'
+    | 'lease-expired'
+    | 'hook'
+    | 'redriven'
+    | 'released'
+    | 'deadline'
+    | 'step'
+    | 'compensation';
+  /** The saga step it concerns (a saga's `attempt`, `step` and `compensation` entries). */
+  readonly step?: string;
   /** Attempt number (1-based) for `attempt`. */
   readonly attempt?: number;
   /** Answer status of an attempt. */
@@ -98,6 +172,8 @@ export interface OperationRecord {
   readonly response?: OperationResponse;
   /** When it reached a terminal state. */
   readonly finishedAt?: number;
+  /** A saga's journal ({@link SagaProgress}). */
+  readonly saga?: SagaProgress;
 }
 
 /**
@@ -123,8 +199,11 @@ export interface NewOperation {
  * How the owner of a lease settles an attempt:
  * - `retry`: back to `pending`, due at `dueAt`;
  * - `release`: back to `pending` due at `dueAt`, attempt count unchanged (a stopping worker);
- * - `hook`: the call ended; keep the lease (extended to `leaseUntil`) and run the hook of `phase`;
- * - `finish`: terminal `state` reached (hook done, or no hook defined).
+ * - `hook`: keep the lease (extended to `leaseUntil`) and go on in `phase` here: run the hook of
+ *   that phase, a saga's next step (`attempt`) or its compensations (`compensate`);
+ * - `finish`: terminal `state` reached (hook done, or no hook defined; `compensated`: a saga gave
+ *   up and every step that needed it was compensated).
+ * A saga's settlements carry its journal (`saga`), written in the same round trip.
  */
 export type Settlement =
   | {
@@ -132,27 +211,36 @@ export type Settlement =
       readonly dueAt: number;
       readonly attempts: number;
       readonly lastError?: OperationFailure;
+      readonly saga?: SagaProgress;
     }
   | {
       readonly action: 'hook';
-      readonly phase: 'success-hook' | 'failed-hook' | 'dead-hook';
+      readonly phase: 'success-hook' | 'failed-hook' | 'dead-hook' | 'attempt' | 'compensate';
       readonly attempts: number;
       readonly leaseUntil: number;
       readonly lastError?: OperationFailure;
       readonly response?: OperationResponse;
+      readonly saga?: SagaProgress;
     }
   | {
       readonly action: 'finish';
-      readonly state: 'completed' | 'failed' | 'dead';
+      readonly state: 'completed' | 'failed' | 'dead' | 'compensated';
       readonly attempts?: number;
       readonly lastError?: OperationFailure;
       readonly response?: OperationResponse;
+      readonly saga?: SagaProgress;
     };
 
-/** A filter over finished (failed / dead) operations. */
+/**
+ * What the dead-letter view lists: failed and dead operations, compensated sagas, and sagas whose
+ * compensation is stuck (`compensating`).
+ */
+export type DeadLetterState = 'failed' | 'dead' | 'compensated' | 'compensating';
+
+/** A filter over the dead-letter view. */
 export interface DeadLetterQuery {
-  /** Default both. */
-  readonly states?: readonly ('failed' | 'dead')[];
+  /** Default all four {@link DeadLetterState}s. */
+  readonly states?: readonly DeadLetterState[];
   readonly type?: string;
   /** Match `lastError.code` exactly (e.g. `status 404`, `deadline`). */
   readonly errorCode?: string;

@@ -1,5 +1,5 @@
 --[[
-  Deletes a failed or dead operation with its history and start key.
+  Deletes a failed, dead or compensated operation with its history and start key.
 
   Input:
     KEYS[1] operation hash  (prefix{tag}:op:<id>)
@@ -11,14 +11,14 @@
     ARGV[1] id
 
   Output:
-    1 discarded, 0 not failed/dead
+    1 discarded, 0 not failed/dead/compensated
 ]]
 --- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
 arity(5, 1)
 stringArg(1, 'id')
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'failed' and state ~= 'dead' then
+if state ~= 'failed' and state ~= 'dead' and state ~= 'compensated' then
   return 0
 end
 local opType = redis.call('HGET', KEYS[1], 'type')

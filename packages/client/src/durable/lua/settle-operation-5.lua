@@ -2,9 +2,12 @@
   Settles a leased operation, only for its current lease owner (a worker whose lease was taken
   over can never record an outcome):
     retry / release  back to pending, due ARGV[4] ms from now
-    hook             keep the lease (for ARGV[6] ms from now) and move to hook phase ARGV[5]
-    finish           terminal state ARGV[7]; failed/dead join the dead-letter index;
-                     completed expire after the retention
+    hook             keep the lease (for ARGV[6] ms from now) and go on in phase ARGV[5] (a
+                     hook, a saga's next step, or its compensations)
+    finish           terminal state ARGV[7]; failed/dead/compensated join the dead-letter
+                     index; completed expire after the retention
+  A saga's journal (ARGV[12]) is written in the same script; a saga whose compensation is stuck
+  (ARGV[13] = 1) joins the dead-letter index while it is still retried.
   "now" is Redis's clock (TIME) when the script runs: delays are relative to it.
 
   Input:
@@ -25,7 +28,9 @@
     ARGV[9] last error (JSON) or ''
     ARGV[10] response (JSON) or ''
     ARGV[11] retention of completed operations (ms)
-    ARGV[12..] history entries (JSON), appended in order
+    ARGV[12] saga journal (JSON) or ''
+    ARGV[13] 1 when a compensation is stuck, else ''
+    ARGV[14..] history entries (JSON), appended in order
 
   Output:
     1 settled, 0 not the owner
@@ -33,24 +38,26 @@
 --- @include "includes/argument-checks"
 --- @include "includes/clock"
 -- Every argument checked before the first write: a bad one is refused whole.
-arity(5, 11, true)
+arity(5, 13, true)
 stringArg(1, 'id')
 stringArg(2, 'lease owner token')
 local action = oneOfArg(3, 'action', { 'retry', 'release', 'hook', 'finish' })
 if action == 'retry' or action == 'release' then
   numberArg(4, 'due in, ms from now')
 elseif action == 'hook' then
-  oneOfArg(5, 'hook phase', { 'success-hook', 'failed-hook', 'dead-hook' })
+  oneOfArg(5, 'phase', { 'success-hook', 'failed-hook', 'dead-hook', 'attempt', 'compensate' })
   numberArg(6, 'lease length (ms)')
 else
-  oneOfArg(7, 'terminal state', { 'completed', 'failed', 'dead' })
+  oneOfArg(7, 'terminal state', { 'completed', 'failed', 'dead', 'compensated' })
 end
 if ARGV[8] ~= '' then countArg(8, 'attempts') end
 jsonArg(9, 'last error', true)
 jsonArg(10, 'response', true)
 countArg(11, 'retention (ms)')
 if tonumber(ARGV[11]) < 1 then refuse('ARGV[11] (retention (ms)) must be >= 1', ARGV[11]) end
-for i = 12, #ARGV do jsonArg(i, 'history entry') end
+jsonArg(12, 'saga journal', true)
+if ARGV[13] ~= '' then oneOfArg(13, 'stuck flag', { '1' }) end
+for i = 14, #ARGV do jsonArg(i, 'history entry') end
 -- One read of what the owner check and the writes need.
 local current = redis.call('HMGET', KEYS[1], 'owner', 'state', 'type', 'keyRef')
 if current[1] ~= ARGV[2] or current[2] ~= 'running' then
@@ -58,8 +65,8 @@ if current[1] ~= ARGV[2] or current[2] ~= 'running' then
 end
 local now, nowText = clock()
 local opType = current[3]
-if #ARGV >= 12 then
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, 12, #ARGV))
+if #ARGV >= 14 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 14, #ARGV))
 end
 -- Every field written in one HSET.
 local fields = { 'updatedAt', nowText }
@@ -70,6 +77,8 @@ end
 if ARGV[8] ~= '' then set('attempts', ARGV[8]) end
 if ARGV[9] ~= '' then set('lastError', ARGV[9]) end
 if ARGV[10] ~= '' then set('response', ARGV[10]) end
+if ARGV[12] ~= '' then set('saga', ARGV[12]) end
+if ARGV[13] == '1' then redis.call('ZADD', KEYS[5], nowText, ARGV[1]) end
 if action == 'retry' or action == 'release' then
   local dueAt = int(now + tonumber(ARGV[4]))
   set('state', 'pending')
