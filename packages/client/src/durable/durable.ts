@@ -145,7 +145,10 @@ export interface OperationDetails {
 
 /** The "message hospital": failed and dead operations. */
 export interface DeadLetters {
-  /** Failed/dead operations matching the filters, newest first, with cursor paging. */
+  /**
+   * Failed/dead operations, compensated sagas and sagas whose compensation is stuck
+   * (`compensating`) matching the filters, newest first, with cursor paging.
+   */
   list(query?: DeadLetterQuery): Promise<DeadLetterPage>;
   /** One operation (any state) with every attempt. */
   get(id: string): Promise<OperationDetails | undefined>;
@@ -159,7 +162,7 @@ export interface DeadLetters {
     query: Omit<DeadLetterQuery, 'cursor' | 'limit'>,
     options?: { rate?: number; max?: number },
   ): Promise<number>;
-  /** Deletes a failed/dead operation and its history. False if it was not failed/dead. */
+  /** Deletes a failed/dead operation (or compensated saga) and its history; false otherwise. */
   discard(id: string): Promise<boolean>;
 }
 
