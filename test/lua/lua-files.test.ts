@@ -36,7 +36,7 @@ function header(file: string): string {
 
 describe('Lua scripts', () => {
   it('are all found (each package has its scripts and includes)', () => {
-    expect(scripts.length).toBe(12);
+    expect(scripts.length).toBe(15);
     expect(includes.map((file) => path.basename(file)).sort()).toEqual([
       'argument-checks.lua',
       'claim-due.lua',

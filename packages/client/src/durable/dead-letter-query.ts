@@ -72,6 +72,17 @@ export function matches(record: OperationRecord, query: DeadLetterQuery): boolea
   const at = record.finishedAt ?? record.updatedAt;
   if (query.since !== undefined && at < query.since) return false;
   if (query.until !== undefined && at > query.until) return false;
-  if (query.text !== undefined && !record.input.includes(query.text)) return false;
+  if (query.status !== undefined && record.lastError?.status !== query.status) return false;
+  if (query.text !== undefined && !textMatches(record, query.text, query.textIn)) return false;
   return true;
+}
+
+/** Whether `text` is in the input or the last error's message, as `textIn` says. */
+export function textMatches(
+  record: OperationRecord,
+  text: string,
+  textIn: readonly ('input' | 'error')[] = ['input'],
+): boolean {
+  if (textIn.includes('error') && (record.lastError?.message ?? '').includes(text)) return true;
+  return textIn.includes('input') && record.input.includes(text);
 }

@@ -1,4 +1,5 @@
-import { validateOptions } from '@unfazed/contract';
+import { InvalidOptionError, validateOptions } from '@unfazed/contract';
+import { serialiseInput } from './json-input.js';
 import type { DeadLetters, OperationDetails } from './durable.js';
 import {
   deadLetterQueryRule,
@@ -27,12 +28,27 @@ export class DeadLetterView implements DeadLetters {
     return { record, history: await store.history(id) };
   }
 
-  async redrive(id: string, given?: { at?: number }): Promise<boolean> {
-    validateOptions(operationIdRule, id, { name: 'deadLetters.redrive', path: 'id' });
-    const { at } = validateOptions(redriveOptionsRule, given, { name: 'deadLetters.redrive' });
+  async redrive(id: string, given?: { at?: number; input?: unknown }): Promise<boolean> {
+    const where = { name: 'deadLetters.redrive' };
+    validateOptions(operationIdRule, id, { ...where, path: 'id' });
+    const o = validateOptions(redriveOptionsRule, given, where);
     const rec = await this.ctx.env.store.get(id);
     if (!rec) return false;
-    return this.ctx.redrive(rec, at ?? this.ctx.env.now(), 'redrive');
+    let input: string | undefined;
+    if (given !== undefined && 'input' in given) {
+      // Checked as `start` checks an input, against the type's own limit.
+      const t = this.ctx.types.get(rec.type);
+      if (!t) {
+        throw new InvalidOptionError(
+          'input',
+          `cannot be checked: the type '${rec.type}' is not defined in this durable instance`,
+          given.input,
+          { factory: where.name },
+        );
+      }
+      input = serialiseInput(rec.type, given.input, t.maxInputBytes);
+    }
+    return this.ctx.redrive(rec, o.at ?? this.ctx.env.now(), 'redrive', input);
   }
 
   async redriveMany(

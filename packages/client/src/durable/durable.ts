@@ -152,8 +152,12 @@ export interface DeadLetters {
   list(query?: DeadLetterQuery): Promise<DeadLetterPage>;
   /** One operation (any state) with every attempt. */
   get(id: string): Promise<OperationDetails | undefined>;
-  /** Moves one failed/dead operation back to pending with a fresh deadline. False if it was not failed/dead. */
-  redrive(id: string, options?: { at?: number }): Promise<boolean>;
+  /**
+   * Moves one failed/dead operation back to pending with a fresh deadline. False if it was not
+   * failed/dead. `input` replaces its input, checked as `start` checks one (the type must be
+   * defined here): an {@link InvalidOperationInputError} names what is wrong.
+   */
+  redrive(id: string, options?: { at?: number; input?: unknown }): Promise<boolean>;
   /**
    * Redrives every match of `query` (all pages), spreading due times at `rate` per second
    * (default 10) so a large batch does not hit the downstream at once. Resolves to the count.

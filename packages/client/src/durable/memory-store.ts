@@ -57,6 +57,8 @@ class MemoryDurableStore implements DurableStore {
   readonly #completedCount = new Map<string, number>();
   /** When completed operations are dropped (after `retention`). */
   readonly #expiry = new Map<string, number>();
+  /** Types whose pending operations are not leased (`pauseType`). */
+  readonly #paused = new Set<string>();
   /** A fresh lease token per claim, as the Redis store gives: the worker's id and a sequence number. */
   #claims = 0;
   #closed = false;
@@ -113,7 +115,7 @@ class MemoryDurableStore implements DurableStore {
     const due = [...this.#ops.values()]
       .filter(
         (op) =>
-          (op.state === 'pending' && op.dueAt <= now) ||
+          (op.state === 'pending' && op.dueAt <= now && !this.#paused.has(op.type)) ||
           (op.state === 'running' && (op.leaseUntil ?? 0) <= now),
       )
       .sort((a, b) => score(a) - score(b))
@@ -223,10 +225,12 @@ class MemoryDurableStore implements DurableStore {
     dueAt: number,
     deadline: number,
     entry: HistoryEntry,
+    input?: string,
   ): Promise<boolean> {
     this.#assertOpen();
     const op = this.#ops.get(id);
     if (!op || (op.state !== 'failed' && op.state !== 'dead')) return false;
+    if (input !== undefined) op.input = input;
     op.state = 'pending';
     op.phase = 'attempt';
     op.dueAt = dueAt;
@@ -286,6 +290,31 @@ class MemoryDurableStore implements DurableStore {
     return { due, inFlight };
   }
 
+  async oldestDue(now: number): Promise<Record<string, number>> {
+    this.#assertOpen();
+    const out: Record<string, number> = {};
+    for (const op of this.#ops.values()) {
+      if (op.state !== 'pending' || op.dueAt > now || this.#paused.has(op.type)) continue;
+      out[op.type] = Math.min(out[op.type] ?? Infinity, op.dueAt);
+    }
+    return out;
+  }
+
+  async pauseType(type: string): Promise<void> {
+    this.#assertOpen();
+    this.#paused.add(type);
+  }
+
+  async resumeType(type: string): Promise<void> {
+    this.#assertOpen();
+    this.#paused.delete(type);
+  }
+
+  async pausedTypes(): Promise<string[]> {
+    this.#assertOpen();
+    return [...this.#paused].sort();
+  }
+
   /**
    * Drops every operation and history this store holds, and refuses every later call
    * (`DurableStoreUnavailableError`): a memory store's operations do not outlive it.
@@ -297,6 +326,7 @@ class MemoryDurableStore implements DurableStore {
     this.#keys.clear();
     this.#completedCount.clear();
     this.#expiry.clear();
+    this.#paused.clear();
   }
 
   #assertOpen(): void {

@@ -135,9 +135,9 @@ export const startOptionsRule = option
 /** An operation id (`status`, `deadLetters.get`, `redrive`, `discard`). */
 export const operationIdRule = option.string({ nonEmpty: true, maxLength: 1_024 });
 
-/** The options of `deadLetters.redrive(id, options)`: `at` is epoch ms. */
+/** The options of `deadLetters.redrive(id, options)`: `at` is epoch ms, `input` an edited input. */
 export const redriveOptionsRule = option
-  .object({ at: option.number({ min: 0 }).optional() })
+  .object({ at: option.number({ min: 0 }).optional(), input: option.unknown().optional() })
   .default({});
 
 /** The options of `deadLetters.redriveMany(query, options)`. */
@@ -151,7 +151,9 @@ const queryShape = {
   errorCode: option.string().optional(),
   since: option.number().optional(),
   until: option.number().optional(),
+  status: option.number({ integer: true, min: 100, max: 599 }).optional(),
   text: option.string().optional(),
+  textIn: option.array(option.oneOf(['input', 'error'])).optional(),
   limit: option.number({ integer: true, min: 1, max: 1_000 }).optional(),
   cursor: option.string({ nonEmpty: true }).optional(),
 } satisfies ShapeFor<DeadLetterQuery>;
@@ -166,7 +168,9 @@ export const redriveQueryRule = option.object({
   errorCode: queryShape.errorCode,
   since: queryShape.since,
   until: queryShape.until,
+  status: queryShape.status,
   text: queryShape.text,
+  textIn: queryShape.textIn,
 });
 
 /** The options of `durable.startWorker(options)`. */

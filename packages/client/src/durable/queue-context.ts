@@ -82,19 +82,28 @@ export class QueueContext {
     }
   }
 
-  /** Moves a failed/dead operation back to pending, due at `dueAt`, with a fresh deadline. */
-  async redrive(rec: OperationRecord, dueAt: number, reason: string): Promise<boolean> {
+  /**
+   * Moves a failed/dead operation back to pending, due at `dueAt`, with a fresh deadline (and,
+   * given `input`, an edited input already serialised by `serialiseInput`).
+   */
+  async redrive(
+    rec: OperationRecord,
+    dueAt: number,
+    reason: string,
+    input?: string,
+  ): Promise<boolean> {
     const { env } = this;
     const now = env.now();
     const t = this.types.get(rec.type);
     const newDeadline = Math.max(dueAt, now) + (t?.deadline ?? this.deadline);
-    const ok = await env.store.redrive(rec.id, now, dueAt, newDeadline, {
+    const entry: HistoryEntry = {
       at: now,
       kind: 'redriven',
       delayMs: dueAt - now,
       delayReason: reason,
-      note: `from ${rec.state}`,
-    });
+      note: input === undefined ? `from ${rec.state}` : `from ${rec.state}, with an edited input`,
+    };
+    const ok = await env.store.redrive(rec.id, now, dueAt, newDeadline, entry, input);
     if (ok) env.events.emit('redriven', { id: rec.id, type: rec.type, dueAt });
     return ok;
   }

@@ -1,4 +1,3 @@
-import type { Cluster, Redis } from 'ioredis';
 import {
   before,
   decodeCursor,
@@ -8,94 +7,98 @@ import {
   type DeadLetterCursor,
 } from './dead-letter-query.js';
 import type { RedisKeys } from './redis-keys.js';
+import { parseRecord } from './redis-record-codec.js';
 import type { DeadLetterPage, DeadLetterQuery, OperationRecord } from './types.js';
 
-/** One partition's dead-letter index, read newest first in batches. */
-interface PartitionCursor {
-  readonly p: number;
-  offset: number;
-  done: boolean;
-  readonly buffer: DeadLetterCursor[];
-}
+/**
+ * Index entries one page reads per partition, at most: a page costs at most this many reads
+ * per partition whatever the filter (16 000 with the default 16 partitions).
+ */
+export const SCAN_BUDGET = 1000;
+
+/** The search script, as the store defines it (`search-dead-letters-1.lua`). */
+export type SearchCommand = (dlq: string, ...args: string[]) => Promise<unknown[]>;
 
 /**
- * @internal One page of dead letters: a k-way merge over the partitions' dead-letter indexes,
- * newest first, from the query's cursor on.
+ * @internal One page of dead letters: every partition's search script (run in Redis, filters
+ * included) answers its newest matches after the cursor, reading at most {@link SCAN_BUDGET}
+ * entries; the page is the newest `limit` of their merge that no partition could still beat
+ * (not older than the newest position a partition stopped at). A sparse filter can give a short
+ * (even empty) page with a cursor: keep paging until the cursor is absent.
  */
-export class DeadLetterMerge {
+export class DeadLetterSearch {
   readonly #limit: number;
   readonly #after: DeadLetterCursor | undefined;
-  readonly #max: string;
-  readonly #min: string;
-  readonly #batch: number;
-  readonly #cursors: PartitionCursor[];
 
   constructor(
-    private readonly redis: Redis | Cluster,
     private readonly keys: RedisKeys,
-    private readonly get: (id: string) => Promise<OperationRecord | undefined>,
+    private readonly search: SearchCommand,
     private readonly query: DeadLetterQuery,
   ) {
     this.#limit = pageSize(query);
     this.#after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const max = Math.min(query.until ?? Infinity, this.#after?.at ?? Infinity);
-    const min = query.since ?? -Infinity;
-    this.#max = max === Infinity ? '+inf' : String(max);
-    this.#min = min === -Infinity ? '-inf' : String(min);
-    this.#batch = Math.max(this.#limit, 100);
-    this.#cursors = Array.from({ length: keys.partitions }, (_, p) => ({
-      p,
-      offset: 0,
-      done: false,
-      buffer: [],
-    }));
   }
 
   async page(): Promise<DeadLetterPage> {
-    const items: OperationRecord[] = [];
-    let last: DeadLetterCursor | undefined;
-    for (;;) {
-      const head = await this.#next();
-      if (head === undefined) break;
-      if (items.length === this.#limit) {
-        return last ? { items, cursor: encodeCursor(last) } : { items };
-      }
-      const record = await this.get(head.id);
-      if (record && matches(record, this.query)) {
-        items.push(record);
-        last = head;
-      }
-    }
-    return { items };
-  }
-
-  /** The newest entry left over all partitions. */
-  async #next(): Promise<DeadLetterCursor | undefined> {
-    await Promise.all(this.#cursors.map((c) => this.#refill(c)));
-    let best: PartitionCursor | undefined;
-    for (const c of this.#cursors) {
-      const head = c.buffer[0];
-      if (head && (!best || before(head, best.buffer[0] as DeadLetterCursor))) best = c;
-    }
-    return best?.buffer.shift();
-  }
-
-  async #refill(c: PartitionCursor): Promise<void> {
-    if (c.done || c.buffer.length > 0) return;
-    const reply = await this.redis.zrevrangebyscore(
-      `${this.keys.base(c.p)}dlq`,
-      this.#max,
-      this.#min,
-      'WITHSCORES',
-      'LIMIT',
-      c.offset,
-      this.#batch,
+    const args = this.#args();
+    const replies = await Promise.all(
+      Array.from({ length: this.keys.partitions }, (_, p) => {
+        const base = this.keys.base(p);
+        return this.search(`${base}dlq`, `${base}op:`, ...args);
+      }),
     );
-    c.offset += reply.length / 2;
-    if (reply.length / 2 < this.#batch) c.done = true;
-    for (let i = 0; i < reply.length; i += 2) {
-      const item = { id: reply[i] as string, at: Number(reply[i + 1]) };
-      if (this.#after === undefined || before(this.#after, item)) c.buffer.push(item);
+    // The newest position some partition has not read past: nothing older is known complete.
+    let frontier: DeadLetterCursor | undefined;
+    const found: { c: DeadLetterCursor; record: OperationRecord }[] = [];
+    for (const reply of replies) {
+      const [exhausted, lastAt, lastId, ...flats] = reply as [
+        number,
+        string,
+        string,
+        ...string[][],
+      ];
+      if (Number(exhausted) === 0 && lastAt !== '') {
+        const c = { at: Number(lastAt), id: lastId };
+        if (frontier === undefined || before(frontier, c)) frontier = c;
+      }
+      for (const flat of flats) {
+        const record = parseRecord(flat);
+        if (!matches(record, this.query)) continue;
+        found.push({ c: { at: record.finishedAt ?? record.updatedAt, id: record.id }, record });
+      }
     }
+    const f = frontier;
+    const known = f === undefined ? found : found.filter(({ c }) => !before(f, c));
+    known.sort((a, b) => (before(a.c, b.c) ? -1 : 1));
+    const items = known.slice(0, this.#limit);
+    const page = items.map((i) => i.record);
+    const last = items[items.length - 1];
+    if (items.length === this.#limit && last && (known.length > this.#limit || f !== undefined))
+      return { items: page, cursor: encodeCursor(last.c) };
+    // A short page with more to read: the cursor resumes after what was read.
+    if (f !== undefined) return { items: page, cursor: encodeCursor(f) };
+    return { items: page };
+  }
+
+  /** The script's arguments after the keys and the op prefix. */
+  #args(): string[] {
+    const q = this.query;
+    const max = Math.min(q.until ?? Infinity, this.#after?.at ?? Infinity);
+    const min = q.since ?? -Infinity;
+    return [
+      max === Infinity ? '+inf' : String(max),
+      min === -Infinity ? '-inf' : String(min),
+      this.#after ? String(this.#after.at) : '',
+      this.#after ? this.#after.id : '',
+      // One more than the page: a partition that has it tells the page is not the last.
+      String(this.#limit + 1),
+      q.states ? q.states.map((s) => `${s} `).join('') : '',
+      q.type ?? '',
+      q.errorCode ?? '',
+      q.status !== undefined ? String(q.status) : '',
+      q.text ?? '',
+      (q.textIn ?? ['input']).join(' ') || 'none',
+      String(SCAN_BUDGET),
+    ];
   }
 }

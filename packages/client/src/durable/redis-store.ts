@@ -16,7 +16,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { durableRedisRule, redisStoreOptionsRule } from './options.js';
 import { bucket } from './memory-store.js';
 import { confirmAof, type WaitAofOptions } from './redis-aof.js';
-import { DeadLetterMerge } from './redis-dead-letters.js';
+import { DeadLetterSearch } from './redis-dead-letters.js';
 import { RedisKeys } from './redis-keys.js';
 import { fromHash, parseClaimed, parseRecord, settleArgs } from './redis-record-codec.js';
 import { BATCH_COMMAND, ScriptBatch, batchScript, closedError } from './redis-script-batch.js';
@@ -65,6 +65,9 @@ interface DurableCommands {
   unfazedDurableRedrive(...args: string[]): Promise<number>;
   unfazedDurableDiscard(...args: string[]): Promise<number>;
   unfazedDurableGauges(...args: string[]): Promise<[string, string]>;
+  unfazedDurableSearch(...args: string[]): Promise<unknown[]>;
+  unfazedDurablePauseType(...args: string[]): Promise<number>;
+  unfazedDurableOldestDue(...args: string[]): Promise<string>;
 }
 
 /**
@@ -80,6 +83,9 @@ const SCRIPTS: [keyof DurableCommands, number, URL][] = [
   ['unfazedDurableRedrive', 5, new URL('./lua/redrive-operation-5.lua', import.meta.url)],
   ['unfazedDurableDiscard', 5, new URL('./lua/discard-operation-5.lua', import.meta.url)],
   ['unfazedDurableGauges', 1, new URL('./lua/queue-gauges-1.lua', import.meta.url)],
+  ['unfazedDurableSearch', 1, new URL('./lua/search-dead-letters-1.lua', import.meta.url)],
+  ['unfazedDurablePauseType', 1, new URL('./lua/pause-type-1.lua', import.meta.url)],
+  ['unfazedDurableOldestDue', 1, new URL('./lua/oldest-due-1.lua', import.meta.url)],
 ];
 
 /**
@@ -254,13 +260,13 @@ class RedisDurableStore implements DurableStore {
     dueAt: number,
     deadline: number,
     entry: HistoryEntry,
+    input?: string,
   ): Promise<boolean> {
     const k = this.keys.of(id);
     if (!k) return false;
-    const offsets = [String(dueAt - now), String(deadline - now)];
-    return (
-      (await this.#cmds.unfazedDurableRedrive(...k, id, ...offsets, JSON.stringify(entry))) === 1
-    );
+    const args = [...k, id, String(dueAt - now), String(deadline - now), JSON.stringify(entry)];
+    if (input !== undefined) args.push(input);
+    return (await this.#cmds.unfazedDurableRedrive(...args)) === 1;
   }
 
   async discard(id: string): Promise<boolean> {
@@ -270,7 +276,55 @@ class RedisDurableStore implements DurableStore {
   }
 
   async listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterPage> {
-    return new DeadLetterMerge(this.#conn, this.keys, (id) => this.get(id), query).page();
+    const cmds = this.#cmds;
+    const search = (...args: string[]): Promise<unknown[]> => cmds.unfazedDurableSearch(...args);
+    return new DeadLetterSearch(this.keys, search, query).page();
+  }
+
+  async oldestDue(): Promise<Record<string, number>> {
+    const keys = this.keys;
+    const out: Record<string, number> = {};
+    const replies = await Promise.all(
+      keys.tags.map((_, p) =>
+        this.#cmds.unfazedDurableOldestDue(
+          `${keys.base(p)}schedule`,
+          `${keys.base(p)}op:`,
+          '10000',
+        ),
+      ),
+    );
+    for (const reply of replies) {
+      for (const [type, at] of Object.entries(JSON.parse(reply) as Record<string, number>))
+        out[type] = Math.min(out[type] ?? Infinity, at);
+    }
+    return out;
+  }
+
+  async pauseType(type: string): Promise<void> {
+    await this.#setPaused(type, 'pause');
+  }
+
+  async resumeType(type: string): Promise<void> {
+    await this.#setPaused(type, 'resume');
+  }
+
+  async pausedTypes(): Promise<string[]> {
+    // Every partition holds the same set; the union covers a pause that is still being written.
+    const keys = this.keys;
+    const all = await Promise.all(
+      keys.tags.map((_, p) => this.#conn.smembers(`${keys.base(p)}paused`)),
+    );
+    return [...new Set(all.flat())].sort();
+  }
+
+  async #setPaused(type: string, action: 'pause' | 'resume'): Promise<void> {
+    const keys = this.keys;
+    const cmds = this.#cmds;
+    await Promise.all(
+      keys.tags.map((_, p) =>
+        cmds.unfazedDurablePauseType(`${keys.base(p)}paused`, type, action, keys.base(p)),
+      ),
+    );
   }
 
   async counts(): Promise<StateCounts> {

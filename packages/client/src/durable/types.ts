@@ -248,15 +248,26 @@ export interface DeadLetterQuery {
   readonly since?: number;
   /** Finished at or before (epoch ms). */
   readonly until?: number;
-  /** Substring of the serialised JSON input. */
+  /** Match `lastError.status` exactly (the downstream's answer, e.g. 503). */
+  readonly status?: number;
+  /** Substring (case-sensitive) of the serialised JSON input, or where `textIn` says. */
   readonly text?: string;
+  /**
+   * Where `text` is looked for: the serialised input, the last error's message, or either.
+   * Default `['input']`.
+   */
+  readonly textIn?: readonly ('input' | 'error')[];
   /** Page size (default 50, max 1000). */
   readonly limit?: number;
   /** From a previous page's `cursor`. */
   readonly cursor?: string;
 }
 
-/** One page of the dead-letter view, newest first. */
+/**
+ * One page of the dead-letter view, newest first. The Redis store reads a bounded part of the
+ * index per page, so a sparse filter can give a short (even empty) page that still has a
+ * `cursor`: page on until it is absent.
+ */
 export interface DeadLetterPage {
   readonly items: readonly OperationRecord[];
   /** Pass back for the next page; absent on the last page. */
@@ -351,13 +362,18 @@ export interface DurableStore {
   /** The operation a `start` key created for this type (until the record expires). */
   findByKey(type: string, key: string): Promise<OperationRecord | undefined>;
   history(id: string): Promise<HistoryEntry[]>;
-  /** Moves a failed/dead operation back to pending; false when it is not failed/dead. */
+  /**
+   * Moves a failed/dead operation back to pending; false when it is not failed/dead. With
+   * `input` (serialised JSON, checked by the caller as `start` checks it), the operation runs
+   * with that input from now on.
+   */
   redrive(
     id: string,
     now: number,
     dueAt: number,
     deadline: number,
     entry: HistoryEntry,
+    input?: string,
   ): Promise<boolean>;
   /** Deletes a failed/dead operation with its history; false when it is not failed/dead. */
   discard(id: string): Promise<boolean>;

@@ -39,9 +39,14 @@ local lease = {
 local out = {}
 local left = tonumber(ARGV[1])
 local prefix = ARGV[5]
+-- Every partition holds the same paused-types set (pause-type-1 writes each): read one.
+local paused, pausedRead = nil, false
 for tag in string.gmatch(ARGV[6], '[^ ]+') do
   if left <= 0 then break end
   local base = prefix .. '{' .. tag .. '}:'
-  left = left - claimDue(base .. 'schedule', base .. 'counts', base .. 'op:', base .. 'hist:', left, lease, out)
+  if not pausedRead then
+    paused, pausedRead = pausedSet(base .. 'paused'), true
+  end
+  left = left - claimDue(base .. 'schedule', base .. 'counts', base .. 'op:', base .. 'hist:', left, lease, out, paused)
 end
 return out

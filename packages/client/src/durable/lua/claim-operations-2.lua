@@ -5,7 +5,8 @@
 
   Times come from Redis's own clock (TIME) when the script runs, never from the caller: a claim
   that reaches Redis late (a stalled server, a command queued through a reconnect) still gets a
-  full lease, and sees every lease that has really expired by then.
+  full lease, and sees every lease that has really expired by then. A due operation of a type in
+  the partition's paused set (prefix{tag}:paused) is parked rather than leased (includes/claim-due).
 
   Input:
     KEYS[1] schedule zset   (prefix{tag}:schedule)
@@ -38,5 +39,6 @@ local lease = {
   owner = ARGV[2], now = now, nowText = nowText, untilText = int(now + tonumber(ARGV[3])), worker = ARGV[6],
 }
 local out = {}
-claimDue(KEYS[1], KEYS[2], ARGV[4], ARGV[5], tonumber(ARGV[1]), lease, out)
+local paused = pausedSet(string.sub(ARGV[4], 1, -4) .. 'paused')
+claimDue(KEYS[1], KEYS[2], ARGV[4], ARGV[5], tonumber(ARGV[1]), lease, out, paused)
 return out

@@ -14,13 +14,14 @@
     ARGV[2] due in, ms from now (may be negative)
     ARGV[3] new deadline, ms from now
     ARGV[4] history entry (JSON)
+    ARGV[5] optional: the new serialised input (an edited redrive), already validated
 
   Output:
     1 redriven, 0 not failed/dead
 ]]
 --- @include "includes/argument-checks"
 -- Every argument checked before the first write: a bad one is refused whole.
-arity(5, 4)
+arity(5, 4, true)
 stringArg(1, 'id')
 numberArg(2, 'due in, ms from now')
 numberArg(3, 'new deadline, ms from now')
@@ -36,6 +37,7 @@ local opType = redis.call('HGET', KEYS[1], 'type')
 redis.call('HSET', KEYS[1], 'state', 'pending', 'phase', 'attempt', 'dueAt', dueAt,
   'deadline', now + tonumber(ARGV[3]), 'updatedAt', now)
 redis.call('HDEL', KEYS[1], 'finishedAt')
+if ARGV[5] ~= nil then redis.call('HSET', KEYS[1], 'input', ARGV[5]) end
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('ZADD', KEYS[3], dueAt, ARGV[1])
 redis.call('HINCRBY', KEYS[4], state .. ':' .. opType, -1)
