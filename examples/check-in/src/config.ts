@@ -10,9 +10,9 @@ export interface ServiceUrls {
 export interface Timing {
   /** Wait budget of the check-in and payment services before they answer 202. */
   readonly wait: number;
-  /** Deadline of a card charge; past it the payment is compensated. */
+  /** Deadline of the payment saga; past it the payment is compensated. */
   readonly paymentDeadline: number;
-  /** Lease of a durable operation: how soon another worker takes over from a dead one. */
+  /** Lease of a saga: how soon another worker takes over from a dead one. */
   readonly leaseMs: number;
 }
 
@@ -24,9 +24,11 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   readonly redisPrefix: string;
   readonly seed: number;
+  /** Credit every customer starts with, € (the credit ledger's default). */
+  readonly initialCredit: number;
   /**
-   * `--crash`: once armed by the parent, stop right after the first call that a downstream with
-   * side effects (output management, the card service) answered with success — the downstream
+   * `--crash`: once armed by the parent, stop right after the first saga step call that a
+   * downstream with side effects (output management, the card service) answered with success — the downstream
    * did the work, the worker has not recorded it — and tell the parent, which kills the worker
    * with SIGKILL. After `sideEffectsFirstMs` any successful call will do.
    */
@@ -38,7 +40,9 @@ export interface WorkerConfig {
 export interface FrozenMessage {
   readonly type: 'frozen';
   readonly id: string;
-  readonly opType: string;
+  /** The saga type and the step whose call succeeded. */
+  readonly saga: string;
+  readonly step: string;
   readonly status: number;
 }
 
@@ -52,4 +56,5 @@ export const PREFIXES = {
   outputKeys: 'output:idem:',
   cardKeys: 'card:idem:',
   paymentKeys: 'payment:idem:',
+  credit: 'payment:credit:',
 } as const;

@@ -2,7 +2,7 @@ import type { FrozenMessage } from './config.js';
 import type { Timeline } from './timeline.js';
 import type { WorkerProcess } from './worker-processes.js';
 
-/** Who answers each operation type, for the timeline. */
+/** Who answers each saga step, for the timeline. */
 const DOWNSTREAM: Readonly<Record<string, string>> = {
   'generate-barcode': 'the barcode generator',
   'send-boarding-pass': 'output management',
@@ -14,8 +14,8 @@ export interface CrashPlanOptions {
   readonly victim: WorkerProcess;
   /** Starts the replacement worker. */
   readonly restart: () => Promise<WorkerProcess>;
-  /** The passenger or payment an operation is for. */
-  readonly subjectOf: (operationId: string) => Promise<string>;
+  /** The passenger or payment a saga is for. */
+  readonly subjectOf: (sagaId: string) => Promise<string>;
   readonly timeline: Timeline;
   /** Kill anyway after this long, ms, if the victim never froze. */
   readonly fallbackMs: number;
@@ -53,7 +53,7 @@ export function crashPlan(options: CrashPlanOptions): CrashPlan {
       const started = await options.restart();
       timeline.line(
         'demo',
-        `started ${started.name} (pid ${started.pid}); expired leases hand it the dead worker's operations`,
+        `started ${started.name} (pid ${started.pid}); expired leases hand it the dead worker's sagas`,
         'info',
       );
       return { killed: victim, why, started };
@@ -71,7 +71,7 @@ export function crashPlan(options: CrashPlanOptions): CrashPlan {
         .then(
           (subject) =>
             void kill(
-              `right after ${DOWNSTREAM[m.opType] ?? m.opType} answered ${m.status} for ${subject} (${m.opType}), before the worker recorded it`,
+              `right after ${DOWNSTREAM[m.step] ?? m.step} answered ${m.status} for ${subject} (${m.saga} step ${m.step}), before the worker journaled it`,
             ),
         );
     },

@@ -39,6 +39,8 @@ export interface UiOutcome {
   state: string;
   /** Ms from the run's start until the UI saw it final. */
   finalAt?: number;
+  /** A payment's amount, €. */
+  amount?: number;
 }
 
 /** Options of {@link runDriver}. */
@@ -169,7 +171,7 @@ export async function runDriver(options: DriverOptions): Promise<{
       json: { paymentId, customerId: passengerId, card, amount },
     });
     const body = (await res.json()) as { state: string; location?: string; reason?: string };
-    const outcome: UiOutcome = { answer: res.status, state: body.state };
+    const outcome: UiOutcome = { answer: res.status, state: body.state, amount };
     payments.set(paymentId, outcome);
     const what = `${amount} € (card: ${card})`;
     if (res.status !== 202 || !body.location) {
@@ -182,8 +184,8 @@ export async function runDriver(options: DriverOptions): Promise<{
       return;
     }
     options.say(`web UI ${paymentId}`, `${what}: 202 processing, polling ${body.location}`, 'warn');
-    // The status resource shows the durable operation: completed means paid; failed or dead
-    // mean the compensation ran.
+    // The status resource shows the payment saga: `completed` means paid; `compensated` that
+    // it gave up, voided the charge and gave the credit back (`compensating` on the way there).
     const final = await poll(
       client,
       `${options.paymentUrl}${body.location}`,
@@ -191,11 +193,7 @@ export async function runDriver(options: DriverOptions): Promise<{
       options.giveUpAt,
     );
     outcome.state =
-      final === undefined
-        ? 'still processing'
-        : final.state === 'completed'
-          ? 'paid'
-          : 'compensated';
+      final === undefined ? 'still processing' : final.state === 'completed' ? 'paid' : final.state;
     if (final) outcome.finalAt = rel();
     options.say(
       `web UI ${paymentId}`,

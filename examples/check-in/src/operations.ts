@@ -6,63 +6,72 @@ import {
   type DurableStore,
 } from '@unfazed/client/durable';
 import type { ServiceUrls, Timing } from './config.js';
+import type { CreditLedger } from './credit-ledger.js';
+import type { CardKind } from './services/card-service.js';
 
-/** What a passenger checks in with. */
+/** What a passenger checks in with (the check-in saga's input). */
 export interface CheckInInput {
   readonly passengerId: string;
   readonly name: string;
   readonly flight: string;
 }
 
-/** What output management needs to send a boarding pass. */
-export interface BoardingPassInput extends CheckInInput {
-  readonly barcode: string;
-}
-
-/** A payment: part paid from customer credit, the rest charged to a card. */
-export interface ChargeInput {
+/** A payment (the payment saga's input): part paid from customer credit, the rest by card. */
+export interface PaymentInput {
   readonly paymentId: string;
   readonly customerId: string;
-  readonly card: string;
-  readonly creditAmount: number;
-  readonly cardAmount: number;
+  readonly card: CardKind;
+  /** The whole amount, €. */
+  readonly amount: number;
 }
 
-/** The check-in service's durable queue and its two operation types. */
+/** The saga types, their steps in order (for the timeline and the tests). */
+export const SAGAS = {
+  'check-in': ['generate-barcode', 'send-boarding-pass'],
+  payment: ['deduct-credit', 'charge-card'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** What the deduct-credit step journals (`ctx.results['deduct-credit']`). */
+export interface DeductedCredit {
+  readonly taken: number;
+}
+
+/** The share of a payment taken from customer credit, at most (the rest goes to the card). */
+export const CREDIT_SHARE = 0.4;
+
+/** What a local step of the payment saga did to the credit ledger, for the timeline. */
+export type CreditReport = (text: string, tone?: 'plain' | 'warn' | 'bad') => void;
+
+/** The check-in service's durable queue and its saga. */
 export interface CheckInQueue {
   readonly durable: Durable;
   readonly client: Client;
-  readonly generateBarcode: DurableOperation<CheckInInput>;
-  readonly sendBoardingPass: DurableOperation<BoardingPassInput>;
-  /** Passengers whose caller is waiting in this process, with the time it must be answered by. */
-  readonly waiting: Map<string, number>;
+  /** generate-barcode → send-boarding-pass; started with the passenger as key. */
+  readonly checkIn: DurableOperation<CheckInInput>;
 }
 
-/** The payment service's durable queue. */
+/** The payment service's durable queue and its saga. */
 export interface PaymentQueue {
   readonly durable: Durable;
   readonly client: Client;
-  readonly chargeCard: DurableOperation<ChargeInput>;
-  /** Calls of the compensation (no breaker: undoing must not wait for the card service's circuit). */
-  readonly compensationClient: Client;
-}
-
-/** The boarding pass input once the barcode is known. */
-export function boardingPassInput(input: CheckInInput, barcodeBody: string): BoardingPassInput {
-  const { barcode } = JSON.parse(barcodeBody) as { barcode: string };
-  return { passengerId: input.passengerId, name: input.name, flight: input.flight, barcode };
+  /** deduct-credit → charge-card; started with the payment id as key. */
+  readonly payment: DurableOperation<PaymentInput>;
 }
 
 /**
- * Defines the check-in operations on a store. Every process that starts or works them calls
- * this: the main process (the check-in service) and each worker process.
+ * Defines the check-in saga on a store. Every process that starts or works it calls this: the
+ * main process (the check-in service) and each worker process.
  */
-export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Timing): CheckInQueue {
+export function checkInQueue(
+  store: DurableStore,
+  urls: Pick<ServiceUrls, 'barcode' | 'output'>,
+  timing: Timing,
+): CheckInQueue {
   // One breaker per downstream origin: while the barcode generator is down, calls to it fail
-  // fast and the durable queue parks its operations until the next probe.
+  // fast and the durable queue parks its sagas until the next probe.
   const client = createClient({
-    // Above every operation's attemptTimeout, so that the queue's per-attempt deadline is what
-    // ends a hung attempt.
+    // Above every step's attemptTimeout, so that the queue's per-attempt deadline is what ends
+    // a hung attempt.
     timeout: { attempt: 700, total: 10_000 },
     breaker: {
       failureRatio: 0.5,
@@ -79,37 +88,52 @@ export function checkInQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
     backoff: { initialMs: 100, maxMs: 1_000 },
     probeJitter: 200,
   });
-  const waiting = new Map<string, number>();
-  const sendBoardingPass = durable.operation<BoardingPassInput>('send-boarding-pass', {
-    request: (input) => ({ method: 'POST', url: `${urls.output}/boarding-passes`, json: input }),
-    attemptTimeout: 500,
+  // Neither step needs undoing: a barcode is pure, and a boarding pass, once sent, stays sent.
+  const checkIn = durable.saga<CheckInInput>('check-in', {
     deadline: 60_000,
+    steps: [
+      {
+        name: 'generate-barcode',
+        attemptTimeout: 300,
+        request: (input) => ({
+          method: 'POST',
+          url: `${urls.barcode}/barcodes`,
+          json: { passengerId: input.passengerId, flight: input.flight },
+        }),
+      },
+      {
+        // Sent with Idempotency-Key `<saga id>:send-boarding-pass`: output management sends the
+        // pass once however often the answer is lost and the step retried.
+        name: 'send-boarding-pass',
+        attemptTimeout: 500,
+        request: (input, ctx) => ({
+          method: 'POST',
+          url: `${urls.output}/boarding-passes`,
+          json: {
+            ...input,
+            barcode: (ctx.results['generate-barcode'] as { body: { barcode: string } }).body
+              .barcode,
+          },
+        }),
+      },
+    ],
   });
-  const generateBarcode = durable.operation<CheckInInput>('generate-barcode', {
-    request: (input) => ({
-      method: 'POST',
-      url: `${urls.barcode}/barcodes`,
-      json: { passengerId: input.passengerId, flight: input.flight },
-    }),
-    attemptTimeout: 300,
-    deadline: 60_000,
-    // Runs at least once; starting with the passenger as key makes a repeat find the same send.
-    async onSuccess(response, ctx) {
-      const answerBy = waiting.get(ctx.input.passengerId);
-      // A caller of this process is still waiting: try the send within its budget. Otherwise
-      // (a worker) just persist it for the workers.
-      const wait = answerBy === undefined ? 0 : Math.max(0, answerBy - Date.now());
-      await sendBoardingPass.start(boardingPassInput(ctx.input, response.body), {
-        key: ctx.input.passengerId,
-        wait,
-      });
-    },
-  });
-  return { durable, client, generateBarcode, sendBoardingPass, waiting };
+  return { durable, client, checkIn };
 }
 
-/** Defines the payment operation (charge the card; compensate by voiding it and restoring credit). */
-export function paymentQueue(store: DurableStore, urls: ServiceUrls, timing: Timing): PaymentQueue {
+/**
+ * Defines the payment saga: take customer credit (a local step on the payment service's own
+ * ledger), then charge the rest to the card (a request to the card service). When the charge
+ * fails finally or the deadline passes, the saga voids the charge (if it may have happened) and
+ * gives the credit back, in that order.
+ */
+export function paymentQueue(
+  store: DurableStore,
+  urls: Pick<ServiceUrls, 'card'>,
+  timing: Timing,
+  credit: CreditLedger,
+  report: CreditReport,
+): PaymentQueue {
   const client = createClient({
     timeout: { attempt: 600, total: 10_000 },
     breaker: {
@@ -120,11 +144,6 @@ export function paymentQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
       openGrowth: 1,
     },
   });
-  const compensationClient = createClient({
-    timeout: { attempt: 1_000, total: 5_000 },
-    retry: { maxRetries: 3, backoff: { initialMs: 50, maxMs: 500 } },
-    breaker: false,
-  });
   const durable = createDurable({
     client,
     store,
@@ -132,41 +151,73 @@ export function paymentQueue(store: DurableStore, urls: ServiceUrls, timing: Tim
     backoff: { initialMs: 150, maxMs: 1_000 },
     probeJitter: 200,
   });
-  const post = async (url: string, json: unknown, key: string): Promise<void> => {
-    const res = await compensationClient.request({
-      method: 'POST',
-      url,
-      json,
-      idempotencyKey: key,
-    });
-    await res.dump();
-    if (res.status >= 300) throw new Error(`POST ${url} answered ${res.status}`);
-  };
-  const chargeCard = durable.operation<ChargeInput>('charge-card', {
-    request: (input) => ({
-      method: 'POST',
-      url: `${urls.card}/charges`,
-      // The card network routes by card; the card service decides its faults before the body.
-      headers: { 'x-card': input.card },
-      json: { paymentId: input.paymentId, card: input.card, amount: input.cardAmount },
-    }),
-    attemptTimeout: 400,
+  const payment = durable.saga<PaymentInput>('payment', {
     deadline: timing.paymentDeadline,
-    // Compensation, at least once (a throw makes the queue run it again): void the charge, so a
-    // late one is refunded or refused, then give the customer the credit back. Both calls are
-    // keyed by the operation id, so the receiving services apply each exactly once.
-    async onGiveUp(_failure, ctx) {
-      await post(`${urls.card}/voids`, { paymentId: ctx.input.paymentId }, `void:${ctx.id}`);
-      await post(
-        `${urls.payment}/credits/restorations`,
-        {
-          paymentId: ctx.input.paymentId,
-          customerId: ctx.input.customerId,
-          amount: ctx.input.creditAmount,
+    attemptTimeout: 400,
+    steps: [
+      {
+        // Local: runs in whichever process holds the saga, at least once. The ledger applies a
+        // step key once, so a rerun (after a crash, or a stalled holder) takes the credit once.
+        name: 'deduct-credit',
+        async run(input, ctx): Promise<DeductedCredit> {
+          const wanted = Math.round(input.amount * CREDIT_SHARE);
+          const d = await credit.deduct(ctx.stepKey, {
+            paymentId: input.paymentId,
+            customerId: input.customerId,
+            wanted,
+          });
+          if (d.refused)
+            report(`${input.paymentId}: late deduct refused, the payment was compensated`, 'bad');
+          else if (d.replayed)
+            report(`${input.paymentId}: deduct ran again, the ledger answered ${d.taken} € (once)`);
+          else
+            report(
+              `${input.paymentId}: took ${d.taken} € of ${input.customerId}'s credit (left: ${d.balance} €)`,
+            );
+          return { taken: d.taken } satisfies DeductedCredit;
         },
-        `restore:${ctx.id}`,
-      );
-    },
+        // Also local and idempotent, by the compensation key. With outcome 'unknown' the deduct
+        // may not have happened: the ledger gives back what that step key took, if anything.
+        async compensate(input, ctx) {
+          const r = await credit.restore(ctx.compensationKey, ctx.stepKey, {
+            paymentId: input.paymentId,
+            customerId: input.customerId,
+          });
+          if (r.replayed) return;
+          report(
+            r.restored > 0
+              ? `${input.paymentId}: gave ${r.restored} € back to ${input.customerId}'s credit (now ${r.balance} €)`
+              : `${input.paymentId}: no credit had been taken (outcome ${ctx.outcome}), nothing to give back`,
+            'warn',
+          );
+        },
+      },
+      {
+        // Idempotency-Key `<saga id>:charge-card` on every attempt: one charge however often
+        // it is retried, by whichever worker.
+        name: 'charge-card',
+        request: (input, ctx) => ({
+          method: 'POST',
+          url: `${urls.card}/charges`,
+          // The card network routes by card; the card service decides its faults before the body.
+          headers: { 'x-card': input.card },
+          json: {
+            paymentId: input.paymentId,
+            card: input.card,
+            amount: input.amount - (ctx.results['deduct-credit'] as DeductedCredit).taken,
+          },
+        }),
+        // Sent with `<saga id>:charge-card:compensate`: refunds a charge that was made (a slow
+        // answer the saga gave up on), and refuses one that arrives later.
+        compensate: {
+          request: (input) => ({
+            method: 'POST',
+            url: `${urls.card}/voids`,
+            json: { paymentId: input.paymentId },
+          }),
+        },
+      },
+    ],
   });
-  return { durable, client, chargeCard, compensationClient };
+  return { durable, client, payment };
 }

@@ -20,7 +20,7 @@ export interface DemoOptions {
   readonly redisPrefix: string;
   /** How long a service waits for its downstream before answering 202, ms. */
   readonly wait: number;
-  /** Deadline of a card charge before it is compensated, ms. */
+  /** Deadline of the payment saga before it is compensated, ms. */
   readonly paymentDeadline: number;
   /** Give up on the whole run after this long, ms (unfinished operations count as lost). */
   readonly timeout: number;
@@ -39,9 +39,10 @@ export const USAGE = `Usage: pnpm demo [options]
 
   --seed <n>              seed of the faults and of the passengers' choices (default 7)
   --passengers <n>        passengers checking in (default 12)
-  --payments <n>          payments with compensation (default 6)
-  --wait <ms>             wait budget before a service answers 202 (default 1000)
-  --payment-deadline <ms> deadline of a card charge before compensation (default 4000)
+  --payments <n>          payments, each a saga with compensation (default 6)
+  --wait <ms>             wait budget of a saga's start before a service answers 202
+                          (default 1000)
+  --payment-deadline <ms> deadline of the payment saga before compensation (default 4000)
   --timeout <ms>          give up on the run after this long (default 45000)
   --crash                 SIGKILL a worker process mid-way and start another (needs REDIS_URL)
   --workers <n>           worker processes in Redis mode (default 2)
@@ -53,8 +54,9 @@ export const USAGE = `Usage: pnpm demo [options]
   --json                  print the summary as JSON on stdout
   --help                  this text
 
-With REDIS_URL set the stores are in Redis and the durable workers run in separate processes;
-otherwise everything runs in this process with in-memory stores.`;
+With REDIS_URL set the stores (sagas, idempotency records, the credit ledger) are in Redis and
+the durable workers run in separate processes; otherwise everything runs in this process with
+in-memory stores.`;
 
 function int(name: string, value: string | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;

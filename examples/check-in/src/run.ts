@@ -42,8 +42,8 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
   };
   const closers: (() => Promise<unknown>)[] = [];
   const stores: Stores = options.redisUrl
-    ? await redisStores(options.redisUrl, options.redisPrefix)
-    : memoryStores();
+    ? await redisStores(options.redisUrl, options.redisPrefix, INITIAL_CREDIT)
+    : memoryStores(INITIAL_CREDIT);
   closers.push(() => stores.close());
   let closing: Promise<void> | undefined;
   const closeAll = (): Promise<void> =>
@@ -65,6 +65,8 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
   try {
     const say = (actor: string) => (text: string, tone?: Parameters<Timeline['line']>[2]) =>
       timeline.line(actor, text, tone);
+    // What the sagas and breakers report, in this process and the workers.
+    const { onEvent, breaker, sagas } = eventPrinter(timeline);
     const barcode = await startBarcodeGenerator({
       seed: options.seed,
       faultRate: 0.15,
@@ -84,23 +86,23 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       say: say('card service'),
     });
     closers.push(() => card.close());
-    let payQueue: ReturnType<typeof paymentQueue> | undefined;
+    // The payment saga's local steps write the credit ledger here (a start within its wait) and
+    // in the workers.
+    const pq = paymentQueue(
+      stores.paymentQueue,
+      { card: card.url },
+      timing,
+      stores.credit,
+      (text, tone) =>
+        onEvent({ kind: 'credit', text, ...(tone ? { tone } : {}), process: 'payment service' }),
+    );
+    closers.push(() => pq.client.close());
     const payment = await startPaymentService({
       store: stores.paymentKeys,
       wait: options.wait,
-      initialCredit: INITIAL_CREDIT,
-      say: say('payment service'),
-      queue: (url) => {
-        payQueue = paymentQueue(
-          stores.paymentQueue,
-          { barcode: barcode.url, output: output.url, card: card.url, payment: url },
-          timing,
-        );
-        return payQueue;
-      },
+      queue: pq,
     });
     closers.push(() => payment.close());
-    if (!payQueue) throw new Error('the payment service did not define its queue');
     const urls = { barcode: barcode.url, output: output.url, card: card.url, payment: payment.url };
     const checkIn = checkInQueue(stores.checkInQueue, urls, timing);
     const checkInService = await startCheckInService({
@@ -112,11 +114,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     });
     closers.push(() => checkInService.close());
     closers.push(() => checkIn.client.close());
-    const pq = payQueue;
-    closers.push(() => Promise.all([pq.client.close(), pq.compensationClient.close()]));
 
-    // What the timeline shows of the queues and breakers, in this process and the workers.
-    const { onEvent, breaker } = eventPrinter(timeline);
     let onFrozen: (message: FrozenMessage) => void = () => undefined;
     const targets = targetNames(urls);
     observe(checkIn.durable, checkIn.client, 'check-in service', targets, onEvent);
@@ -148,6 +146,7 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       redisUrl: options.redisUrl ?? '',
       redisPrefix: options.redisPrefix,
       seed: options.seed,
+      initialCredit: INITIAL_CREDIT,
       freezeAfterFirstSuccess: freeze,
       sideEffectsFirstMs: 2_000,
     });
@@ -234,16 +233,15 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       workerStats.killedWorker = `${crashed.killed.name} killed with SIGKILL ${crashed.why}`;
     }
 
-    // Operations a worker took over after another's lease ran out (the killed one's).
+    // Sagas a worker took over after another's lease ran out (the killed one's).
     let takeovers = 0;
     if (workerStats.killed > 0) {
-      const ids = [...(await checkInService.operationIds()), ...payment.operationIds()];
-      for (const id of ids) {
-        const history = await stores.checkInQueue.history(id).catch(() => []);
-        const more =
-          history.length > 0 ? history : await stores.paymentQueue.history(id).catch(() => []);
-        takeovers += more.filter((h) => h.kind === 'lease-expired').length;
-      }
+      const histories = await Promise.all([
+        ...checkInService.operationIds().map((id) => stores.checkInQueue.history(id)),
+        ...payment.operationIds().map((id) => stores.paymentQueue.history(id)),
+      ]);
+      for (const history of histories)
+        takeovers += history.filter((h) => h.kind === 'lease-expired').length;
     }
 
     const summary = summarize({
@@ -259,10 +257,10 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
       paymentAnswers: payment.answers(),
       ui,
       passes: output.ledger,
-      credit: payment.ledger,
+      credit: await stores.credit.snapshot(),
       card: card.ledger,
-      balances: payment.balances,
       initialCredit: INITIAL_CREDIT,
+      sagas,
       output: output.stats(),
       barcodeRetries: barcode.stats().retries,
       cardRetries: card.stats().retries,

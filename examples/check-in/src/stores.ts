@@ -6,6 +6,7 @@ import {
   type IdempotencyStore,
 } from '@unfazed/server';
 import { PREFIXES } from './config.js';
+import { memoryCreditLedger, redisCreditLedger, type CreditLedger } from './credit-ledger.js';
 
 /** Schedule partitions of the durable Redis stores: every process of one run must agree. */
 export const PARTITIONS = 2;
@@ -18,12 +19,14 @@ export interface Stores {
   readonly outputKeys: IdempotencyStore;
   readonly cardKeys: IdempotencyStore;
   readonly paymentKeys: IdempotencyStore;
+  /** The payment service's own database: customer credit, written by the payment saga. */
+  readonly credit: CreditLedger;
   /** Deletes every key the run wrote (Redis) and closes the connections. */
   close(): Promise<void>;
 }
 
 /** The in-memory stores: one process, nothing survives it. */
-export function memoryStores(): Stores {
+export function memoryStores(initialCredit: number): Stores {
   return {
     kind: 'memory',
     checkInQueue: memoryDurableStore(),
@@ -31,6 +34,7 @@ export function memoryStores(): Stores {
     outputKeys: memoryIdempotencyStore(),
     cardKeys: memoryIdempotencyStore(),
     paymentKeys: memoryIdempotencyStore(),
+    credit: memoryCreditLedger(initialCredit),
     close: () => Promise.resolve(),
   };
 }
@@ -41,7 +45,11 @@ export function queueConnection(url: string): Redis {
 }
 
 /** The Redis stores, every key under `prefix`. Fails with a clear message when Redis does not answer. */
-export async function redisStores(url: string, prefix: string): Promise<Stores> {
+export async function redisStores(
+  url: string,
+  prefix: string,
+  initialCredit: number,
+): Promise<Stores> {
   const queue = queueConnection(url);
   const keys = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
   try {
@@ -81,6 +89,7 @@ export async function redisStores(url: string, prefix: string): Promise<Stores> 
     outputKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.outputKeys}` }),
     cardKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.cardKeys}` }),
     paymentKeys: redisIdempotencyStore(keys, { prefix: `${prefix}${PREFIXES.paymentKeys}` }),
+    credit: redisCreditLedger(keys, `${prefix}${PREFIXES.credit}`, initialCredit),
     async close() {
       const found = await listKeys();
       for (let i = 0; i < found.length; i += 500) await keys.unlink(...found.slice(i, i + 500));

@@ -1,20 +1,41 @@
 import { describe, expect, it } from '@jest/globals';
 import { createLedger } from '@unfazed/testing';
+import type { CreditMovement } from './credit-ledger.js';
 import type { UiOutcome } from './driver.js';
 import { summarize, type SummaryInput } from './summary.js';
 
+const move = (
+  paymentId: string,
+  customerId: string,
+  kind: 'deduct' | 'restore',
+  amount: number,
+): CreditMovement => ({
+  paymentId,
+  customerId,
+  kind,
+  amount,
+  key: `saga-${paymentId}:deduct-credit${kind === 'restore' ? ':compensate' : ''}`,
+  at: Date.now(),
+});
+
 /** Two passengers and two payments that went right: pass sent once each, one paid, one compensated. */
-function input(): SummaryInput {
+function input(): SummaryInput & { credit: { movements: CreditMovement[] } } {
   const passes = createLedger();
-  const credit = createLedger();
   const card = createLedger();
   passes.record('P01', {});
   passes.record('P02', {});
-  credit.record('PAY-1', { kind: 'deduct', amount: 40, customer: 'P01' });
   card.record('PAY-1', { kind: 'charge', amount: 60 });
-  credit.record('PAY-2', { kind: 'deduct', amount: 20, customer: 'P02' });
-  credit.record('PAY-2', { kind: 'restore', amount: 20 });
-  const done = (state: string): UiOutcome => ({ answer: 200, state, finalAt: 1 });
+  const movements = [
+    move('PAY-1', 'P01', 'deduct', 40),
+    move('PAY-2', 'P02', 'deduct', 20),
+    move('PAY-2', 'P02', 'restore', 20),
+  ];
+  const done = (state: string, amount?: number): UiOutcome => ({
+    answer: 200,
+    state,
+    finalAt: 1,
+    ...(amount !== undefined ? { amount } : {}),
+  });
   return {
     mode: 'memory',
     seed: 1,
@@ -32,18 +53,21 @@ function input(): SummaryInput {
         ['P02', done('done')],
       ]),
       payments: new Map([
-        ['PAY-1', done('paid')],
-        ['PAY-2', done('compensated')],
+        ['PAY-1', done('paid', 100)],
+        ['PAY-2', done('compensated', 50)],
       ]),
     },
     passes,
-    credit,
+    credit: {
+      movements,
+      balances: new Map([
+        ['P01', 60],
+        ['P02', 100],
+      ]),
+    },
     card,
-    balances: new Map([
-      ['P01', 60],
-      ['P02', 100],
-    ]),
     initialCredit: 100,
+    sagas: { stepsCompleted: {}, stepsCompensated: {}, compensationErrors: 0, stuck: 0 },
     output: { retries: 0, replayed: 0, conflicts: 0, lostResponses: 0 },
     barcodeRetries: 0,
     cardRetries: 0,
@@ -59,7 +83,13 @@ describe('summarize', () => {
     expect(s.invariants).toEqual({ ok: true, violations: [] });
     expect(s.answered).toEqual({ ok200: 1, accepted202: 1, other: 0 });
     expect(s.boardingPasses.sent).toBe(2);
-    expect(s.payments).toMatchObject({ total: 2, completed: 1, compensated: 1, refunded: 0 });
+    expect(s.payments).toMatchObject({
+      total: 2,
+      completed: 1,
+      compensated: 1,
+      refunded: 0,
+      creditRestored: 20,
+    });
   });
 
   it('names a duplicate boarding pass and a lost check-in', () => {
@@ -79,18 +109,48 @@ describe('summarize', () => {
 
   it('names a payment that was neither completed nor compensated, and a credit that does not add up', () => {
     const i = input();
-    i.credit.clear();
-    i.credit.record('PAY-1', { kind: 'deduct', amount: 40, customer: 'P01' });
-    i.credit.record('PAY-2', { kind: 'deduct', amount: 20, customer: 'P02' });
+    i.credit.movements.splice(2);
     const s = summarize(i);
     expect(s.invariants.violations).toEqual(
       expect.arrayContaining([
         expect.stringMatching(
-          /^payment PAY-2 neither completed nor compensated \(credit taken 1×, restored 0×, card charged 0×/,
+          /^payment PAY-2 neither completed nor compensated \(credit taken 1× \(20 €\), restored 0× \(0 €\), card charged 0×/,
         ),
-        'credit of P02 is 100, expected 80',
+        'credit of P02 is 100 €, expected 80 €',
       ]),
     );
+  });
+
+  it('names a compensation that gave back another amount than was taken, or gave it twice', () => {
+    const short = input();
+    short.credit.movements[2] = move('PAY-2', 'P02', 'restore', 15);
+    expect(summarize(short).invariants.violations).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^payment PAY-2 neither completed nor compensated/),
+      ]),
+    );
+    const twice = input();
+    twice.credit.movements.push(move('PAY-2', 'P02', 'restore', 20));
+    expect(summarize(twice).invariants.violations).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^credit restored twice: PAY-2/)]),
+    );
+  });
+
+  it('accepts a compensated payment whose credit was never taken (the step outcome was unknown)', () => {
+    const i = input();
+    i.credit.movements.splice(1);
+    const s = summarize(i);
+    expect(s.invariants).toEqual({ ok: true, violations: [] });
+    expect(s.payments).toMatchObject({ compensated: 1, creditRestored: 0 });
+  });
+
+  it('checks that credit and card add up to the payment', () => {
+    const i = input();
+    const paid = i.ui.payments.get('PAY-1');
+    if (paid) paid.amount = 110;
+    expect(summarize(i).invariants.violations).toEqual([
+      'PAY-1 paid 40 € of credit + 60 € by card, but the payment was 110 €',
+    ]);
   });
 
   it('accepts a late charge that the compensation refunded', () => {

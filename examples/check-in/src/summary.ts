@@ -1,5 +1,7 @@
 import type { Ledger } from '@unfazed/testing';
+import type { CreditSnapshot } from './credit-ledger.js';
 import type { UiOutcome } from './driver.js';
+import type { SagaCounts } from './event-printer.js';
 import type { Timeline } from './timeline.js';
 
 /** The demo's result, computed from what the services recorded. Printed as a table or JSON. */
@@ -7,8 +9,8 @@ export interface Summary {
   readonly mode: 'memory' | 'redis';
   readonly seed: number;
   /**
-   * Worker processes (Redis mode), those killed with SIGKILL, and operations another worker
-   * took over when a lease ran out.
+   * Worker processes (Redis mode), those killed with SIGKILL, and sagas another worker took
+   * over when a lease ran out.
    */
   readonly workers: {
     readonly started: number;
@@ -38,9 +40,13 @@ export interface Summary {
     readonly answered: Readonly<Record<string, number>>;
     readonly completed: number;
     readonly compensated: number;
-    /** Late card charges refunded by the compensation. */
+    /** Card charges the compensation's void refunded (the saga had given up on their answer). */
     readonly refunded: number;
+    /** Credit the compensations gave back, €: exactly what the compensated payments took. */
+    readonly creditRestored: number;
   };
+  /** What the sagas' events reported, over every process. */
+  readonly sagas: SagaCounts;
   /** Calls that repeated an earlier call with the same key, per downstream. */
   readonly retries: {
     readonly barcodeGenerator: number;
@@ -72,10 +78,11 @@ export interface SummaryInput {
     payments: ReadonlyMap<string, UiOutcome>;
   };
   readonly passes: Ledger;
-  readonly credit: Ledger;
+  /** The payment service's credit ledger at the end. */
+  readonly credit: CreditSnapshot;
   readonly card: Ledger;
-  readonly balances: ReadonlyMap<string, number>;
   readonly initialCredit: number;
+  readonly sagas: SagaCounts;
   readonly output: { retries: number; replayed: number; conflicts: number; lostResponses: number };
   readonly barcodeRetries: number;
   readonly cardRetries: number;
@@ -113,24 +120,49 @@ export function summarize(input: SummaryInput): Summary {
   let completed = 0;
   let compensated = 0;
   let refunded = 0;
+  let creditRestored = 0;
+  /** Credit taken and not given back, by customer. */
   const kept = new Map<string, number>();
+  for (const m of input.credit.movements)
+    kept.set(
+      m.customerId,
+      (kept.get(m.customerId) ?? 0) + (m.kind === 'deduct' ? m.amount : -m.amount),
+    );
   for (const id of input.paymentIds) {
-    const deducted = input.credit
+    const movements = input.credit.movements.filter((m) => m.paymentId === id);
+    const deducts = movements.filter((m) => m.kind === 'deduct');
+    const restores = movements.filter((m) => m.kind === 'restore');
+    const taken = deducts.reduce((n, m) => n + m.amount, 0);
+    const given = restores.reduce((n, m) => n + m.amount, 0);
+    const charges = input.card
       .effects(id)
-      .filter((e) => (e.effect as { kind: string }).kind === 'deduct');
-    const restored = kinds(input.credit, id, 'restore');
-    const charged = kinds(input.card, id, 'charge');
+      .filter((e) => (e.effect as { kind?: string } | null)?.kind === 'charge');
+    const charged = charges.length;
     const refunds = kinds(input.card, id, 'refund');
     refunded += refunds;
     const ui = input.ui.payments.get(id);
-    const counts = `credit taken ${deducted.length}×, restored ${restored}×, card charged ${charged}×, refunded ${refunds}×`;
+    const counts = `credit taken ${deducts.length}× (${taken} €), restored ${restores.length}× (${given} €), card charged ${charged}×, refunded ${refunds}×`;
+    if (deducts.length > 1) violations.push(`credit taken twice: ${id} (${counts})`);
+    if (restores.length > 1) violations.push(`credit restored twice: ${id} (${counts})`);
     if (charged > 1) violations.push(`duplicate charge: ${id} (${counts})`);
-    if (deducted.length === 1 && restored === 0 && charged === 1 && refunds === 0) {
+    if (deducts.length === 1 && restores.length === 0 && charged === 1 && refunds === 0) {
       completed++;
       if (ui?.state !== 'paid')
         violations.push(`${id} completed but the UI shows ${ui?.state ?? 'nothing'}`);
-    } else if (deducted.length === 1 && restored === 1 && charged === refunds) {
+      const card = (charges[0]?.effect as { amount?: number } | undefined)?.amount ?? 0;
+      if (ui?.amount !== undefined && taken + card !== ui.amount)
+        violations.push(
+          `${id} paid ${taken} € of credit + ${card} € by card, but the payment was ${ui.amount} €`,
+        );
+    } else if (
+      deducts.length <= 1 &&
+      restores.length <= 1 &&
+      given === taken &&
+      charged === refunds
+    ) {
+      // Compensated: every charge voided (net of refunds, nothing), the credit back exactly.
       compensated++;
+      creditRestored += given;
       if (ui?.state !== 'compensated')
         violations.push(`${id} compensated but the UI shows ${ui?.state ?? 'nothing'}`);
     } else {
@@ -138,22 +170,16 @@ export function summarize(input: SummaryInput): Summary {
         `payment ${id} neither completed nor compensated (${counts}; UI shows ${ui?.state ?? 'nothing'})`,
       );
     }
-    const customer = (deducted[0]?.effect as { customer?: string } | undefined)?.customer;
-    if (customer !== undefined && restored === 0) {
-      kept.set(
-        customer,
-        (kept.get(customer) ?? 0) + ((deducted[0]?.effect as { amount: number }).amount ?? 0),
-      );
-    }
   }
-  for (const [customer, balance] of input.balances) {
+  for (const [customer, balance] of input.credit.balances) {
     const expected = input.initialCredit - (kept.get(customer) ?? 0);
     if (balance !== expected)
-      violations.push(`credit of ${customer} is ${balance}, expected ${expected}`);
+      violations.push(`credit of ${customer} is ${balance} €, expected ${expected} €`);
   }
   const last = Math.max(
     input.storyStart,
-    ...[input.passes, input.credit, input.card].flatMap((l) => l.effects().map((e) => e.at)),
+    ...[input.passes, input.card].flatMap((l) => l.effects().map((e) => e.at)),
+    ...input.credit.movements.map((m) => m.at),
   );
   const retries = {
     barcodeGenerator: input.barcodeRetries,
@@ -178,7 +204,9 @@ export function summarize(input: SummaryInput): Summary {
       completed,
       compensated,
       refunded,
+      creditRestored,
     },
+    sagas: input.sagas,
     retries,
     breaker: input.breaker,
     lastOperationMs: Math.round(last - input.storyStart),
@@ -199,7 +227,7 @@ export function printSummary(
     'stores',
     s.mode === 'memory'
       ? 'in memory, workers in this process'
-      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killedWorker ?? `${s.workers.killed} worker killed with SIGKILL`}, ${s.workers.takeovers} of its operations taken over)` : ''}`,
+      : `Redis, ${s.workers.started} worker processes${s.workers.killed ? ` (${s.workers.killedWorker ?? `${s.workers.killed} worker killed with SIGKILL`}, ${s.workers.takeovers} of its sagas taken over)` : ''}`,
   ]);
   if (s.withoutUnfazed)
     rows.push([
@@ -223,7 +251,15 @@ export function printSummary(
   ]);
   rows.push([
     'payments',
-    `${s.payments.total}: ${s.payments.completed} completed, ${s.payments.compensated} compensated (credit restored${s.payments.refunded ? `, ${plural(s.payments.refunded, 'late charge')} refunded` : ''})`,
+    `${s.payments.total}: ${s.payments.completed} completed, ${s.payments.compensated} compensated (${s.payments.creditRestored} € of credit restored${s.payments.refunded ? `, ${plural(s.payments.refunded, 'charge')} refunded` : ''})`,
+  ]);
+  const byType = (counts: Record<string, number>): string =>
+    Object.entries(counts)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
+  rows.push([
+    'saga steps',
+    `completed: ${byType(s.sagas.stepsCompleted)}; compensated: ${byType(s.sagas.stepsCompensated)}${s.sagas.compensationErrors ? `; ${plural(s.sagas.compensationErrors, 'compensation')} retried` : ''}${s.sagas.stuck ? `; ${s.sagas.stuck} STUCK` : ''}`,
   ]);
   rows.push([
     'retries made',
@@ -240,7 +276,10 @@ export function printSummary(
   rows.push([
     'invariants',
     s.invariants.ok
-      ? paint('hold: one boarding pass per passenger, every payment completed or compensated', 'ok')
+      ? paint(
+          'hold: one boarding pass per passenger; every payment charged once, or voided with its credit restored exactly',
+          'ok',
+        )
       : paint(`BROKEN (${s.invariants.violations.length})`, 'bad'),
   ]);
   const lines = [

@@ -58,7 +58,20 @@ function summaryOf(run: DemoRun): Summary {
   }
 }
 
-function expectInvariants(s: Summary, passengers: number, payments: number): void {
+/** An asymmetric matcher: a number of at least `n`. */
+function atLeast(n: number): unknown {
+  return {
+    asymmetricMatch: (v: unknown) => typeof v === 'number' && v >= n,
+    toAsymmetricMatcher: () => `a number >= ${n}`,
+  };
+}
+
+function expectInvariants(
+  s: Summary,
+  passengers: number,
+  payments: number,
+  { crash = false }: { crash?: boolean } = {},
+): void {
   expect(s.invariants).toEqual({ ok: true, violations: [] });
   expect(s.passengers).toBe(passengers);
   expect(s.answered.ok200 + s.answered.accepted202).toBe(passengers);
@@ -66,11 +79,74 @@ function expectInvariants(s: Summary, passengers: number, payments: number): voi
   expect(s.boardingPasses.sent).toBe(passengers);
   expect(s.boardingPasses.lostResponses).toBeGreaterThanOrEqual(1);
   expect(s.boardingPasses.duplicatesPrevented).toBeGreaterThanOrEqual(1);
-  // Every payment completed or compensated; the seeded cards include a declined one.
+  // Every payment completed or compensated; the seeded cards include a declined one and one
+  // whose issuer is down (its charge is unknown at the deadline: voided, then the credit back).
   expect(s.payments.completed + s.payments.compensated).toBe(payments);
   expect(Object.values(s.payments.answered).reduce((a, b) => a + b, 0)).toBe(payments);
-  expect(s.payments.compensated).toBeGreaterThanOrEqual(1);
+  expect(s.payments.compensated).toBeGreaterThanOrEqual(2);
+  expect(s.payments.creditRestored).toBeGreaterThan(0);
   expect(s.retries.total).toBeGreaterThan(0);
+  // What the saga events said, over every process: every step once. With --crash, at least
+  // once: a step the killed worker had reported but not yet journaled runs again elsewhere (its
+  // effect once, by its key) and is reported again.
+  const exactly = (n: number): unknown => (crash ? atLeast(n) : n);
+  expect(s.sagas.stepsCompleted).toEqual({
+    'check-in': exactly(passengers * 2),
+    payment: exactly(payments + s.payments.completed),
+  });
+  expect(s.sagas.stepsCompensated).toEqual({
+    'payment/deduct-credit': exactly(s.payments.compensated),
+    // The issuer-down card's charge, unknown at the deadline (a declined one is not undone).
+    'payment/charge-card': atLeast(1),
+  });
+  expect(s.sagas.stuck).toBe(0);
+}
+
+/** Index of the first line matching each pattern, each after the previous one; fails naming it. */
+function expectInOrder(timeline: string, patterns: readonly RegExp[]): void {
+  const lines = timeline.split('\n');
+  let at = -1;
+  for (const pattern of patterns) {
+    const next = lines.findIndex((line, i) => i > at && pattern.test(line));
+    if (next < 0)
+      throw new Error(`no line matching ${String(pattern)} after line ${at + 1} of:\n${timeline}`);
+    at = next;
+  }
+}
+
+/** The saga lines every run's timeline has (the workers' come over IPC, in their order). */
+function expectSagaTimeline(timeline: string, s: Summary): void {
+  // Check-in: barcode, then boarding pass, each step as it completes.
+  expectInOrder(timeline, [
+    /check-in P01: ✓ step 1\/2 generate-barcode/,
+    /check-in P01: ✓ step 2\/2 send-boarding-pass( after \d+ attempts)? — saga completed/,
+  ]);
+  // Payment: credit first (a local step), then the card.
+  expectInOrder(timeline, [
+    /credit ledger\s+PAY-\d: took \d+ € of P\d\d's credit/,
+    /payment PAY-\d: ✓ step 1\/2 deduct-credit/,
+  ]);
+  // The good card (on a loaded machine it may miss the deadline and be compensated too).
+  if (s.payments.completed > 0)
+    expect(timeline).toMatch(
+      /payment PAY-\d: ✓ step 2\/2 charge-card( after \d+ attempts)? — saga completed/,
+    );
+  // The declined card: a final 402, nothing to void, the credit back.
+  expectInOrder(timeline, [
+    /payment (PAY-\d): gave up \(status 402; the last step did nothing\): compensating in reverse/,
+    /credit ledger\s+PAY-\d: gave \d+ € back to P\d\d's credit/,
+    /payment PAY-\d: ↺ deduct-credit compensated \(it had completed\)/,
+    /payment PAY-\d: compensated \(status 402\)/,
+  ]);
+  // The card whose issuer is down: unknown at the deadline, undone in reverse.
+  expectInOrder(timeline, [
+    /payment PAY-\d: gave up \(deadline; the last step may have happened\): compensating in reverse/,
+    /payment PAY-\d: ↺ charge-card compensated \(its outcome was unknown\)/,
+    /credit ledger\s+PAY-\d: gave \d+ € back/,
+    /payment PAY-\d: ↺ deduct-credit compensated \(it had completed\)/,
+    /payment PAY-\d: compensated \(deadline\)/,
+  ]);
+  expect(timeline).toMatch(/card service\s+void of PAY-\d: /);
 }
 
 describe('pnpm demo', () => {
@@ -80,6 +156,7 @@ describe('pnpm demo', () => {
     const s = summaryOf(run);
     expect(s.mode).toBe('memory');
     expectInvariants(s, 5, 3);
+    expectSagaTimeline(run.stderr, s);
     // The story without Unfazed shows both pitfalls: errors reach the user, a retry sends twice.
     expect(s.withoutUnfazed).toEqual({ errorsShown: 2, boardingPasses: 2 });
     // With --json the timeline goes to stderr, plain (NO_COLOR, not a terminal).
@@ -123,7 +200,6 @@ describe('pnpm demo', () => {
       const run = await runDemo(
         [
           '--json',
-          '--quiet',
           '--no-naive',
           ...SMALL,
           ...SMALL_DEADLINE,
@@ -137,6 +213,9 @@ describe('pnpm demo', () => {
       expect(s.mode).toBe('redis');
       expect(s.workers).toEqual({ started: 2, killed: 0, takeovers: 0 });
       expectInvariants(s, 5, 3);
+      expectSagaTimeline(run.stderr, s);
+      // The workers ran saga steps too (the 202s), and said so over IPC.
+      expect(run.stderr).toMatch(/worker-\d\s+(check-in|payment) \S+: ✓ step/);
       expect(await ctx.keys()).toEqual([]);
     });
 
@@ -144,7 +223,6 @@ describe('pnpm demo', () => {
       const run = await runDemo(
         [
           '--json',
-          '--quiet',
           '--no-naive',
           '--crash',
           ...SMALL,
@@ -158,9 +236,12 @@ describe('pnpm demo', () => {
       const s = summaryOf(run);
       expect(s.workers).toMatchObject({ started: 3, killed: 1 });
       expect(s.workers.killedWorker).toMatch(/^worker-1 /);
-      // It was killed holding an operation whose call had succeeded: another worker took it over.
+      // It was killed holding a saga whose step call had succeeded: another worker took it over
+      // and sent the step again with the same key, answered from the downstream's store.
       expect(s.workers.takeovers).toBeGreaterThanOrEqual(1);
-      expectInvariants(s, 5, 3);
+      expectInvariants(s, 5, 3, { crash: true });
+      expectSagaTimeline(run.stderr, s);
+      expect(run.stderr).toMatch(/demo\s+killed worker-1 \(pid \d+, SIGKILL\)/);
       expect(await ctx.keys()).toEqual([]);
     });
   });

@@ -98,6 +98,7 @@ export async function startCardService(options: CardServiceOptions): Promise<Car
       const { paymentId, card, amount } = req.body;
       if (voided.has(paymentId)) {
         // Gone: a final answer, the late attempt of a payment that was already compensated.
+        options.say(`late charge of ${paymentId} refused (410): the payment was voided`, 'warn');
         return reply.code(410).send({ error: 'payment voided: not charged' });
       }
       if (card === 'declined') {
@@ -115,6 +116,8 @@ export async function startCardService(options: CardServiceOptions): Promise<Car
     },
   );
 
+  // Behind the idempotency plugin too: the saga's compensation sends it with its own key
+  // (`<saga id>:charge-card:compensate`), so a retried void refunds once.
   app.post<{ Body: { paymentId: string } }>('/voids', async (req) => {
     const { paymentId } = req.body;
     voided.add(paymentId);
@@ -125,10 +128,11 @@ export async function startCardService(options: CardServiceOptions): Promise<Car
       .effects(paymentId)
       .filter((e) => (e.effect as { kind: string }).kind === 'refund').length;
     if (charged > refunded) {
-      ledger.record(paymentId, { kind: 'refund' });
-      options.say(`refunded the late charge of ${paymentId}`, 'warn');
+      ledger.record(paymentId, { kind: 'refund', key: keyOf(req.headers['idempotency-key']) });
+      options.say(`void of ${paymentId}: refunded its charge`, 'warn');
       return { paymentId, refunded: true };
     }
+    options.say(`void of ${paymentId}: nothing was charged; a late charge will be refused`, 'dim');
     return { paymentId, refunded: false };
   });
 

@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { formatRetryAfter } from '@unfazed/contract';
+import { formatRetryAfter, type OperationStatus } from '@unfazed/contract';
 import type { CheckInInput, CheckInQueue } from '../operations.js';
 import type { Tone } from '../timeline.js';
 
@@ -8,8 +8,8 @@ export interface CheckInView {
   readonly passengerId: string;
   /** `done`: the boarding pass was sent. */
   readonly state: 'processing' | 'done' | 'failed';
-  /** What it waits for while processing. */
-  readonly step?: 'barcode' | 'boarding pass';
+  /** The saga's step it is at while processing. */
+  readonly step?: string;
   readonly attempts?: number;
   readonly lastError?: string;
 }
@@ -19,8 +19,8 @@ export interface CheckInService {
   readonly url: string;
   /** The answers it gave to `POST /check-ins`, by passenger. */
   answers(): ReadonlyMap<string, number>;
-  /** Ids of every durable operation of the check-ins (barcodes and boarding passes). */
-  operationIds(): Promise<string[]>;
+  /** Ids of the check-in sagas. */
+  operationIds(): string[];
   close(): Promise<void>;
 }
 
@@ -35,40 +35,33 @@ export interface CheckInServiceOptions {
 
 const SORRY = 'There was an error while sending your boarding pass';
 
+/** What the passenger sees of a check-in saga. */
+function viewOf(passengerId: string, status: OperationStatus): CheckInView {
+  if (status.state === 'completed') return { passengerId, state: 'done' };
+  if (status.state === 'compensated' || status.state === 'failed' || status.state === 'dead')
+    return { passengerId, state: 'failed', lastError: status.lastError?.code ?? 'unknown' };
+  const step = status.steps?.find((s) => s.state === 'running');
+  return {
+    passengerId,
+    state: 'processing',
+    ...(step ? { step: step.name } : {}),
+    attempts: status.attempts,
+    ...(status.lastError ? { lastError: status.lastError.code } : {}),
+  };
+}
+
 /**
- * Starts the check-in service on a free port. `POST /check-ins` answers `200` when the barcode
- * and the boarding pass are done within the wait budget, else `202 Accepted` with the status
- * link; the durable queue finishes the job. `POST /v0/check-ins` is the same service without
- * Unfazed: one plain call each, and any failure goes straight to the passenger.
+ * Starts the check-in service on a free port. `POST /check-ins` starts the check-in saga
+ * (barcode, then boarding pass) with the passenger as key, and answers `200` when both steps are
+ * done within the wait budget, else `202 Accepted` with the status link; the workers finish the
+ * saga. `POST /v0/check-ins` is the same service without Unfazed: one plain call each, and any
+ * failure goes straight to the passenger.
  */
 export async function startCheckInService(options: CheckInServiceOptions): Promise<CheckInService> {
   const { queue } = options;
-  const barcodeOps = new Map<string, string>();
+  const sagas = new Map<string, string>();
   const answers = new Map<string, number>();
   const app = Fastify();
-
-  const view = async (passengerId: string): Promise<CheckInView | undefined> => {
-    const id = barcodeOps.get(passengerId);
-    const rec = id === undefined ? undefined : await queue.durable.store.get(id);
-    if (!rec) return undefined;
-    if (rec.state === 'failed' || rec.state === 'dead')
-      return { passengerId, state: 'failed', lastError: rec.lastError?.code ?? 'unknown' };
-    if (rec.state !== 'completed' || rec.response === undefined) {
-      return {
-        passengerId,
-        state: 'processing',
-        step: 'barcode',
-        attempts: rec.attempts,
-        ...(rec.lastError ? { lastError: rec.lastError.code } : {}),
-      };
-    }
-    // The barcode's onSuccess started the send with the passenger as key: this finds it.
-    const send = await queue.sendBoardingPass.find(passengerId);
-    if (send?.state === 'completed') return { passengerId, state: 'done' };
-    if (send?.state === 'failed' || send?.state === 'dead')
-      return { passengerId, state: 'failed', lastError: send.lastError?.code ?? 'unknown' };
-    return { passengerId, state: 'processing', step: 'boarding pass' };
-  };
 
   app.post<{ Body: CheckInInput }>('/check-ins', async (req, reply) => {
     const input: CheckInInput = {
@@ -76,37 +69,37 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
       name: req.body.name,
       flight: req.body.flight,
     };
-    queue.waiting.set(input.passengerId, Date.now() + options.wait);
-    let current: CheckInView | undefined;
-    try {
-      const started = await queue.generateBarcode.start(input, {
-        key: input.passengerId,
-        wait: options.wait,
-      });
-      barcodeOps.set(input.passengerId, started.id);
-      current = await view(input.passengerId);
-    } finally {
-      queue.waiting.delete(input.passengerId);
-    }
+    // Keyed by the passenger: a second click finds the same saga, never a second pass.
+    const started = await queue.checkIn.start(input, {
+      key: input.passengerId,
+      wait: options.wait,
+    });
+    sagas.set(input.passengerId, started.id);
     const location = `/check-ins/${encodeURIComponent(input.passengerId)}`;
-    if (current?.state === 'done') {
+    if (started.status === 'completed') {
       answers.set(input.passengerId, 200);
-      return reply.code(200).send({ ...current, message: 'Your boarding pass is on its way' });
+      return reply.code(200).send({
+        passengerId: input.passengerId,
+        state: 'done',
+        message: 'Your boarding pass is on its way',
+      });
     }
+    const status = await queue.durable.status(started.id);
     answers.set(input.passengerId, 202);
     return reply
       .code(202)
       .headers({ location, 'retry-after': formatRetryAfter(500) })
       .send({
-        ...current,
+        ...(status ? viewOf(input.passengerId, status) : { passengerId: input.passengerId }),
         location,
         message: 'Checked in. We will send your boarding pass on time',
       });
   });
 
   app.get<{ Params: { id: string } }>('/check-ins/:id', async (req, reply) => {
-    const current = await view(req.params.id);
-    if (!current) return reply.code(404).send({ error: 'unknown check-in' });
+    const status = await queue.checkIn.find(req.params.id);
+    if (!status) return reply.code(404).send({ error: 'unknown check-in' });
+    const current = viewOf(req.params.id, status);
     if (current.state === 'processing') void reply.header('retry-after', formatRetryAfter(500));
     return current;
   });
@@ -142,16 +135,7 @@ export async function startCheckInService(options: CheckInServiceOptions): Promi
   return {
     url,
     answers: () => answers,
-    async operationIds() {
-      const ids = [...barcodeOps.values()];
-      for (const [passengerId, id] of barcodeOps) {
-        const rec = await queue.durable.store.get(id);
-        if (rec?.state !== 'completed') continue;
-        const send = await queue.sendBoardingPass.find(passengerId);
-        if (send) ids.push(send.id);
-      }
-      return ids;
-    },
+    operationIds: () => [...sagas.values()],
     close: async () => {
       app.server.closeAllConnections();
       await app.close();

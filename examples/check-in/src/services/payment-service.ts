@@ -2,10 +2,8 @@ import { createServer } from 'node:http';
 import express from 'express';
 import type { IdempotencyStore } from '@unfazed/server';
 import { idempotency, operationStatusRoute, sendOutcome } from '@unfazed/server/express';
-import { createLedger, type Ledger } from '@unfazed/testing';
 import { closeServer, listen, requireJsonBody } from '../http.js';
 import type { PaymentQueue } from '../operations.js';
-import type { Tone } from '../timeline.js';
 import type { CardKind } from './card-service.js';
 
 /** What the web UI posts to pay. */
@@ -19,13 +17,9 @@ export interface PaymentRequest {
 /** The payment service (Express): customer credit first, the rest charged to the card. */
 export interface PaymentService {
   readonly url: string;
-  /** Credit movements, by payment id: effects `{ kind: 'deduct' | 'restore', amount }`. */
-  readonly ledger: Ledger;
-  /** Customer credit now. */
-  readonly balances: ReadonlyMap<string, number>;
   /** Answers given to `POST /payments`, by status. */
   answers(): Record<number, number>;
-  /** Ids of the durable charge operations. */
+  /** Ids of the payment sagas. */
   operationIds(): string[];
   close(): Promise<void>;
 }
@@ -33,23 +27,24 @@ export interface PaymentService {
 /** Options of {@link startPaymentService}. */
 export interface PaymentServiceOptions {
   readonly store: IdempotencyStore;
-  /** Defines the durable queue once the service's own URL (for the compensation) is known. */
-  readonly queue: (url: string) => PaymentQueue;
+  /** The durable queue its sagas run on. */
+  readonly queue: PaymentQueue;
   readonly wait: number;
-  readonly initialCredit: number;
-  readonly say: (text: string, tone?: Tone) => void;
 }
 
-/** Starts the payment service on a free port. */
+/**
+ * Starts the payment service on a free port. `POST /payments` starts the payment saga (take
+ * credit, charge the card; on a final failure or past the deadline: void the charge, give the
+ * credit back) with the payment id as key, and answers `200` paid, `402` compensated, or `202`
+ * with the saga's status link.
+ */
 export async function startPaymentService(options: PaymentServiceOptions): Promise<PaymentService> {
-  const ledger = createLedger();
-  const balances = new Map<string, number>();
-  const operations = new Map<string, string>();
+  const sagas = new Map<string, string>();
   const answers: Record<number, number> = {};
   const app = express();
   const server = createServer(app);
   const url = await listen(server);
-  const queue = options.queue(url);
+  const { queue } = options;
 
   app.post(
     '/payments',
@@ -59,37 +54,20 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     async (req, res, next) => {
       try {
         const p = req.body as PaymentRequest;
-        const balance = balances.get(p.customerId) ?? options.initialCredit;
-        const creditAmount = Math.min(balance, Math.round(p.amount * 0.4));
-        balances.set(p.customerId, balance - creditAmount);
-        ledger.record(p.paymentId, {
-          kind: 'deduct',
-          amount: creditAmount,
-          customer: p.customerId,
-        });
-        options.say(
-          `${p.paymentId}: ${creditAmount} € taken from ${p.customerId}'s credit, charging ${p.amount - creditAmount} € to the card`,
-        );
-        const outcome = await queue.chargeCard.start(
-          {
-            paymentId: p.paymentId,
-            customerId: p.customerId,
-            card: p.card,
-            creditAmount,
-            cardAmount: p.amount - creditAmount,
-          },
+        const outcome = await queue.payment.start(
+          { paymentId: p.paymentId, customerId: p.customerId, card: p.card, amount: p.amount },
           { key: p.paymentId, wait: options.wait },
         );
-        operations.set(p.paymentId, outcome.id);
-        // 200 paid, 202 + Location of the operation's status resource, or 402 compensated.
+        sagas.set(p.paymentId, outcome.id);
+        // 200 paid, 202 + Location of the saga's status resource, or 402 compensated.
         sendOutcome(res, outcome, {
           location: (id) => `/operations/${id}`,
           minRetryAfter: 500,
           completed: () => ({ body: { paymentId: p.paymentId, state: 'paid' } }),
-          // The compensation already ran inside start(): the credit is back.
+          // The compensations already ran inside start(): the charge is void, the credit back.
           failed: (failed) => ({
             status: 402,
-            body: { paymentId: p.paymentId, state: 'compensated', reason: failed.failure.code },
+            body: { paymentId: p.paymentId, state: failed.state, reason: failed.failure.code },
           }),
         });
         answers[res.statusCode] = (answers[res.statusCode] ?? 0) + 1;
@@ -99,33 +77,14 @@ export async function startPaymentService(options: PaymentServiceOptions): Promi
     },
   );
 
-  app.post(
-    '/credits/restorations',
-    idempotency({ store: options.store }),
-    express.json(),
-    requireJsonBody,
-    (req, res) => {
-      const r = req.body as { paymentId: string; customerId: string; amount: number };
-      balances.set(r.customerId, (balances.get(r.customerId) ?? options.initialCredit) + r.amount);
-      ledger.record(r.paymentId, { kind: 'restore', amount: r.amount });
-      options.say(
-        `${r.paymentId}: compensation gave ${r.amount} € back to ${r.customerId}'s credit`,
-        'warn',
-      );
-      res.status(201).json({ restored: r.amount });
-    },
-  );
-
-  // The status link of a payment that is still processing: the durable operation's state
-  // (`completed`: paid; `failed` or `dead`: compensated, since onGiveUp ran before either).
+  // The status link of a payment still in progress: the saga's state and its steps
+  // (`completed`: paid; `compensating`, then `compensated`: charge voided, credit restored).
   app.get('/operations/:id', operationStatusRoute({ source: queue.durable, pollAfter: 500 }));
 
   return {
     url,
-    ledger,
-    balances,
     answers: () => ({ ...answers }),
-    operationIds: () => [...operations.values()],
+    operationIds: () => [...sagas.values()],
     close: () => closeServer(server),
   };
 }
