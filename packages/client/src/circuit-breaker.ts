@@ -263,6 +263,11 @@ export class CircuitRegistry {
     return circuit;
   }
 
+  /** Every breaker's key and state, for the state gauge. */
+  *states(): Iterable<[string, CircuitStateName]> {
+    for (const [key, circuit] of this.circuits) yield [key, circuit.status().state];
+  }
+
   /** Where the breaker of `key` stands (closed when it never saw a call). */
   status(key: string): CircuitStatus {
     return this.circuits.get(key)?.status() ?? { state: 'closed' };

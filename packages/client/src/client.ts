@@ -8,6 +8,7 @@ import {
   timeout,
   type RetryPolicy,
 } from 'cockatiel';
+import type { Span } from '@opentelemetry/api';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import {
@@ -62,6 +63,7 @@ import {
 import { readBounded } from './read-bounded.js';
 import type { WireBody } from './request-body.js';
 import { UnfazedResponse, discardBody } from './response.js';
+import { ClientTelemetry, errorTypeOf, type AttemptEnding } from './telemetry/client-telemetry.js';
 
 export type { RequestOptions, QueryValue } from './call.js';
 
@@ -144,9 +146,16 @@ class ResilientClient implements Client {
   private readonly backoffFactory: ExponentialBackoff<unknown>;
   private readonly breakerKeyOf: 'origin' | ((url: URL, method: string) => string) | undefined;
   private closed = false;
+  /** @internal Spans and metrics, when an OpenTelemetry SDK is registered. */
+  readonly telemetry: ClientTelemetry;
 
   constructor(private readonly options: ResolvedOptions) {
     this.circuits = options.breaker ? new CircuitRegistry(options.breaker, this.events) : undefined;
+    const circuits = this.circuits;
+    this.telemetry = new ClientTelemetry(() => circuits?.states() ?? []);
+    // State changes are rare: counting them costs the healthy path nothing.
+    if (circuits)
+      this.events.on('circuit', (e) => this.telemetry.circuitChanged(e.key, e.from, e.to));
     this.breakerKeyOf = options.breaker ? (options.breaker.key ?? 'origin') : undefined;
     this.backoffFactory = new ExponentialBackoff({
       generator: decorrelatedJitterGenerator,
@@ -181,7 +190,8 @@ class ResilientClient implements Client {
       call.breakerKey === undefined || !this.circuits
         ? undefined
         : this.circuits.get(call.breakerKey);
-    if (circuit !== undefined && !circuit.closed) return this.guardedRequest(call, outside);
+    if (circuit !== undefined && !circuit.closed)
+      return this.metered(call, this.guardedRequest(call, outside));
     // The healthy path: the breaker is closed (or there is none), so the first attempt goes
     // straight to undici and its verdict is recorded afterwards, with no promise of ours
     // between undici's callback and the caller's but the one returned here.
@@ -219,11 +229,26 @@ class ResilientClient implements Client {
     try {
       const first = this.judge(call, 0, outcome, call.deadline - call.totalMs);
       if (!first.retry || first.stop !== undefined) {
-        resolveCall?.(this.finish(call, first, attempt.totalSignal));
-      } else resolveCall?.(this.retries(call, first));
+        const result = this.finish(call, first, attempt.totalSignal);
+        if (result instanceof UnfazedResponse) this.telemetry.callEnded(call, 0, undefined);
+        else void this.metered(call, result);
+        resolveCall?.(result);
+      } else resolveCall?.(this.metered(call, this.retries(call, first)));
     } catch (error) {
+      this.telemetry.callEnded(call, Math.max(0, call.records.length - 1), error);
       rejectCall?.(error);
     }
+  }
+
+  /** `promise`, its settling counted in the call metrics when a meter provider is registered. */
+  private metered<T>(call: Call, promise: Promise<T>): Promise<T> {
+    if (this.telemetry.instruments() === undefined) return promise;
+    promise.then(
+      () => this.telemetry.callEnded(call, Math.max(0, call.records.length - 1), undefined),
+      (error: unknown) =>
+        this.telemetry.callEnded(call, Math.max(0, call.records.length - 1), error),
+    );
+    return promise;
   }
 
   /** `request()` when the breaker is not closed: every attempt goes through cockatiel's. */
@@ -279,8 +304,10 @@ class ResilientClient implements Client {
       outcome = await this.send(call, 1, signal ?? NEVER_ABORTED);
     } catch (error) {
       if (signal?.aborted) return { kind: 'aborted' };
-      if (error instanceof CircuitRefusal)
+      if (error instanceof CircuitRefusal) {
+        this.telemetry.notPermitted(error.key, error.circuitState);
         return { kind: 'circuit-open', nextProbeAt: error.nextProbeAt };
+      }
       return errorResult(error, false);
     }
     if (outcome.kind === 'aborted') {
@@ -371,6 +398,7 @@ class ResilientClient implements Client {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.telemetry.close();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((pool) => pool.close()));
@@ -423,6 +451,7 @@ class ResilientClient implements Client {
   private sendError(call: Call, error: unknown, totalSignal: AbortSignal): unknown {
     if (totalSignal.aborted) return this.abortError(call, undefined);
     if (error instanceof CircuitRefusal) {
+      this.telemetry.notPermitted(error.key, error.circuitState);
       return new CircuitOpenError(call.info, error.key, error.nextProbeAt, error.circuitState, [
         ...call.records,
       ]);
@@ -495,6 +524,7 @@ class ResilientClient implements Client {
     }
     record.delayMs = Math.round(delay);
     record.delayReason = reason;
+    this.telemetry.retryScheduled(call, delay, reason);
     if (outcome.kind === 'response') discardBody(outcome.body);
     if (this.events.has('retry')) {
       this.events.emit('retry', {
@@ -548,6 +578,11 @@ class ResilientClient implements Client {
     const call = attempt.call;
     if (this.events.has('attempt-start'))
       this.events.emit('attempt-start', { ...call.info, attempt: attempt.n });
+    const traced = this.telemetry.startAttempt(call, attempt.n);
+    if (traced !== undefined) {
+      attempt.span = traced.span;
+      attempt.headers = traced.headers;
+    }
     try {
       if (attempt.aborted) throw call.callerSignal?.reason;
       const pending = call.body.forAttempt();
@@ -570,7 +605,7 @@ class ResilientClient implements Client {
         origin: call.origin,
         path: call.path,
         method: call.method,
-        headers: call.headers,
+        headers: attempt.headers ?? call.headers,
         body,
         signal: attempt,
         opaque: attempt,
@@ -630,6 +665,10 @@ class ResilientClient implements Client {
     attempt.settled = true;
     attempt.clear();
     if (this.events.has('attempt-end')) this.emitAttemptEnd(attempt, outcome);
+    if (attempt.span !== undefined || this.telemetry.instruments() !== undefined) {
+      const duration = performance.now() - attempt.started;
+      this.telemetry.attemptEnded(attempt.call, attempt.span, endingOf(outcome), duration);
+    }
     if (attempt.resolveOutcome) attempt.resolveOutcome(outcome);
     else this.firstDone(attempt, outcome);
   }
@@ -802,6 +841,10 @@ class Attempt extends AttemptTimer {
     undefined;
   rejectCall: ((error: unknown) => void) | undefined = undefined;
   resolveOutcome: ((outcome: Outcome) => void) | undefined = undefined;
+  /** The attempt's CLIENT span, when a tracer provider is registered. */
+  span: Span | undefined = undefined;
+  /** The call's headers plus the trace context, when the attempt has a span. */
+  headers: Record<string, string | string[]> | undefined = undefined;
 
   constructor(
     readonly client: ResilientClient,
@@ -818,6 +861,23 @@ class Attempt extends AttemptTimer {
   ) {
     super(ms, call.callerSignal, timers, started);
   }
+}
+
+/** How an attempt ended, as its span and metrics say it. */
+function endingOf(outcome: Outcome): AttemptEnding {
+  if (outcome.kind === 'response') {
+    const status = outcome.status;
+    return {
+      status,
+      errorType: status >= 400 ? String(status) : undefined,
+      outcome: outcome.cls.kind,
+    };
+  }
+  return {
+    status: undefined,
+    errorType: outcome.error === undefined ? 'aborted' : errorTypeOf(outcome.error),
+    outcome: outcome.kind === 'aborted' ? 'aborted' : outcome.cls.kind,
+  };
 }
 
 /** The outcome of an answer (its body, or what was read of it, in `payload`). */
