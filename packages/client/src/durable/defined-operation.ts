@@ -10,6 +10,7 @@ import { startKeyRule, startOptionsRule } from './options.js';
 import { publicStatus, startOutcomeOf } from './public-status.js';
 import type { QueueContext } from './queue-context.js';
 import { targetOf, type ResolvedType, type RunResult } from './run.js';
+import { captureTrace } from './telemetry.js';
 
 /** The signal of a request built only to find its target. */
 const NEVER_ABORTED = new AbortController().signal;
@@ -58,6 +59,7 @@ export class DefinedOperation<I> implements DurableOperation<I> {
     // Chosen before the write, so that every error below can name it.
     const id = env.store.newId(name, key);
     const sentAt = leaseClock();
+    const trace = captureTrace();
     const write = env.store.create({
       id,
       type: name,
@@ -66,6 +68,7 @@ export class DefinedOperation<I> implements DurableOperation<I> {
       deadline: now + t.deadline,
       dueAt,
       ...(key !== undefined ? { key } : {}),
+      ...(trace !== undefined ? { trace } : {}),
       ...(sync ? { owner, leaseUntil: now + env.leaseMs } : {}),
     });
     let created: boolean;

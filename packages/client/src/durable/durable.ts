@@ -34,6 +34,7 @@ import type {
   StateCounts,
   OperationResponse,
 } from './types.js';
+import { QueueGaugeObserver } from './telemetry.js';
 import { startWorker, type DurableWorker, type WorkerOptions } from './worker.js';
 
 /** Options of {@link createDurable}. */
@@ -237,7 +238,9 @@ export function createDurable(options: DurableOptions): Durable {
     backoff,
   );
   const defaults = { deadline: o.deadline, attemptTimeout, maxInputBytes: o.maxInputBytes };
-  return new DurableQueue(ctx, definitionRule(defaults), sagaDefinitionRule(defaults));
+  const gauges = new QueueGaugeObserver(store, env.now);
+  gauges.watch();
+  return new DurableQueue(ctx, definitionRule(defaults), sagaDefinitionRule(defaults), gauges);
 }
 
 /** @internal A durable instance: defines types, starts workers, answers status queries. */
@@ -255,6 +258,8 @@ class DurableQueue implements Durable {
     private readonly ctx: QueueContext,
     private readonly defRule: ReturnType<typeof definitionRule>,
     private readonly sagaRule: ReturnType<typeof sagaDefinitionRule>,
+    /** The queue gauges, observed while a meter provider is registered. */
+    private readonly queueGauges: QueueGaugeObserver,
   ) {
     this.events = ctx.env.events;
     this.store = ctx.env.store;
@@ -332,6 +337,8 @@ class DurableQueue implements Durable {
     const resolved = validateOptions(workerOptionsRule, workerOptions, {
       name: 'durable.startWorker',
     });
+    // A meter provider registered after createDurable is seen here.
+    this.queueGauges.watch();
     return startWorker(this.ctx.env, this.ctx.types, resolved, this.ctx.wakers);
   }
 

@@ -95,6 +95,7 @@ class MemoryDurableStore implements DurableStore {
       dueAt: n.dueAt,
     };
     if (n.key !== undefined) op.key = n.key;
+    if (n.trace !== undefined) op.trace = n.trace;
     if (n.owner !== undefined) op.owner = n.owner;
     if (n.leaseUntil !== undefined) op.leaseUntil = n.leaseUntil;
     this.#ops.set(id, op);

@@ -32,6 +32,14 @@ import type {
   Settlement,
   StepRecord,
 } from './types.js';
+import { durableAttemptCounted, OperationSpan, traceOf } from './telemetry.js';
+
+/** How a traced run ended: its outcome, and the status and `error.type` when there are. */
+type Ending = readonly [
+  outcome: string,
+  status?: number | undefined,
+  errorType?: string | undefined,
+];
 
 /**
  * @internal Runs a leased operation until it needs nothing more from this holder: attempts (and
@@ -80,6 +88,8 @@ export class OperationRun {
    * `operation()`, whose one step is the record itself).
    */
   #saga: SagaProgress | undefined;
+  /** The trace context of this holder's last attempt span of the current step, if traced. */
+  #lastTrace: string | undefined;
 
   constructor(
     private readonly env: RunEnv,
@@ -257,7 +267,12 @@ export class OperationRun {
     let result: unknown;
     let thrown: { error: unknown } | undefined;
     try {
-      result = await step.run(JSON.parse(rec.input) as unknown, this.#stepContext());
+      result = await this.#traced(
+        'attempt',
+        attemptNo,
+        async () => step.run(JSON.parse(rec.input) as unknown, this.#stepContext()),
+        () => ['success'],
+      );
     } catch (error) {
       thrown = { error };
     } finally {
@@ -327,7 +342,14 @@ export class OperationRun {
     const index = saga.step;
     const step = t.steps[index] as ResolvedStep;
     const now = env.now();
-    this.#patchStep(index, { state: 'completed', attempts, at: now, lastError: undefined });
+    this.#patchStep(index, {
+      state: 'completed',
+      attempts,
+      at: now,
+      lastError: undefined,
+      trace: this.#lastTrace,
+    });
+    this.#lastTrace = undefined;
     this.#saga = {
       step: index,
       results: { ...saga.results, [step.name]: result },
@@ -403,7 +425,12 @@ export class OperationRun {
         attemptTimeout: this.#current.attemptTimeout,
         deadline: rec.deadline,
       };
-      outcome = await callOnce(env, call, request, lease.controller.signal, this.options.syncUntil);
+      outcome = await this.#traced(
+        'attempt',
+        rec.attempts + 1,
+        () => callOnce(env, call, request, lease.controller.signal, this.options.syncUntil),
+        endingOf,
+      );
     } finally {
       disarm();
       release();
@@ -437,6 +464,52 @@ export class OperationRun {
           outcome,
         );
     }
+  }
+
+  /**
+   * Runs `fn` (one attempt, local step run or compensation) in a span linked to the request that
+   * started the operation (and, for a compensation, to the step it undoes), when a tracer
+   * provider is registered; counts it in the attempt metric either way.
+   */
+  async #traced<T>(
+    kind: 'attempt' | 'compensate',
+    attempt: number,
+    fn: () => Promise<T>,
+    ending: (result: T) => Ending,
+    undoes?: string,
+  ): Promise<T> {
+    const rec = this.#rec;
+    const traced = OperationSpan.start(kind, {
+      id: rec.id,
+      type: rec.type,
+      step: this.#saga ? this.#current.name : undefined,
+      attempt,
+      worker: this.#worker,
+      trace: rec.trace,
+      undoes,
+      inline: this.options.syncUntil !== undefined,
+    });
+    if (traced === undefined) {
+      let result: T;
+      try {
+        result = await fn();
+      } catch (error) {
+        durableAttemptCounted(rec.type, 'error');
+        throw error;
+      }
+      durableAttemptCounted(rec.type, ending(result)[0]);
+      return result;
+    }
+    if (kind === 'attempt') this.#lastTrace = traceOf(traced.span);
+    let result: T;
+    try {
+      result = await traced.run(fn);
+    } catch (error) {
+      traced.end('error', undefined, error instanceof Error ? error.name : '_OTHER');
+      throw error;
+    }
+    traced.end(...ending(result));
+    return result;
   }
 
   /** Emits the `attempt` event; returns its history entry (pushed by the caller, maybe amended). */
@@ -677,6 +750,7 @@ export class OperationRun {
     const current = this.t.steps[index] as ResolvedStep;
     const known = failure.outcome === 'failed' || current.kind === 'sleep';
     this.#patchStep(index, {
+      ...(this.#lastTrace !== undefined ? { trace: this.#lastTrace } : {}),
       state: known ? 'failed' : 'unknown',
       attempts: Math.max(attempts, saga.steps[index]?.attempts ?? 0),
       lastError: failure,
@@ -775,7 +849,13 @@ export class OperationRun {
     if (compensation.kind === 'local') {
       const disarm = lease.guard();
       try {
-        await compensation.run(input, ctx);
+        await this.#traced(
+          'compensate',
+          attemptNo,
+          async () => compensation.run(input, ctx),
+          () => ['success'],
+          record.trace,
+        );
       } catch (error) {
         failure = {
           code: 'compensation-error',
@@ -819,7 +899,14 @@ export class OperationRun {
             attemptTimeout: step.attemptTimeout,
             deadline: Infinity,
           };
-          outcome = await callOnce(env, call, request, lease.controller.signal, undefined);
+          outcome = await this.#traced(
+            'compensate',
+            attemptNo,
+            () =>
+              callOnce(env, call, request as DurableRequest, lease.controller.signal, undefined),
+            endingOf,
+            record.trace,
+          );
         } finally {
           disarm();
         }
@@ -1005,6 +1092,20 @@ export class OperationRun {
     });
     if (!(await this.#settle({ action: 'finish', state }))) return LOST;
     return this.#finished(state, rec);
+  }
+}
+
+/** How an attempt's outcome reads on its span. */
+function endingOf(outcome: Attempt): Ending {
+  switch (outcome.kind) {
+    case 'success':
+      return ['success', outcome.status];
+    case 'transient':
+      return ['transient', outcome.status, outcome.code];
+    case 'permanent':
+      return ['permanent', outcome.failure.status, outcome.failure.code];
+    default:
+      return [outcome.kind, undefined, outcome.kind];
   }
 }
 

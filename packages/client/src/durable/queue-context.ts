@@ -2,6 +2,7 @@ import type { ResolvedBackoff, DurableBackoffOptions } from './backoff.js';
 import { DurableStoreUnavailableError, isDurabilityNotConfirmedError } from './errors.js';
 import type { ResolvedType, RunEnv } from './run.js';
 import type { HistoryEntry, OperationRecord } from './types.js';
+import { redriveCounted } from './telemetry.js';
 
 /**
  * @internal What the parts of one durable instance share: the run environment, the defined
@@ -104,7 +105,10 @@ export class QueueContext {
       note: input === undefined ? `from ${rec.state}` : `from ${rec.state}, with an edited input`,
     };
     const ok = await env.store.redrive(rec.id, now, dueAt, newDeadline, entry, input);
-    if (ok) env.events.emit('redriven', { id: rec.id, type: rec.type, dueAt });
+    if (ok) {
+      env.events.emit('redriven', { id: rec.id, type: rec.type, dueAt });
+      redriveCounted(rec.type, reason);
+    }
     return ok;
   }
 }

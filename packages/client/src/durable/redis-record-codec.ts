@@ -69,6 +69,7 @@ export function fromHash(f: Record<string, string>): OperationRecord {
     dueAt: num('dueAt'),
   };
   if (f['key'] !== undefined) rec['key'] = f['key'];
+  if (f['trace'] !== undefined) rec['trace'] = f['trace'];
   if (f['owner'] !== undefined) rec['owner'] = f['owner'];
   if (f['leaseUntil'] !== undefined) rec['leaseUntil'] = num('leaseUntil');
   if (f['finishedAt'] !== undefined) rec['finishedAt'] = num('finishedAt');

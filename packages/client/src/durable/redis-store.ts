@@ -187,6 +187,7 @@ class RedisDurableStore implements DurableStore {
       n.owner ?? '',
       n.leaseUntil !== undefined ? String(n.leaseUntil - n.now) : '',
       `${b}op:`,
+      n.trace ?? '',
     );
     if (Number(reply[0]) === 0)
       return { created: false, record: parseRecord(reply.slice(1) as string[]) };
@@ -425,6 +426,7 @@ function createdRecord(n: NewOperation, at: number): OperationRecord {
     deadline: at + (n.deadline - n.now),
     dueAt: at + (n.dueAt - n.now),
     ...(n.key !== undefined ? { key: n.key } : {}),
+    ...(n.trace !== undefined ? { trace: n.trace } : {}),
     ...(n.owner !== undefined ? { owner: n.owner } : {}),
     ...(n.leaseUntil !== undefined ? { leaseUntil: at + (n.leaseUntil - n.now) } : {}),
   };

@@ -45,6 +45,11 @@ export interface StepRecord {
    * `unknown`: the saga gave up while it ran).
    */
   readonly outcome?: 'completed' | 'unknown';
+  /**
+   * The trace context (a JSON W3C `traceparent` carrier) of the step's last attempt span, kept
+   * when an OpenTelemetry tracer recorded it: the span its compensation links to.
+   */
+  readonly trace?: string;
 }
 
 /**
@@ -174,6 +179,12 @@ export interface OperationRecord {
   readonly finishedAt?: number;
   /** A saga's journal ({@link SagaProgress}). */
   readonly saga?: SagaProgress;
+  /**
+   * The trace context of the request that started it (the JSON of a W3C `traceparent` /
+   * `tracestate` carrier), when an OpenTelemetry tracer was active: every later attempt's span
+   * links to it.
+   */
+  readonly trace?: string;
 }
 
 /**
@@ -193,6 +204,8 @@ export interface NewOperation {
   /** Create it already leased by this owner (the synchronous first attempt of `start`). */
   readonly owner?: string;
   readonly leaseUntil?: number;
+  /** The starting request's trace context ({@link OperationRecord.trace}). */
+  readonly trace?: string;
 }
 
 /**

@@ -20,6 +20,7 @@
     ARGV[7] lease owner, or '' (created pending)
     ARGV[8] lease length (ms), or ''
     ARGV[9] operation hash key prefix (prefix{tag}:op:)
+    ARGV[10] trace context of the starting request (JSON carrier), optional: '' or absent
 
   Output:
     {1, now}                  created, at Redis's now (ms)
@@ -28,7 +29,7 @@
 --- @include "includes/argument-checks"
 --- @include "includes/clock"
 -- Every argument checked before the first write: a bad one is refused whole.
-arity(5, 9)
+arity(5, 9, true)
 stringArg(1, 'id')
 stringArg(2, 'type')
 if ARGV[4] == '' then refuse('ARGV[4] (input) must be the JSON input', ARGV[4]) end
@@ -66,6 +67,10 @@ if ARGV[7] ~= '' then
   fields[#fields + 1] = ARGV[7]
   fields[#fields + 1] = 'leaseUntil'
   fields[#fields + 1] = score
+end
+if ARGV[10] ~= nil and ARGV[10] ~= '' then
+  fields[#fields + 1] = 'trace'
+  fields[#fields + 1] = ARGV[10]
 end
 if hasKey then
   fields[#fields + 1] = 'key'
