@@ -32,6 +32,7 @@ import { acceptsCoding, decodeBody } from './content-coding.js';
 import { ResponseCapture } from './response-capture.js';
 import type { ClaimResult, ReplayableResponse } from './store.js';
 import { pickStoredHeaders, pickStoredHeadersBy } from './stored-headers.js';
+import { reportOutcome } from './telemetry.js';
 
 /** A complete answer the adapter writes as is (a problem, or a replay). */
 export interface PreparedResponse {
@@ -217,6 +218,7 @@ export class IdempotencyCore<TReq> {
     } catch (error) {
       if (isIdempotencyStoreTimeoutError(error)) this.undoLateClaim(key, owner, claim);
       this.emit('storeError', { ...base, operation: 'claim', error });
+      reportOutcome(o.failOpen ? 'fail-open' : 'store-unavailable', base.method);
       if (o.failOpen) {
         this.emit('failOpen', { ...base, operation: 'claim', error });
         return { action: 'run', execution: null };
@@ -232,12 +234,14 @@ export class IdempotencyCore<TReq> {
     }
     switch (result.outcome) {
       case 'claimed':
+        reportOutcome(result.recovered ? 'recovered' : 'claimed', base.method);
         if (this.listens('claimed')) this.emit('claimed', { ...base, recovered: result.recovered });
         return {
           action: 'run',
           execution: new Execution(this as IdempotencyCore<never>, base, key, owner, fingerprint),
         };
       case 'mismatch':
+        reportOutcome('mismatch', base.method);
         this.emit('mismatch', base);
         return {
           action: 'respond',
@@ -246,6 +250,7 @@ export class IdempotencyCore<TReq> {
           }),
         };
       case 'in-flight': {
+        reportOutcome('conflict', base.method);
         this.emit('conflict', { ...base, leaseRemainingMs: result.leaseRemainingMs });
         return {
           action: 'respond',
@@ -262,6 +267,7 @@ export class IdempotencyCore<TReq> {
         };
       }
       case 'completed':
+        reportOutcome('replayed', base.method);
         if (this.listens('replayed')) {
           this.emit('replayed', {
             ...base,
