@@ -394,6 +394,21 @@ export interface DurableStore {
   counts(): Promise<StateCounts>;
   gauges(now: number): Promise<QueueGauges>;
   /**
+   * Optional: the oldest due time of the due pending operations, per type (how long the
+   * longest-waiting one has waited for a worker), by the store's clock.
+   */
+  oldestDue?(now: number): Promise<Record<string, number>>;
+  /**
+   * Optional: pauses a type. Workers stop leasing its pending operations (the Redis store parks
+   * them when they come due, the memory store skips them); an operation held under a lease
+   * finishes its attempt, and one whose lease expired is still taken over.
+   */
+  pauseType?(type: string): Promise<void>;
+  /** Optional: resumes a paused type; its parked operations are due at once. */
+  resumeType?(type: string): Promise<void>;
+  /** Optional: the paused types. */
+  pausedTypes?(): Promise<string[]>;
+  /**
    * Releases what the store holds and refuses every later call: the Redis store sends the
    * scripts waiting for its next batched write and waits for their replies (the connection is
    * the caller's and stays open); the memory store drops its operations. Call it after the
