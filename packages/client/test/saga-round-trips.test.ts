@@ -400,8 +400,8 @@ describe('saga round trips: one script call per step transition', () => {
         'settle',
         'settle+claimAny',
       ]);
-      // After it, at most one more empty claim: the worker's (see the BUG test below).
-      expect(m.sequence.slice(5)).toEqual(m.sequence.length > 5 ? ['claimAny'] : []);
+      // Nothing after it: the claim sent with the last settle answers the worker's wake-up.
+      expect(m.sequence).toHaveLength(5);
     }
     const m = measured[0] as Measured;
     report.push(
@@ -410,29 +410,19 @@ describe('saga round trips: one script call per step transition', () => {
   });
 
   /*
-   * ENGINE BUG (documented here, not fixed): an idle worker answers one wake-up with two claims.
-   * QueueWorker.#wakeUp (packages/client/src/durable/worker.ts) sets #wakeRequested and also ends
-   * the idle wait; the claim that follows serves that wake-up, but the flag stays set, so when
-   * that claim finds nothing the loop takes the flag for "something arrived while we were
-   * claiming" and claims again at once. So an operation finishing on an otherwise idle worker
-   * costs one more round trip, an empty claimAny: the 6th round trip of the saga above (5 with
-   * the fix). Fix: clear #wakeRequested when a claim round starts (checked on a copy of the
-   * tree: the sequence below then holds). This test fails while the bug is there (it.failing
-   * passes); once fixed it passes, which it.failing reports: make it a plain it() then, and drop
-   * the extra claim allowed above.
+   * An idle worker woken by the final write of an operation claims once (the claim sent with that
+   * settle), not twice: the wake-up flag used to outlive the claim that served it, so an empty
+   * claim followed every operation finishing on an idle worker (one extra round trip per saga).
    */
-  it.failing(
-    'BUG: a wake-up that ends the idle wait is served by one claim (the one sent with the final settle), not two',
-    async () => {
-      const { durable, saga, counted, work } = rig([{ name: 'only', run: () => 'done' }]);
-      work(1);
-      await counted.quiet();
-      await runOne(durable, saga, 0, 0); // warm-up
-      const m = await measure(counted, async () => void (await runOne(durable, saga, 1, 0)));
-      // Today: create, claimAny, settle+claimAny, claimAny (the second, empty claim).
-      expect(m.sequence).toEqual(['create', 'claimAny', 'settle+claimAny']);
-    },
-  );
+  it('a wake-up that ends the idle wait is served by one claim (the one sent with the final settle), not two', async () => {
+    const { durable, saga, counted, work } = rig([{ name: 'only', run: () => 'done' }]);
+    work(1);
+    await counted.quiet();
+    await runOne(durable, saga, 0, 0); // warm-up
+    const m = await measure(counted, async () => void (await runOne(durable, saga, 1, 0)));
+    // Before the fix: create, claimAny, settle+claimAny, claimAny (a second, empty claim).
+    expect(m.sequence).toEqual(['create', 'claimAny', 'settle+claimAny']);
+  });
 
   it('start with a wait, no worker: the write-ahead leases it, then one settle per step (4 round trips)', async () => {
     const { durable, saga, counted } = rig();

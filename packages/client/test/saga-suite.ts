@@ -613,6 +613,72 @@ export function describeSagaBehaviour(label: string, makeStore: SagaStoreFactory
       expect(details?.history.some((h) => h.kind === 'lease-expired')).toBe(true);
     });
 
+    it('saga events announce only what was journaled: a refused write (lease lost) announces nothing, the next holder announces it once', async () => {
+      const r = await rig();
+      const store = r.durable.store;
+      let refused = 0;
+      // The first step transition is written too late: another holder has the lease by then.
+      const late = new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'settle') {
+            return async (...args: Parameters<DurableStore['settle']>) => {
+              if (refused === 0 && args[3].action === 'hook') {
+                refused++;
+                return false;
+              }
+              return target.settle(...args);
+            };
+          }
+          const value = Reflect.get(target, prop, target) as unknown;
+          return typeof value === 'function'
+            ? (value as (...a: unknown[]) => unknown).bind(target)
+            : value;
+        },
+      });
+      const durable = createDurable({
+        client: r.client,
+        store: late,
+        leaseMs: 300,
+        random: seeded(5),
+      });
+      const seen: string[] = [];
+      durable.events.on('step-completed', (e) => seen.push(e.step));
+      durable.events.on('lease-lost', () => seen.push('lease-lost'));
+      const saga = durable.saga<Record<string, never>>('announce', {
+        steps: [
+          { name: 'a', run: () => 'a' },
+          { name: 'b', run: () => 'b' },
+        ],
+      });
+      const outcome = await saga.start({}, { wait: 0 });
+      r.workers.push(durable.startWorker({ pollInterval: 10 }));
+      expect(await r.settled(outcome.id)).toBe('completed');
+      expect(seen).toEqual(['lease-lost', 'a', 'b']);
+    });
+
+    it('a local step run emits an attempt event (with its step), failed runs included', async () => {
+      const r = await rig();
+      let runs = 0;
+      const attempts: string[] = [];
+      r.durable.events.on('attempt', (e) =>
+        attempts.push(`${e.step ?? ''} ${e.attempt} ${e.error ?? 'ok'}`),
+      );
+      const saga = r.durable.saga<Record<string, never>>('local-events', {
+        steps: [
+          {
+            name: 'flaky',
+            run: () => {
+              if (++runs === 1) throw new Error('once');
+              return runs;
+            },
+          },
+        ],
+      });
+      const outcome = await saga.start({}, { wait: 2_000 });
+      expect(outcome.status).toBe('completed');
+      expect(attempts).toEqual(['flaky 1 step-error', 'flaky 2 ok']);
+    });
+
     it('refuses a definition with a clear error naming the step', async () => {
       const r = await rig();
       const bad = (steps: unknown[], name = 'bad'): unknown => {

@@ -88,6 +88,11 @@ export class OperationRun {
    * `operation()`, whose one step is the record itself).
    */
   #saga: SagaProgress | undefined;
+  /**
+   * Saga events about what the next settle journals: emitted once that write is accepted, so a
+   * refused write (the lease was lost) never announces what the next holder will announce again.
+   */
+  readonly #onWritten: (() => void)[] = [];
   /** The trace context of this holder's last attempt span of the current step, if traced. */
   #lastTrace: string | undefined;
 
@@ -314,17 +319,19 @@ export class OperationRun {
     });
   }
 
-  /** The history entry of one run of a local step. */
+  /** Emits the `attempt` event of one run of a local step; returns its history entry. */
   #stepEntry(span: AttemptSpan, error?: string): HistoryEntry {
-    return {
-      at: span.started,
-      kind: 'attempt',
+    const rec = this.#rec;
+    const fields = {
       step: this.#current.name,
       attempt: span.attemptNo,
       durationMs: span.ended - span.started,
       worker: this.#worker,
       ...(error !== undefined ? { error } : {}),
     };
+    const { events } = this.env;
+    if (events.has('attempt')) events.emit('attempt', { id: rec.id, type: rec.type, ...fields });
+    return { at: span.started, kind: 'attempt', ...fields };
   }
 
   /**
@@ -356,13 +363,8 @@ export class OperationRun {
       steps: (this.#saga as SagaProgress).steps,
     };
     if (env.events.has('step-completed')) {
-      env.events.emit('step-completed', {
-        id: rec.id,
-        type: rec.type,
-        step: step.name,
-        index,
-        attempts,
-      });
+      const event = { id: rec.id, type: rec.type, step: step.name, index, attempts };
+      this.#onWritten.push(() => env.events.emit('step-completed', event));
     }
     if (index + 1 < t.steps.length) {
       this.#patchStep(index + 1, { state: 'running', at: now }, { step: index + 1 });
@@ -653,7 +655,10 @@ export class OperationRun {
   /** Writes `s` under the owner check, with the history gathered since the last write. */
   async #settle(s: Settlement): Promise<boolean> {
     const { env, lease, options } = this;
-    if (lease.lost) return false;
+    if (lease.lost) {
+      this.#onWritten.length = 0;
+      return false;
+    }
     const sentAt = leaseClock();
     const now = env.now();
     // A saga's journal goes with every settle: the step transition and its result in one write.
@@ -672,6 +677,8 @@ export class OperationRun {
       options.onSettling?.(undefined, s.action === 'finish' ? undefined : s.dueAt);
     }
     const ok = await sent;
+    const announce = this.#onWritten.splice(0);
+    if (ok) for (const emit of announce) emit();
     if (!ok) lease.markLost();
     // A hook settle extends the lease (to leaseMs from when the store ran it).
     else if (s.action === 'hook') lease.extended(sentAt);
@@ -757,7 +764,8 @@ export class OperationRun {
       at: now,
     });
     if (env.events.has('compensating')) {
-      env.events.emit('compensating', { id: rec.id, type: rec.type, failure });
+      const event = { id: rec.id, type: rec.type, failure };
+      this.#onWritten.push(() => env.events.emit('compensating', event));
     }
     const next = this.#toCompensate(index);
     if (next === undefined) {
@@ -896,7 +904,7 @@ export class OperationRun {
         try {
           const call = {
             key: ctx.compensationKey,
-            attemptTimeout: step.attemptTimeout,
+            attemptTimeout: compensation.attemptTimeout ?? step.attemptTimeout,
             deadline: Infinity,
           };
           outcome = await this.#traced(
@@ -973,20 +981,17 @@ export class OperationRun {
       { compensationAttempts: attemptNo, lastError: failure, at: ended },
       stuck ? { stuck: true } : {},
     );
-    env.events.emit('compensation-error', {
+    const failed = {
       id: rec.id,
       type: rec.type,
       step: step.name,
       attempts: attemptNo,
       error: failure.message,
-    });
+    };
+    this.#onWritten.push(() => env.events.emit('compensation-error', failed));
     if (becameStuck) {
-      env.events.emit('compensation-stuck', {
-        id: rec.id,
-        type: rec.type,
-        step: step.name,
-        attempts: attemptNo,
-      });
+      const event = { id: rec.id, type: rec.type, step: step.name, attempts: attemptNo };
+      this.#onWritten.push(() => env.events.emit('compensation-stuck', event));
     }
     const entry = this.#entries[this.#entries.length - 1] as HistoryEntry;
     this.#entries[this.#entries.length - 1] = {
@@ -1005,12 +1010,13 @@ export class OperationRun {
     const record = (this.#saga as SagaProgress).steps[index] as StepRecord;
     if (record.state === 'compensating') {
       this.#patchStep(index, { state: 'compensated', at: now, lastError: undefined });
-      env.events.emit('step-compensated', {
+      const event = {
         id: rec.id,
         type: rec.type,
         step: record.name,
         outcome: record.outcome ?? 'completed',
-      });
+      };
+      this.#onWritten.push(() => env.events.emit('step-compensated', event));
     }
     const next = index > 0 ? this.#toCompensate(index - 1) : undefined;
     if (next === undefined) {

@@ -39,10 +39,16 @@ export interface SagaCompensationContext extends SagaStepContext {
   readonly compensationKey: string;
 }
 
-/** A compensation: a local function, or a request (sent with `compensationKey`). */
+/**
+ * A compensation: a local function, or a request (sent with `compensationKey`; `attemptTimeout`
+ * of one attempt, default the step's).
+ */
 export type SagaCompensation<I> =
   | ((input: I, ctx: SagaCompensationContext) => unknown)
-  | { readonly request: (input: I, ctx: SagaCompensationContext) => DurableRequest };
+  | {
+      readonly request: (input: I, ctx: SagaCompensationContext) => DurableRequest;
+      readonly attemptTimeout?: number;
+    };
 
 /** Retry settings a step may override (else the saga's). */
 export interface SagaStepRetry {
@@ -132,6 +138,7 @@ export type ResolvedCompensation =
   | {
       readonly kind: 'request';
       readonly request: (input: unknown, ctx: SagaCompensationContext) => DurableRequest;
+      readonly attemptTimeout?: number;
     };
 
 /** @internal A step with its settings resolved. */
@@ -166,6 +173,7 @@ const compensationRule = option.union(
     request: option.function<(input: unknown, ctx: SagaCompensationContext) => DurableRequest>(
       'a function building the compensation request',
     ),
+    attemptTimeout: option.duration().optional(),
   }),
 );
 
@@ -259,7 +267,13 @@ export function resolveSteps(
         ? undefined
         : typeof given === 'function'
           ? { kind: 'local', run: given }
-          : { kind: 'request', request: given.request };
+          : {
+              kind: 'request',
+              request: given.request,
+              ...(given.attemptTimeout !== undefined
+                ? { attemptTimeout: given.attemptTimeout }
+                : {}),
+            };
     const withCompensation = compensate ? { ...common, compensate } : common;
     if ('run' in step && step.run !== undefined)
       return { ...withCompensation, kind: 'local', run: step.run };

@@ -169,6 +169,9 @@ export class QueueWorker implements DurableWorker {
   async #loop(): Promise<void> {
     while (!this.#stopping) {
       let claimed = 0;
+      // This round answers every wake-up so far; only one that comes while it claims asks for
+      // another (an idle worker woken once claimed twice: one empty round trip per operation).
+      this.#wakeRequested = false;
       try {
         claimed = await this.#claimRound();
       } catch (error) {
