@@ -37,6 +37,15 @@ export interface ModeSettings {
     /** Worker concurrency of the measured rounds (they use `queue`'s operations and lateness). */
     readonly concurrency: number;
   };
+  readonly saga: {
+    /** Measured time of one round, ms (after the warm-up). */
+    readonly durationMs: number;
+    readonly warmupMs: number;
+    /** Sagas in flight: callers, each starting its next saga once the last one completed. */
+    readonly concurrency: number;
+    /** Sagas run before each round's warm-up (connections, scripts, JIT), not measured. */
+    readonly prewarm: number;
+  };
   readonly memory: {
     readonly rounds: number;
     /** Completed records written to the memory store per round. */
@@ -67,6 +76,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       timeoutMs: 60_000,
     },
     scale: { backlogs: [1_000, 10_000, 100_000], concurrency: 32 },
+    saga: { durationMs: 2_000, warmupMs: 300, concurrency: 32, prewarm: 32 },
     memory: { rounds: 3, records: 100_000, redisRecords: 1_000 },
   },
   quick: {
@@ -88,6 +98,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       timeoutMs: 30_000,
     },
     scale: { backlogs: [1_000, 10_000], concurrency: 32 },
+    saga: { durationMs: 300, warmupMs: 100, concurrency: 32, prewarm: 32 },
     memory: { rounds: 2, records: 15_000, redisRecords: 200 },
   },
   test: {
@@ -109,6 +120,7 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
       timeoutMs: 20_000,
     },
     scale: { backlogs: [100, 1_000], concurrency: 32 },
+    saga: { durationMs: 250, warmupMs: 150, concurrency: 32, prewarm: 32 },
     memory: { rounds: 2, records: 11_000, redisRecords: 30 },
   },
 };

@@ -1,6 +1,6 @@
 import type { PackagesForm } from './packages-form.js';
 /** Names of the suites, in the order `pnpm bench` runs them. */
-export const SUITE_NAMES = ['client', 'server', 'queue', 'scale', 'memory'] as const;
+export const SUITE_NAMES = ['client', 'server', 'queue', 'scale', 'memory', 'saga'] as const;
 
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];

@@ -10,6 +10,7 @@ import { clientOverhead } from './suites/client-overhead.js';
 import { memoryFootprint } from './suites/memory.js';
 import { queueScale } from './suites/queue-scale.js';
 import { queueVsBullmq } from './suites/queue-vs-bullmq.js';
+import { sagaVsDbos } from './suites/saga-vs-dbos.js';
 import { serverOverhead } from './suites/server-overhead.js';
 
 /** Options of {@link runBench}. */
@@ -29,6 +30,7 @@ const SUITES: Record<SuiteName, { title: string; run: (env: SuiteEnv) => Promise
   queue: { title: '3. Durable queue vs BullMQ', run: queueVsBullmq },
   scale: { title: '4. Durable queue with a backlog scheduled ahead', run: queueScale },
   memory: { title: '5. Memory', run: memoryFootprint },
+  saga: { title: '6. Durable sagas vs DBOS Transact', run: sagaVsDbos },
 };
 
 /** Runs the suites one after the other, writes results.md and results.json, returns the results. */

@@ -48,7 +48,7 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
       outDir: out,
       log: (line) => lines.push(line),
     });
-  }, 150_000);
+  }, 200_000);
 
   afterAll(async () => {
     await rm(out, { recursive: true, force: true });
@@ -186,6 +186,37 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
     expect(find('memory', /Redis store/, /MEMORY USAGE/).subject.value.median).toBeGreaterThan(
       1024,
     );
+  });
+
+  it('measures the saga rows: Unfazed sagas against DBOS Transact at 32 in flight', () => {
+    const all = results.suites.flatMap((s) => s.measures).filter((m) => m.suite === 'saga');
+    const find = (scenario: RegExp, metric: RegExp): Measure => {
+      const m = all.find((x) => scenario.test(x.scenario) && metric.test(x.metric));
+      if (!m) throw new Error(`no saga row matching ${scenario} / ${metric}`);
+      return m;
+    };
+    const saga = results.suites.find((s) => s.name === 'saga');
+    // The new suite's share of this test: what it may cost.
+    expect(saga?.durationMs).toBeLessThan(60_000);
+    for (const [scenario, dbos, redis] of [
+      [/c=32, commit without waiting for fsync/, /synchronous_commit off$/, /everysec$/],
+      [/c=32, fsync before each commit/, /synchronous_commit on$/, /always$/],
+    ] as const) {
+      const completed = find(scenario, /^completed\/s$/);
+      expect(completed.baseline?.name).toMatch(/^DBOS, /);
+      expect(completed.baseline?.name).toMatch(dbos);
+      expect(completed.subject.name).toMatch(redis);
+      expect(completed.target?.text).toBe('unfazed/DBOS ≥ 2');
+      for (const metric of [/^p99 latency/, /^CPU per saga/, /^store round trips per saga/]) {
+        expect(find(scenario, metric).ratio).toBeDefined();
+      }
+      // One write-ahead and one settle per step (the worker's polls may add a claim or two).
+      expect(find(scenario, /^store script calls/).subject.value.min).toBeGreaterThanOrEqual(4);
+      expect(find(scenario, /^Redis commands executed/).subject.value.median).toBeGreaterThan(4);
+      // DBOS sends one statement at a time: its round trips per saga are whole statements.
+      expect(find(scenario, /^store round trips/).baseline?.value.min).toBeGreaterThanOrEqual(3);
+    }
+    expect(saga?.notes.some((n) => n.includes('@dbos-inc/dbos-sdk'))).toBe(true);
   });
 
   it('writes results.md and results.json to the given folder, not over bench/results.*', async () => {
