@@ -26,13 +26,14 @@ async function main(): Promise<void> {
     return;
   }
   // A watchdog: whatever happens, the demo ends by itself.
-  setTimeout(() => {
+  // With --ops it stops watching once the story is over (the console stays open until Ctrl-C).
+  const watchdog = setTimeout(() => {
     process.stderr.write('demo: still running long after --timeout; giving up\n');
     process.exit(3);
   }, options.timeout + 20_000).unref();
   // The services and their dependencies load only once the flags are known to be good.
   const { run } = await import('./run.js');
-  const code = await run(options, runStart);
+  const code = await run(options, runStart, () => clearTimeout(watchdog));
   process.exit(code);
 }
 

@@ -30,6 +30,10 @@ export interface DemoOptions {
   readonly skipNaive: boolean;
   /** Run output management without the idempotency middleware, to watch the invariant break. */
   readonly withoutIdempotency: boolean;
+  /** After the story, keep the services running with the operations console open until Ctrl-C. */
+  readonly ops: boolean;
+  /** Port of the console with `ops` (0: one the OS chose). */
+  readonly opsPort: number;
 }
 
 /** A bad command line: the message says which flag and why. */
@@ -50,6 +54,9 @@ export const USAGE = `Usage: pnpm demo [options]
   --no-naive              skip the "without Unfazed" prelude
   --without-idempotency   take the idempotency middleware off output management: retries
                           after a lost response send a second boarding pass, and the demo fails
+  --ops                   after the story, keep the services running with the operations console
+                          (@unfazed/ops) open on a printed URL, until Ctrl-C
+  --ops-port <n>          port of that console (default: one the OS chose)
   --quiet                 print the summary only
   --json                  print the summary as JSON on stdout
   --help                  this text
@@ -63,6 +70,13 @@ function int(name: string, value: string | undefined, fallback: number, min: num
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min)
     throw new UsageError(`--${name} must be an integer >= ${min} (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+function opsPort(value: string | undefined, ops: boolean): number {
+  if (value !== undefined && !ops) throw new UsageError('--ops-port needs --ops');
+  const n = int('ops-port', value, 0, 0);
+  if (n > 65_535) throw new UsageError(`--ops-port must be at most 65535 (got ${n})`);
   return n;
 }
 
@@ -93,6 +107,8 @@ export function parseOptions(
         crash: { type: 'boolean' },
         'no-naive': { type: 'boolean' },
         'without-idempotency': { type: 'boolean' },
+        ops: { type: 'boolean' },
+        'ops-port': { type: 'string' },
         quiet: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -127,6 +143,8 @@ export function parseOptions(
     crash: v.crash === true,
     skipNaive: v['no-naive'] === true,
     withoutIdempotency: v['without-idempotency'] === true,
+    ops: v.ops === true,
+    opsPort: opsPort(v['ops-port'], v.ops === true),
     quiet: v.quiet === true,
     json: v.json === true,
   };

@@ -2,7 +2,7 @@
  * One run of the demo: starts the services (and the worker processes with Redis), plays the
  * stories, prints the timeline and the summary. Loaded by main.ts once the flags are valid.
  */
-import type { DurableWorker } from '@unfazed/client/durable';
+import type { Durable, DurableWorker } from '@unfazed/client/durable';
 import type { FrozenMessage, Timing, WorkerConfig } from './config.js';
 import { crashPlan } from './crash.js';
 import { passenger, runDriver } from './driver.js';
@@ -17,6 +17,7 @@ import { startCheckInService } from './services/check-in-service.js';
 import { startOutputManagement } from './services/output-management.js';
 import { startPaymentService } from './services/payment-service.js';
 import { memoryStores, redisStores, type Stores } from './stores.js';
+import { startDemoConsole } from './ops-console.js';
 import { printSummary, summarize } from './summary.js';
 import { targetNames } from './targets.js';
 import { createTimeline, wantsColor, type Timeline } from './timeline.js';
@@ -26,8 +27,15 @@ const INITIAL_CREDIT = 100;
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-/** Runs the demo; resolves with the exit code (0: every invariant held). */
-export async function run(options: DemoOptions, runStart: number): Promise<number> {
+/**
+ * Runs the demo; resolves with the exit code (0: every invariant held). With `--ops` it calls
+ * `storyDone` after the summary and serves the operations console until SIGINT or SIGTERM.
+ */
+export async function run(
+  options: DemoOptions,
+  runStart: number,
+  storyDone: () => void = () => undefined,
+): Promise<number> {
   const out = options.json ? process.stderr : process.stdout;
   const timeline = createTimeline({
     out,
@@ -271,9 +279,59 @@ export async function run(options: DemoOptions, runStart: number): Promise<numbe
     });
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else printSummary(summary, process.stdout, timeline.paint);
-    return summary.invariants.ok ? 0 : 1;
+    const code = summary.invariants.ok ? 0 : 1;
+    if (options.ops) {
+      storyDone();
+      process.off('SIGINT', interrupted);
+      await serveConsole(options, checkIn.durable, pq.durable, closers, out);
+    }
+    return code;
   } finally {
     process.off('SIGINT', interrupted);
     await closeAll();
   }
+}
+
+/**
+ * `--ops`: the operations console over both queues (the services and workers keep running),
+ * its URL printed, until Ctrl-C (SIGINT) or SIGTERM; the caller then closes everything.
+ */
+async function serveConsole(
+  options: DemoOptions,
+  checkIn: Durable,
+  payment: Durable,
+  closers: (() => Promise<unknown>)[],
+  out: NodeJS.WritableStream,
+): Promise<void> {
+  const ops = await startDemoConsole({
+    checkIn,
+    payment,
+    port: options.opsPort,
+    ...(options.redisUrl ? { redis: { url: options.redisUrl, prefix: options.redisPrefix } } : {}),
+  });
+  closers.push(() => ops.close());
+  const api = ops.url.replace(/\/$/, '');
+  out.write(
+    [
+      '',
+      `ops console  ${ops.url}`,
+      `             payments (the compensated ones) here; check-in sagas at ${ops.checkInUrl}`,
+      `  API        ${api}/api/queues, ${api}/api/operations?state=compensated`,
+      `  CLI        UNFAZED_OPS_URL=${api} unfazed-ops search --state compensated`,
+      '  authorize  allows every request from this machine (loopback) as "demo (local)" and',
+      '             refuses any other: a demo setting; a real app checks its own session',
+      '  the services and workers keep running; Ctrl-C stops everything',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      out.write('\ndemo: stopping the console, the services and the workers…\n');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
 }

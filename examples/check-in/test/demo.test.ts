@@ -187,6 +187,83 @@ describe('pnpm demo', () => {
     expect(crash.stderr).toContain('--crash needs REDIS_URL');
   });
 
+  it('--ops: keeps the services running with the console on a printed URL until Ctrl-C', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@unfazed/source',
+        '--import',
+        TSX,
+        MAIN,
+        '--ops',
+        '--no-naive',
+        ...SMALL,
+        ...SMALL_DEADLINE,
+      ],
+      { env: { ...process.env, NO_COLOR: '1', REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 1200 && url === undefined && child.exitCode === null; i++) {
+        url = /^ops console {2}(http:\/\/127\.0\.0\.1:\d+\/ops\/)$/m.exec(stdout)?.[1];
+        if (url === undefined) await new Promise((r) => setTimeout(r, 50));
+      }
+      if (url === undefined) throw new Error(`no console URL printed:\n${stdout}\n${stderr}`);
+      expect(stdout).toMatch(/invariants\s+hold/);
+      expect(stdout).toContain('authorize  allows every request from this machine (loopback)');
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers are read freely
+      const get = async (path: string): Promise<{ status: number; json: any }> => {
+        const res = await fetch(new URL(path, url));
+        return { status: res.status, json: await res.json() };
+      };
+      // The payment queue: the demo's compensated payments (a declined card, an issuer down).
+      const compensated = await get('api/operations?state=compensated');
+      expect(compensated.status).toBe(200);
+      expect(compensated.json.items.length).toBeGreaterThanOrEqual(2);
+      for (const item of compensated.json.items)
+        expect(item).toMatchObject({
+          type: 'payment',
+          state: 'compensated',
+          input: { customerId: '[redacted]' },
+        });
+      const one = await get(`api/operations/${compensated.json.items[0].id}`);
+      expect(one.json.saga.steps.map((s: { name: string }) => s.name)).toEqual([
+        'deduct-credit',
+        'charge-card',
+      ]);
+      const checkIn = await get('check-in/api/queues');
+      expect(checkIn.json.queues).toEqual([expect.objectContaining({ type: 'check-in' })]);
+      // The services are still up: the console acts on the live queue (and audits it as local).
+      const paused = await fetch(new URL('check-in/api/types/check-in/pause', url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-unfazed-ops': '1' },
+        body: JSON.stringify({ reason: 'demo test' }),
+      });
+      expect(paused.status).toBe(200);
+      const audit = await get('check-in/api/audit');
+      expect(audit.json.items[0]).toMatchObject({ who: 'demo (local)', action: 'pause' });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('demo: stopping the console, the services and the workers…');
+      await expect(fetch(url)).rejects.toThrow();
+    } finally {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('rejects --ops-port without --ops', async () => {
+    const run = await runDemo(['--ops-port', '8080']);
+    expectExit(run, 2);
+    expect(run.stderr).toContain('--ops-port needs --ops');
+  });
+
   describe('with Redis', () => {
     let ctx: RedisTestContext;
     beforeAll(async () => {

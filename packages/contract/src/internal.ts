@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export { loadLuaScript } from './lua-script.js';
+export { suggest } from './validate-options.js';
