@@ -9,6 +9,8 @@ import type { ResponseHeaders } from './response.js';
  * - `error`: no answer (a network error, a timeout, a bad request); `classification.requestSent`
  *   says whether the request may have reached the downstream;
  * - `circuit-open`: the client's breaker refused to send it, until `nextProbeAt` (epoch ms);
+ * - `retry-budget-exhausted`: a retry (`options.retry`) found the origin's retry budget empty and
+ *   was not sent; a token should be back by `retryAt` (epoch ms);
  * - `aborted`: the caller's signal aborted it (it may have been sent).
  */
 export type AttemptResult =
@@ -29,6 +31,7 @@ export type AttemptResult =
       readonly timedOut: boolean;
     }
   | { readonly kind: 'circuit-open'; readonly nextProbeAt: number }
+  | { readonly kind: 'retry-budget-exhausted'; readonly retryAt: number }
   | { readonly kind: 'aborted' };
 
 /** Options of `client.attempt()`. */
@@ -37,6 +40,11 @@ export interface AttemptOptions {
   readonly signal?: AbortSignal;
   /** Timeout of this attempt, ms. Default: the client's attempt timeout. */
   readonly timeout?: number;
+  /**
+   * This attempt retries an earlier one (the durable queue's later attempts, a redrive): it takes
+   * a token from the origin's retry budget, or is not sent when there is none.
+   */
+  readonly retry?: boolean;
 }
 
 /**

@@ -79,6 +79,8 @@ export interface Call {
   readonly records: MutableRecord[];
   backoff: IBackoff<unknown> | undefined;
   pendingDelay: number;
+  /** A fleet-wide retry budget's pending answer for the retry being waited for. */
+  pendingGrant: Promise<boolean> | undefined;
 }
 
 /** Upper-case, as `method` is once checked. */
@@ -386,6 +388,7 @@ export function prepareCall(
     records: [],
     backoff: undefined,
     pendingDelay: 0,
+    pendingGrant: undefined,
   };
 }
 

@@ -12,8 +12,12 @@ import {
 } from 'cockatiel';
 import type { Events, CircuitStateName } from './events.js';
 import type { ResolvedOptions } from './options.js';
+import { SharedCircuitLink, isSharedCircuit, type FleetListener } from './shared-circuit.js';
 
 type BreakerConfig = Exclude<ResolvedOptions['breaker'], false>;
+
+/** A probe lease outlives the probe's attempt timeout by this much. */
+const LEASE_MARGIN_MS = 250;
 
 /** What an attempt returns to the breaker: whether it counts as a failure, and a forced break. */
 export interface BreakerVerdict {
@@ -82,11 +86,16 @@ export class Circuit {
   followers = 0;
   probeStartedAt = 0;
   private reported: CircuitStateName = 'closed';
+  /** True while a change the fleet told us of is applied: it is not shared back. */
+  private following = false;
+  /** True while this instance asks the fleet for the probe lease. */
+  private leasing = false;
 
   constructor(
     readonly key: string,
     private readonly config: BreakerConfig,
     private readonly events: Events,
+    private readonly fleet?: SharedCircuitLink,
   ) {
     this.breaker = new ForcibleBreaker(samplingBreaker(config));
     const halfOpenAfter = new DelegateBackoff<IHalfOpenAfterBackoffContext>((context) => {
@@ -114,6 +123,10 @@ export class Circuit {
       if (to === 'half-open') this.probeStartedAt = Date.now();
       const from = this.reported;
       this.reported = to;
+      if (from !== to && this.fleet !== undefined && !this.following) {
+        if (to === 'open') this.fleet.publish(key, this.openUntil);
+        else if (to === 'closed') this.fleet.publish(key, 0);
+      }
       if (from !== to && this.events.has('circuit')) {
         this.events.emit(
           'circuit',
@@ -121,6 +134,49 @@ export class Circuit {
         );
       }
     });
+  }
+
+  /**
+   * Another instance opened this circuit until `until`: open it here too (a closed circuit opens
+   * through cockatiel, as a forced break of that length), or hold it open at least that long.
+   */
+  followOpen(until: number, from: string): void {
+    const ms = until - Date.now();
+    if (ms <= 0) return;
+    const state = this.policy.state;
+    if (state === CircuitState.HalfOpen) return; // our own probe decides
+    if (state === CircuitState.Closed) {
+      this.following = true;
+      try {
+        const verdict: BreakerVerdict = { breakerFailure: true, forceOpenMs: ms };
+        (this.policy as unknown as CockatielInternals).open({ value: verdict }, NEVER_ABORTED);
+      } finally {
+        this.following = false;
+      }
+    } else this.openUntil = Math.max(this.openUntil, until);
+    if (this.events.has('shared-circuit'))
+      this.events.emit('shared-circuit', {
+        key: this.key,
+        action: 'opened',
+        instance: from,
+        nextProbeAt: this.openUntil,
+      });
+  }
+
+  /** Another instance's probe succeeded: close this open circuit (cockatiel's isolate, released). */
+  followClose(from: string): void {
+    if (this.policy.state !== CircuitState.Open) return;
+    this.following = true;
+    try {
+      // As a probe's success does: the failures of the window that opened it are forgotten.
+      this.breaker.success(CircuitState.HalfOpen);
+      this.policy.isolate().dispose();
+      this.openUntil = 0;
+    } finally {
+      this.following = false;
+    }
+    if (this.events.has('shared-circuit'))
+      this.events.emit('shared-circuit', { key: this.key, action: 'closed', instance: from });
   }
 
   status(): CircuitStatus {
@@ -205,7 +261,10 @@ export class Circuit {
     if (state === CircuitState.Open && Date.now() < this.openUntil) {
       throw new CircuitRefusal(this.key, this.openUntil, 'open');
     }
-    if (state !== CircuitState.HalfOpen) return this.execute(fn);
+    if (state === CircuitState.Open && this.fleet !== undefined) {
+      await this.takeProbeLease(attemptTimeoutMs);
+    }
+    if (this.policy.state !== CircuitState.HalfOpen) return this.execute(fn);
     if (this.followers >= this.config.halfOpenProbes - 1) {
       throw new CircuitRefusal(this.key, this.probeStartedAt + attemptTimeoutMs, 'half-open');
     }
@@ -230,6 +289,31 @@ export class Circuit {
     }
   }
 
+  /**
+   * The break is over: one instance in the fleet probes. Resolves when this one may (it holds
+   * the lease, or Redis is out and the local breaker decides); refuses while another holds it,
+   * holding the circuit open until that lease ends (its verdict is published before then).
+   */
+  private async takeProbeLease(attemptTimeoutMs: number): Promise<void> {
+    const fleet = this.fleet as SharedCircuitLink;
+    if (this.leasing)
+      throw new CircuitRefusal(this.key, Date.now() + fleet.shared.timeoutMs, 'half-open');
+    this.leasing = true;
+    let lease;
+    try {
+      lease = await fleet.acquireProbe(this.key, attemptTimeoutMs + LEASE_MARGIN_MS);
+    } finally {
+      this.leasing = false;
+    }
+    if (lease.kind === 'elsewhere' && this.policy.state === CircuitState.Open) {
+      this.openUntil = Math.max(this.openUntil, Date.now() + lease.leftMs);
+      throw new CircuitRefusal(this.key, this.openUntil, 'open');
+    }
+    if (this.policy.state === CircuitState.Open && Date.now() < this.openUntil) {
+      throw new CircuitRefusal(this.key, this.openUntil, 'open');
+    }
+  }
+
   private async execute<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await this.policy.execute(fn);
@@ -243,13 +327,34 @@ export class Circuit {
 }
 
 /** The client's breakers, one per key, created on first use. */
-export class CircuitRegistry {
+export class CircuitRegistry implements FleetListener {
   private readonly circuits = new Map<string, Circuit>();
+  /** The fleet-wide state (`breaker.shared`), when configured. */
+  readonly fleet: SharedCircuitLink | undefined;
 
   constructor(
     private readonly config: BreakerConfig,
     private readonly events: Events,
-  ) {}
+  ) {
+    const shared = config.shared;
+    this.fleet =
+      shared !== undefined && isSharedCircuit(shared)
+        ? new SharedCircuitLink(shared, this, events)
+        : undefined;
+  }
+
+  remoteOpen(key: string, until: number, from: string): void {
+    this.get(key).followOpen(until, from);
+  }
+
+  remoteClose(key: string, from: string): void {
+    this.circuits.get(key)?.followClose(from);
+  }
+
+  /** Closes the subscriber connection of the fleet-wide state. */
+  close(): Promise<void> {
+    return this.fleet?.close() ?? Promise.resolve();
+  }
 
   /** The breaker key of a URL. */
   keyOf(url: URL, method: string): string {
@@ -259,7 +364,11 @@ export class CircuitRegistry {
   /** The breaker of `key`, created when missing. */
   get(key: string): Circuit {
     let circuit = this.circuits.get(key);
-    if (!circuit) this.circuits.set(key, (circuit = new Circuit(key, this.config, this.events)));
+    if (!circuit) {
+      circuit = new Circuit(key, this.config, this.events, this.fleet);
+      this.circuits.set(key, circuit);
+      this.fleet?.load(key);
+    }
     return circuit;
   }
 

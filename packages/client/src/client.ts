@@ -46,6 +46,7 @@ import {
   ClientClosedError,
   RetriesExhaustedError,
   RetryAfterBeyondDeadlineError,
+  RetryBudgetExhaustedError,
   TotalTimeoutError,
   type DelayReason,
   type StopReason,
@@ -61,6 +62,7 @@ import {
   type Step,
 } from './outcome.js';
 import { readBounded } from './read-bounded.js';
+import { RetryBudgets } from './retry-budget.js';
 import type { WireBody } from './request-body.js';
 import { UnfazedResponse, discardBody } from './response.js';
 import { ClientTelemetry, errorTypeOf, type AttemptEnding } from './telemetry/client-telemetry.js';
@@ -73,7 +75,22 @@ export interface ClientDescription {
   /** Outermost first. */
   readonly policyOrder: readonly string[];
   readonly timeout: ResolvedOptions['timeout'];
-  readonly retry: ResolvedOptions['retry'] & {
+  readonly retry: Omit<ResolvedOptions['retry'], 'budget'> & {
+    /** The retry budget per origin, with the tokens each origin met so far has left. */
+    readonly budget:
+      | {
+          readonly maxTokens: number;
+          readonly tokenRatio: number;
+          readonly refillPerSecond: number;
+          readonly retryCost: 1;
+          /** `fleet`: one bucket per origin in Redis (`sharedRetryBudget`); `local`: this client's. */
+          readonly scope: 'local' | 'fleet';
+          readonly prefix?: string;
+          /** How often a fleet bucket syncs (its staleness), ms. */
+          readonly syncMs?: number;
+          readonly tokens: Readonly<Record<string, number>>;
+        }
+      | false;
     readonly jitter: 'decorrelated';
     readonly retryAfter: string;
     readonly retriedStatuses: readonly number[];
@@ -81,8 +98,19 @@ export interface ClientDescription {
     readonly keyedMethods: readonly string[];
   };
   readonly breaker:
-    | (Omit<Exclude<ResolvedOptions['breaker'], false>, 'key'> & {
+    | (Omit<Exclude<ResolvedOptions['breaker'], false>, 'key' | 'shared'> & {
         readonly key: 'origin' | 'custom';
+        /** The fleet-wide state (`sharedCircuit`), or `false`: this client's breakers only. */
+        readonly shared:
+          | {
+              readonly prefix: string;
+              readonly channel: string;
+              /** This client's id in the fleet's messages and probe leases. */
+              readonly instance: string;
+              /** False while Redis does not answer: the local breakers decide alone. */
+              readonly connected: boolean;
+            }
+          | false;
       })
     | false;
   readonly idempotency: ResolvedOptions['idempotency'];
@@ -142,6 +170,7 @@ class ResilientClient implements Client {
   /** @internal Read by {@link Attempt}. */
   readonly timers = new AttemptTimers();
   private readonly circuits: CircuitRegistry | undefined;
+  private readonly budgets: RetryBudgets | undefined;
   private readonly retryPolicies = new Map<number, RetryPolicy>();
   private readonly backoffFactory: ExponentialBackoff<unknown>;
   private readonly breakerKeyOf: 'origin' | ((url: URL, method: string) => string) | undefined;
@@ -152,7 +181,14 @@ class ResilientClient implements Client {
   constructor(private readonly options: ResolvedOptions) {
     this.circuits = options.breaker ? new CircuitRegistry(options.breaker, this.events) : undefined;
     const circuits = this.circuits;
-    this.telemetry = new ClientTelemetry(() => circuits?.states() ?? []);
+    const budget = options.retry.budget;
+    this.budgets = budget ? new RetryBudgets(budget, this.events) : undefined;
+    const budgets = this.budgets;
+    this.telemetry = new ClientTelemetry(
+      () => circuits?.states() ?? [],
+      () => budgets?.levels() ?? [],
+      budgets?.scope ?? 'local',
+    );
     // State changes are rare: counting them costs the healthy path nothing.
     if (circuits)
       this.events.on('circuit', (e) => this.telemetry.circuitChanged(e.key, e.from, e.to));
@@ -299,6 +335,13 @@ class ResilientClient implements Client {
       return errorResult(error, false);
     }
     if (signal?.aborted) return { kind: 'aborted' };
+    if (options.retry === true && this.budgets !== undefined) {
+      const grant = this.budgets.get(call.origin).take();
+      if (grant === false || (grant !== true && !(await grant))) {
+        const refusal = this.budgets.refused(call.origin, call.info, 1);
+        return { kind: 'retry-budget-exhausted', retryAt: refusal.retryAt };
+      }
+    }
     let outcome: Outcome;
     try {
       outcome = await this.send(call, 1, signal ?? NEVER_ABORTED);
@@ -317,6 +360,7 @@ class ResilientClient implements Client {
     }
     if (outcome.kind === 'error')
       return errorResult(outcome.error, outcome.error instanceof AttemptTimeoutError, outcome.cls);
+    if (!outcome.cls.retryable) this.budgets?.earn(call.origin);
     return this.answered(call, outcome, signal);
   }
 
@@ -378,6 +422,7 @@ class ResilientClient implements Client {
       retry: {
         maxRetries: n,
         backoff: { ...r.backoff },
+        budget: this.describeBudget(),
         jitter: 'decorrelated',
         retryAfter:
           'replaces the backoff; a Retry-After beyond the deadline stops the call (RetryAfterBeyondDeadlineError)',
@@ -385,7 +430,7 @@ class ResilientClient implements Client {
         idempotentMethods: IDEMPOTENT_METHODS,
         keyedMethods: KEYED_METHODS,
       },
-      breaker: b ? { ...b, key: b.key ? 'custom' : 'origin' } : false,
+      breaker: b ? this.describeBreaker(b) : false,
       idempotency: { ...this.options.idempotency },
       dispatcher: this.options.dispatcher ? 'custom' : 'pool-per-origin',
       worstCase: {
@@ -396,12 +441,50 @@ class ResilientClient implements Client {
     };
   }
 
+  private describeBreaker(
+    b: Exclude<ResolvedOptions['breaker'], false>,
+  ): Exclude<ClientDescription['breaker'], false> {
+    const { key, shared: _shared, ...policy } = b;
+    const fleet = this.circuits?.fleet;
+    return {
+      ...policy,
+      key: key ? 'custom' : 'origin',
+      shared: fleet
+        ? {
+            prefix: fleet.shared.prefix,
+            channel: fleet.channel,
+            instance: fleet.id,
+            connected: fleet.connected,
+          }
+        : false,
+    };
+  }
+
+  private describeBudget(): ClientDescription['retry']['budget'] {
+    const budgets = this.budgets;
+    if (budgets === undefined) return false;
+    const { maxTokens, tokenRatio, refillPerSecond, shared } = budgets.config;
+    return {
+      maxTokens,
+      tokenRatio,
+      refillPerSecond,
+      retryCost: 1,
+      scope: budgets.scope,
+      ...(shared ? { prefix: shared.prefix, syncMs: shared.syncMs } : {}),
+      tokens: Object.fromEntries(budgets.levels()),
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.telemetry.close();
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.close()));
+    await Promise.all([
+      ...pools.map((pool) => pool.close()),
+      this.circuits?.close(),
+      this.budgets?.close(),
+    ]);
   }
 
   private retryPolicy(maxRetries: number): RetryPolicy {
@@ -428,6 +511,14 @@ class ResilientClient implements Client {
       }
     }
     if (totalSignal.aborted) throw this.abortError(call, undefined);
+    const grant = call.pendingGrant;
+    if (grant !== undefined) {
+      call.pendingGrant = undefined;
+      if (!(await grant)) {
+        const last = call.records[call.records.length - 1];
+        throw this.budgetError(call, attemptIndex, last?.status, undefined);
+      }
+    }
     const started = performance.now();
     let outcome: Outcome;
     try {
@@ -468,7 +559,10 @@ class ResilientClient implements Client {
     const record = this.record(call, n, outcome, performance.now() - started);
 
     if (outcome.kind === 'aborted') throw this.abortError(call, outcome.error);
-    if (!outcome.cls.retryable) return { outcome, retry: false, stop: undefined };
+    if (!outcome.cls.retryable) {
+      if (outcome.kind === 'response') this.budgets?.earn(call.origin);
+      return { outcome, retry: false, stop: undefined };
+    }
     const blocked = !call.body.replayable
       ? 'one-shot-body'
       : call.safeToResend || outcome.cls.requestSent === 'no'
@@ -522,6 +616,20 @@ class ResilientClient implements Client {
         outcome.kind === 'error' ? outcome.error : undefined,
       );
     }
+    if (this.budgets !== undefined) {
+      const grant = this.budgets.get(call.origin).take();
+      if (grant === false) {
+        if (outcome.kind === 'response') discardBody(outcome.body);
+        throw this.budgetError(
+          call,
+          n,
+          outcome.kind === 'response' ? outcome.status : undefined,
+          outcome.kind === 'error' ? outcome.error : undefined,
+        );
+      }
+      // A fleet bucket's share was spent: its top-up is awaited after the wait, in step().
+      if (grant !== true) call.pendingGrant = grant;
+    }
     record.delayMs = Math.round(delay);
     record.delayReason = reason;
     this.telemetry.retryScheduled(call, delay, reason);
@@ -537,6 +645,17 @@ class ResilientClient implements Client {
     }
     call.pendingDelay = delay;
     return { outcome, retry: true, stop: undefined };
+  }
+
+  /** The error of a call whose retry after attempt `n` the budget refused. */
+  private budgetError(
+    call: Call,
+    n: number,
+    status: number | undefined,
+    cause: unknown,
+  ): RetryBudgetExhaustedError {
+    const refusal = (this.budgets as RetryBudgets).refused(call.origin, call.info, n);
+    return new RetryBudgetExhaustedError(call.info, refusal, [...call.records], status, cause);
   }
 
   /** One attempt on the wire. Never rejects: every ending is an outcome the breaker can judge. */

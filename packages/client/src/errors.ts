@@ -254,6 +254,53 @@ export const isRetryAfterBeyondDeadlineError = errorGuard<RetryAfterBeyondDeadli
   RetryAfterBeyondDeadlineError.code,
 );
 
+/**
+ * A retry was due but the origin's retry budget had no token left (too many calls to it are
+ * retrying, here or, with a shared budget, across the fleet): the client stopped at once.
+ * `cause` is the last error, `status` the last answer's status, whichever ended the last attempt.
+ */
+export class RetryBudgetExhaustedError extends UnfazedError {
+  static readonly code = 'UNFAZED_ERR_RETRY_BUDGET_EXHAUSTED';
+  /** The origin whose budget is spent. */
+  readonly key: string;
+  /** Tokens left (below 1). */
+  readonly tokens: number;
+  /** Epoch ms by which a token should be back. */
+  readonly retryAt: number;
+  /** `local`: this client's bucket; `fleet`: the bucket shared in Redis. */
+  readonly scope: 'local' | 'fleet';
+  /** The last answer's status, when the last attempt got one. */
+  readonly status: number | undefined;
+  /** Every attempt made. */
+  readonly attempts: readonly AttemptRecord[];
+
+  constructor(
+    call: CallInfo,
+    budget: { key: string; tokens: number; retryAt: number; scope: 'local' | 'fleet' },
+    attempts: readonly AttemptRecord[],
+    status: number | undefined,
+    cause?: unknown,
+  ) {
+    const last = attempts[attempts.length - 1];
+    super(
+      RetryBudgetExhaustedError.code,
+      `${at(call)}: not retried after ${attempts.length} attempt(s), last: ${last?.outcome ?? 'none'}; the ${budget.scope} retry budget of ${budget.key} is exhausted (${budget.tokens.toFixed(2)} tokens)`,
+      cause === undefined ? {} : { cause },
+    );
+    this.key = budget.key;
+    this.tokens = budget.tokens;
+    this.retryAt = budget.retryAt;
+    this.scope = budget.scope;
+    this.status = status;
+    this.attempts = attempts;
+  }
+}
+
+/** Guard for {@link RetryBudgetExhaustedError}. */
+export const isRetryBudgetExhaustedError = errorGuard<RetryBudgetExhaustedError>(
+  RetryBudgetExhaustedError.code,
+);
+
 /** `request()` was called after `close()`. */
 export class ClientClosedError extends UnfazedError {
   static readonly code = 'UNFAZED_ERR_CLIENT_CLOSED';

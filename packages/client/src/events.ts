@@ -48,6 +48,40 @@ export interface ClientEvents {
     /** When the circuit opened: epoch ms from which a probe is let through. */
     readonly nextProbeAt?: number;
   };
+  /**
+   * The fleet-wide circuit (`breaker.shared`): another instance opened or closed a circuit and
+   * this one followed (`opened`, `closed`), this one shared its own change (`published-open`,
+   * `published-close`), took the fleet's probe lease (`probe-owner`) or found it held
+   * (`probe-elsewhere`), or Redis did not answer and the local breaker decides (`unavailable`).
+   */
+  'shared-circuit': {
+    readonly key: string;
+    readonly action:
+      | 'opened'
+      | 'closed'
+      | 'published-open'
+      | 'published-close'
+      | 'probe-owner'
+      | 'probe-elsewhere'
+      | 'unavailable';
+    /** This instance's id, or, for `opened`/`closed`, the id of the instance it followed. */
+    readonly instance: string;
+    readonly nextProbeAt?: number;
+  };
+  /** The retry budget of an origin had no token left: the retry was not made. */
+  'retry-budget-exhausted': {
+    /** The origin. */
+    readonly key: string;
+    readonly method: string;
+    readonly url: string;
+    /** The attempt that would have been retried (1-based). */
+    readonly attempt: number;
+    /** Tokens left (below 1). */
+    readonly tokens: number;
+    /** Epoch ms by which a token should be back. */
+    readonly retryAt: number;
+    readonly scope: 'local' | 'fleet';
+  };
   /** An attempt timeout or the total deadline fired. */
   timeout: {
     readonly method: string;

@@ -25,6 +25,10 @@ describe('public API', () => {
         'isRetryAfterBeyondDeadlineError',
         'ClientClosedError',
         'isClientClosedError',
+        'RetryBudgetExhaustedError',
+        'isRetryBudgetExhaustedError',
+        'sharedCircuit',
+        'sharedRetryBudget',
       ].sort(),
     );
   });

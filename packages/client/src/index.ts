@@ -15,7 +15,15 @@ export {
   type BackoffOptions,
   type BreakerOptions,
   type AutoKeyOptions,
+  type RetryBudgetOptions,
 } from './options.js';
+export { sharedCircuit, type SharedCircuit, type SharedCircuitOptions } from './shared-circuit.js';
+export {
+  sharedRetryBudget,
+  type SharedRetryBudget,
+  type SharedRetryBudgetOptions,
+} from './shared-budget.js';
+export type { FleetRedis } from './fleet-redis.js';
 export { UnfazedResponse, type NotRetried, type ResponseHeaders } from './response.js';
 export type { RequestBody, ReplayableBody, OneShotBody } from './request-body.js';
 export type { CircuitStatus } from './circuit-breaker.js';
@@ -35,6 +43,8 @@ export {
   isRetryAfterBeyondDeadlineError,
   ClientClosedError,
   isClientClosedError,
+  RetryBudgetExhaustedError,
+  isRetryBudgetExhaustedError,
   type AttemptRecord,
   type CallInfo,
   type DelayReason,

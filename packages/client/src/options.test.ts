@@ -20,6 +20,7 @@ describe('client options', () => {
     expect(resolved.retry).toEqual({
       maxRetries: 3,
       backoff: { initialMs: 500, maxMs: 30_000, exponent: 2 },
+      budget: { maxTokens: 100, tokenRatio: 0.1, refillPerSecond: 1 },
     });
     expect(resolved.breaker).toMatchObject({
       failureRatio: 0.5,

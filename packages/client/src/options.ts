@@ -6,6 +6,8 @@ import {
   type ShapeFor,
 } from '@unfazed/contract';
 import type { Dispatcher, Pool } from 'undici';
+import { isSharedRetryBudget, type SharedRetryBudget } from './shared-budget.js';
+import { isSharedCircuit, type SharedCircuit } from './shared-circuit.js';
 
 /** Timeouts of a call, in ms. */
 export interface TimeoutOptions {
@@ -25,12 +27,32 @@ export interface BackoffOptions {
   exponent?: number;
 }
 
+/**
+ * A retry budget per origin: a token bucket (gRPC retry throttling, the AWS SDK's retry quota).
+ * It starts full; a retry takes one token, a call the origin answered without a transient
+ * failure earns `tokenRatio`, time gives back `refillPerSecond`. With less than one token left
+ * retries stop: the call fails with `RetryBudgetExhaustedError` (`attempt()` and the durable
+ * queue defer instead). Live retries, durable retries and redriven operations share it.
+ */
+export interface RetryBudgetOptions {
+  /** Capacity, and the tokens the bucket starts with. Default 100. */
+  maxTokens?: number;
+  /** Tokens earned per success (a retry costs 1). Default 0.1. */
+  tokenRatio?: number;
+  /** Tokens given back per second, whatever the successes. Default 1. */
+  refillPerSecond?: number;
+  /** One bucket for every client given it, fleet-wide, in Redis: `sharedRetryBudget(redis)`. */
+  shared?: SharedRetryBudget;
+}
+
 /** Retry policy. */
 export interface RetryOptions {
   /** Retries after the first attempt (so at most `maxRetries + 1` attempts). Default 3. */
   maxRetries?: number;
   /** How long to wait between attempts when the server sends no `Retry-After`. */
   backoff?: BackoffOptions;
+  /** The retry budget per origin, or `false` for none. Default: a local budget (see the README). */
+  budget?: RetryBudgetOptions | false;
 }
 
 /** Circuit breaker policy, one breaker per key (the origin by default). */
@@ -54,6 +76,11 @@ export interface BreakerOptions {
   halfOpenProbes?: number;
   /** Breaker key of a request. Default: the URL's origin. Return e.g. `origin + path` to split per route. */
   key?: (url: URL, method: string) => string;
+  /**
+   * Share state changes with every client given the same value, in any process:
+   * `sharedCircuit(redis, { prefix })`. Decisions stay local (no Redis call per request).
+   */
+  shared?: SharedCircuit;
 }
 
 /** Idempotency-Key handling. */
@@ -91,6 +118,7 @@ export const DEFAULTS = Object.freeze({
   retry: Object.freeze({
     maxRetries: 3,
     backoff: Object.freeze({ initialMs: 500, maxMs: 30_000, exponent: 2 }),
+    budget: Object.freeze({ maxTokens: 100, tokenRatio: 0.1, refillPerSecond: 1 }),
   }),
   breaker: Object.freeze({
     failureRatio: 0.5,
@@ -166,6 +194,9 @@ const breakerRule = option
     key: option
       .function<(url: URL, method: string) => string>('a function (url, method) => string')
       .optional(),
+    shared: option
+      .instance<SharedCircuit>('a value made by sharedCircuit(redis)', isSharedCircuit)
+      .optional(),
   } satisfies ShapeFor<BreakerOptions>)
   .refine((b, fail) => {
     const maxOpenMs = b.maxOpenMs ?? Math.max(d.maxOpenMs, b.openMs);
@@ -174,6 +205,16 @@ const breakerRule = option
     }
     return { ...b, maxOpenMs };
   });
+
+const b = DEFAULTS.retry.budget;
+const budgetRule = option.object({
+  maxTokens: option.number({ min: 1 }).default(b.maxTokens),
+  tokenRatio: option.number({ min: 0 }).default(b.tokenRatio),
+  refillPerSecond: option.number({ min: 0 }).default(b.refillPerSecond),
+  shared: option
+    .instance<SharedRetryBudget>('a value made by sharedRetryBudget(redis)', isSharedRetryBudget)
+    .optional(),
+} satisfies ShapeFor<RetryBudgetOptions>);
 
 const baseUrlRule = option
   .instance<string | URL>(
@@ -208,6 +249,7 @@ const clientOptionsRule = option
         .object({
           maxRetries: maxRetriesRule.default(DEFAULTS.retry.maxRetries),
           backoff: backoffRule.default({}),
+          budget: option.union(option.oneOf([false]), budgetRule).default({}),
         } satisfies ShapeFor<RetryOptions>)
         .default({}),
       breaker: option.union(option.oneOf([false]), breakerRule).default({}),

@@ -27,6 +27,8 @@ export type Attempt =
     }
   | { kind: 'permanent'; failure: OperationFailure }
   | { kind: 'circuit-open'; nextProbeAt: number }
+  /** A retry the client's retry budget refused (not sent): try again from `retryAt`. */
+  | { kind: 'retry-budget'; retryAt: number }
   | { kind: 'aborted' };
 
 /** @internal What one call is sent with and bounded by. */
@@ -36,6 +38,8 @@ export interface CallLimits {
   readonly attemptTimeout: number;
   /** The deadline it must end by (Infinity for a compensation). */
   readonly deadline: number;
+  /** It retries an earlier attempt: it takes a token from the client's retry budget. */
+  readonly retry?: boolean;
 }
 
 /**
@@ -55,12 +59,14 @@ export async function callOnce(
   const result = await attemptWith(
     env.client,
     { ...request, idempotencyKey: call.key },
-    { signal, timeout: Math.max(1, limit) },
+    { signal, timeout: Math.max(1, limit), ...(call.retry === true ? { retry: true } : {}) },
   );
   switch (result.kind) {
     case 'aborted':
     case 'circuit-open':
       return result;
+    case 'retry-budget-exhausted':
+      return { kind: 'retry-budget', retryAt: result.retryAt };
     case 'response':
       return answered(env, call.deadline, result);
     case 'error': {

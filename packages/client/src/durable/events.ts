@@ -10,6 +10,7 @@ export type ScheduleReason =
   | 'retry-after'
   | 'last-attempt'
   | 'circuit-open'
+  | 'retry-budget'
   | 'released'
   | 'hook-retry'
   | 'target-busy'

@@ -426,6 +426,9 @@ export class OperationRun {
         key: this.#stepKey,
         attemptTimeout: this.#current.attemptTimeout,
         deadline: rec.deadline,
+        // Every attempt after an operation's (or a saga step's) first one, a redriven
+        // operation's included, is a retry: it draws from the client's retry budget.
+        retry: rec.attempts > 0,
       };
       outcome = await this.#traced(
         'attempt',
@@ -444,6 +447,8 @@ export class OperationRun {
         return this.#aborted(span);
       case 'circuit-open':
         return this.#circuitOpen(outcome.nextProbeAt, ended);
+      case 'retry-budget':
+        return this.#budgetSpent(outcome.retryAt, ended);
       case 'success': {
         const base = this.#recordAttempt(span, outcome.status);
         if (!this.#saga) return this.#succeeded(base, span, outcome);
@@ -571,6 +576,18 @@ export class OperationRun {
     if (dueAt >= this.#rec.deadline) return this.#circuitPastDeadline(nextProbeAt);
     this.#note({ at, kind: 'circuit-open', delayMs: dueAt - at, delayReason: 'circuit-open' });
     return this.#schedule(dueAt, this.#rec.attempts, 'circuit-open');
+  }
+
+  /**
+   * The client's retry budget refused this retry (nothing was sent): defer it to when a token is
+   * due (jittered, so a deferred backlog does not come back at once), not fail it.
+   */
+  #budgetSpent(retryAt: number, at: number): Promise<Step> {
+    const { env } = this;
+    const dueAt = Math.max(retryAt, at) + Math.round(env.probeJitterMs * env.random());
+    if (dueAt >= this.#rec.deadline) return this.#circuitPastDeadline(retryAt, 'retry budget');
+    this.#note({ at, kind: 'retry-budget', delayMs: dueAt - at, delayReason: 'retry-budget' });
+    return this.#schedule(dueAt, this.#rec.attempts, 'retry-budget');
   }
 
   async #succeeded(
@@ -935,6 +952,11 @@ export class OperationRun {
             'circuit-open',
           );
         }
+        // Compensations are not drawn from the retry budget (an undo must run); kept for
+        // completeness of the union.
+        if (outcome.kind === 'retry-budget') {
+          return this.#schedule(Math.max(outcome.retryAt, env.now()), rec.attempts, 'retry-budget');
+        }
         if (outcome.kind === 'success') status = outcome.status;
         else if (outcome.kind === 'permanent') {
           failure = outcome.failure;
@@ -1037,12 +1059,15 @@ export class OperationRun {
   }
 
   /** Waiting for the probe would pass the deadline: compensate now rather than after it. */
-  #circuitPastDeadline(nextProbeAt: number): Promise<Step> {
+  #circuitPastDeadline(nextProbeAt: number, what = 'circuit'): Promise<Step> {
     const rec = this.#rec;
     this.#note({ at: this.env.now(), kind: 'deadline' });
     return this.#giveUp('dead-hook', rec.attempts, {
       ...deadlineFailure(rec),
-      message: `the circuit stays open until ${new Date(nextProbeAt).toISOString()}, past the deadline; last: ${rec.lastError?.message ?? 'none'}`,
+      message:
+        what === 'circuit'
+          ? `the circuit stays open until ${new Date(nextProbeAt).toISOString()}, past the deadline; last: ${rec.lastError?.message ?? 'none'}`
+          : `the retry budget has no token before ${new Date(nextProbeAt).toISOString()}, past the deadline; last: ${rec.lastError?.message ?? 'none'}`,
     });
   }
 

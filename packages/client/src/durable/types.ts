@@ -119,12 +119,14 @@ export interface HistoryEntry {
   readonly at: number;
   /**
    * `attempt` (a call was made), `circuit-open` (skipped, rescheduled to the probe time),
+   * `retry-budget` (a retry the client's retry budget refused, rescheduled to when a token is due),
    * `lease-expired` (a worker died or stalled; another took over), `hook` (a hook ran or failed),
    * `redriven`, `released` (a stopping worker handed it back), `deadline`.
    */
   readonly kind:
     | 'attempt'
     | 'circuit-open'
+    | 'retry-budget'
     | 'lease-expired'
     | 'hook'
     | 'redriven'
@@ -144,7 +146,7 @@ export interface HistoryEntry {
   readonly durationMs?: number;
   /** Delay chosen before the next attempt, in ms. */
   readonly delayMs?: number;
-  /** Why that delay: `backoff`, `retry-after`, `circuit-open`, `redrive-pacing`. */
+  /** Why that delay: `backoff`, `retry-after`, `circuit-open`, `retry-budget`, `redrive-pacing`. */
   readonly delayReason?: string;
   /** The worker that did it (its id, or `start:<process>` for the first attempt of `start`). */
   readonly worker?: string;

@@ -23,6 +23,7 @@ export const METRICS = {
   circuitState: 'unfazed.client.circuit.state',
   circuitTransitions: 'unfazed.client.circuit.transitions',
   notPermitted: 'unfazed.client.circuit.not_permitted',
+  budgetTokens: 'unfazed.client.retry.budget.tokens',
 } as const;
 
 const CIRCUIT_STATES: readonly CircuitStateName[] = ['closed', 'open', 'half-open'];
@@ -36,6 +37,7 @@ interface Instruments {
   readonly circuitState: ObservableGauge;
   readonly circuitTransitions: Counter;
   readonly notPermitted: Counter;
+  readonly budgetTokens: ObservableGauge;
 }
 
 const instrumentsByMeter = new WeakMap<Meter, Instruments>();
@@ -78,6 +80,10 @@ function instrumentsOf(meter: Meter): Instruments {
         description: 'Attempts the circuit breaker refused (sent nowhere).',
         unit: '{call}',
       }),
+      budgetTokens: meter.createObservableGauge(METRICS.budgetTokens, {
+        description: 'Tokens left in the retry budget of an origin (a retry takes one).',
+        unit: '{token}',
+      }),
     };
     instrumentsByMeter.set(meter, made);
   }
@@ -108,8 +114,18 @@ export interface AttemptEnding {
 export class ClientTelemetry {
   #observed: Instruments | undefined;
   readonly #observeCircuits: (result: ObservableResult) => void;
+  readonly #observeBudgets: (result: ObservableResult) => void;
 
-  constructor(circuits: () => Iterable<[string, CircuitStateName]>) {
+  constructor(
+    circuits: () => Iterable<[string, CircuitStateName]>,
+    budgets: () => Iterable<[string, number]> = () => [],
+    budgetScope: 'local' | 'fleet' = 'local',
+  ) {
+    this.#observeBudgets = (result) => {
+      for (const [key, tokens] of budgets()) {
+        result.observe(tokens, { 'unfazed.budget.key': key, 'unfazed.budget.scope': budgetScope });
+      }
+    };
     this.#observeCircuits = (result) => {
       for (const [key, state] of circuits()) {
         for (const s of CIRCUIT_STATES) {
@@ -129,7 +145,9 @@ export class ClientTelemetry {
     const made = instrumentsOf(meter);
     if (this.#observed !== made) {
       this.#observed?.circuitState.removeCallback(this.#observeCircuits);
+      this.#observed?.budgetTokens.removeCallback(this.#observeBudgets);
       made.circuitState.addCallback(this.#observeCircuits);
+      made.budgetTokens.addCallback(this.#observeBudgets);
       this.#observed = made;
     }
     return made;
@@ -138,6 +156,7 @@ export class ClientTelemetry {
   /** Stops observing this client's circuits (it is closed). */
   close(): void {
     this.#observed?.circuitState.removeCallback(this.#observeCircuits);
+    this.#observed?.budgetTokens.removeCallback(this.#observeBudgets);
     this.#observed = undefined;
   }
 
