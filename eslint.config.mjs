@@ -39,5 +39,13 @@ export default tseslint.config(
       globals: globals.node,
     },
   },
+  {
+    // The web UI of @unfazed/ops: a browser ES module.
+    files: ['packages/ops/src/ui/**/*.js'],
+    languageOptions: {
+      globals: globals.browser,
+      sourceType: 'module',
+    },
+  },
   prettier,
 );

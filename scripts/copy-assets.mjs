@@ -1,6 +1,7 @@
-// Copies the files tsc does not emit (the Lua scripts, `src/**/*.lua`) of each package given
-// (default: every directory in packages/) into its `dist/`, at the same relative path, and removes
-// `.lua` files from `dist/` that `src/` no longer has. `--clean` only removes them (for
+// Copies the files tsc does not emit (the Lua scripts, `src/**/*.lua`, and the static files of a
+// web UI, `src/ui/*.{html,css,js,svg}`: hand-written, no .ts there) of each package given (default:
+// every directory in packages/) into its `dist/`, at the same relative path, and removes such
+// files from `dist/` that `src/` no longer has. `--clean` only removes them (for
 // `pnpm clean`, after `tsc -b --clean`, which leaves files it did not write).
 //
 //   node scripts/copy-assets.mjs [--clean] [packageDir...]
@@ -11,7 +12,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ASSET = /\.lua$/;
+/** Tested on the path relative to `src/` (or `dist/`), with `/` separators. */
+const ASSET = /\.lua$|^ui\/[^/]+\.(html|css|js|svg)$/;
 
 const args = process.argv.slice(2);
 const clean = args.includes('--clean');
@@ -27,8 +29,9 @@ if (packageDirs.length === 0) {
 function assets(dir) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile() && ASSET.test(entry.name))
-    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .filter((file) => ASSET.test(file.split(path.sep).join('/')));
 }
 
 for (const packageDir of packageDirs) {

@@ -30,6 +30,7 @@ import {
 } from './errors.js';
 import { opsConsoleOptionsRule } from './options.js';
 import { Redactor } from './redact.js';
+import { isUiPath, serveUi } from './web-ui.js';
 import { checkSameSite, type OpsAction, type OpsAuthorize } from './security.js';
 
 /** Options of {@link opsConsole}. */
@@ -80,7 +81,10 @@ export interface OpsRequest {
   readonly native: unknown;
 }
 
-/** What the console answers: always JSON (`application/json` or `application/problem+json`). */
+/**
+ * What the console answers: JSON (`application/json` or `application/problem+json`), or the web
+ * UI's page and its script and style sheet (`GET {base}/`, `GET {base}/assets/...`).
+ */
 export interface OpsResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
@@ -244,6 +248,13 @@ class Console implements OpsConsole {
     if (url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return undefined;
     const path = url.pathname.slice(base.length);
     try {
+      if (req.method.toUpperCase() === 'GET' && isUiPath(path)) {
+        // The web UI (src/ui): read access, like every GET.
+        await this.#authorize(req.native, 'read');
+        const page = await serveUi(path, base, url.searchParams);
+        if (page) return page;
+        throw new OpsProblemError('not-found', `no UI file ${path} under ${base || '/'}`);
+      }
       const matching = this.#routes.filter((route) => route.pattern.test(path));
       if (matching.length === 0)
         throw new OpsProblemError('not-found', `no route ${path} under ${base || '/'}`);

@@ -32,5 +32,7 @@ export const opsFastify: FastifyPluginAsync<OpsFastifyOptions> = async (app, opt
     return reply.code(r.status).headers(r.headers).send(r.body);
   };
   app.all(`${ops.basePath}/*`, { bodyLimit: ops.maxBodyBytes }, handler);
+  // `{base}` itself redirects to the web UI's page, `{base}/`.
+  if (ops.basePath !== '') app.all(ops.basePath, { bodyLimit: ops.maxBodyBytes }, handler);
   app.addHook('onClose', async () => ops.close());
 };
