@@ -46,6 +46,21 @@ export interface ModeSettings {
     /** Sagas run before each round's warm-up (connections, scripts, JIT), not measured. */
     readonly prewarm: number;
   };
+  readonly features: {
+    /** Measured time of one variant round, ms, in a fresh child process (after its warm-up). */
+    readonly durationMs: number;
+    /** Load run first in the same child and not measured (JIT, connections), ms. */
+    readonly warmupMs: number;
+    readonly concurrency: readonly number[];
+  };
+  readonly ops: {
+    /** Dead operations written before the searches. */
+    readonly deadOperations: number;
+    /** Partitions of the durable store (the ops test's 16). */
+    readonly partitions: number;
+    /** First-page searches per filter and round (one at a time). */
+    readonly queries: number;
+  };
   readonly memory: {
     readonly rounds: number;
     /** Completed records written to the memory store per round. */
@@ -77,6 +92,8 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
     },
     scale: { backlogs: [1_000, 10_000, 100_000], concurrency: 32 },
     saga: { durationMs: 2_000, warmupMs: 300, concurrency: 32, prewarm: 32 },
+    features: { durationMs: 2_000, warmupMs: 1_000, concurrency: [1, 64] },
+    ops: { deadOperations: 100_000, partitions: 16, queries: 20 },
     memory: { rounds: 3, records: 100_000, redisRecords: 1_000 },
   },
   quick: {
@@ -99,6 +116,8 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
     },
     scale: { backlogs: [1_000, 10_000], concurrency: 32 },
     saga: { durationMs: 300, warmupMs: 100, concurrency: 32, prewarm: 32 },
+    features: { durationMs: 500, warmupMs: 500, concurrency: [1, 64] },
+    ops: { deadOperations: 100_000, partitions: 16, queries: 10 },
     memory: { rounds: 2, records: 15_000, redisRecords: 200 },
   },
   test: {
@@ -121,6 +140,8 @@ export const MODES: Readonly<Record<BenchMode, ModeSettings>> = {
     },
     scale: { backlogs: [100, 1_000], concurrency: 32 },
     saga: { durationMs: 250, warmupMs: 150, concurrency: 32, prewarm: 32 },
+    features: { durationMs: 250, warmupMs: 200, concurrency: [64] },
+    ops: { deadOperations: 2_000, partitions: 16, queries: 5 },
     memory: { rounds: 2, records: 11_000, redisRecords: 30 },
   },
 };

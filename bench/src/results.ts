@@ -1,6 +1,15 @@
 import type { PackagesForm } from './packages-form.js';
 /** Names of the suites, in the order `pnpm bench` runs them. */
-export const SUITE_NAMES = ['client', 'server', 'queue', 'scale', 'memory', 'saga'] as const;
+export const SUITE_NAMES = [
+  'client',
+  'server',
+  'queue',
+  'scale',
+  'memory',
+  'saga',
+  'features',
+  'ops',
+] as const;
 
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];

@@ -6,8 +6,10 @@ import { MODES } from './modes.js';
 import { renderMarkdown } from './report.js';
 import type { BenchMode, BenchResults, SuiteName, SuiteResult } from './results.js';
 import type { SuiteEnv, SuiteOutput } from './suite.js';
+import { clientFeatures } from './suites/client-features.js';
 import { clientOverhead } from './suites/client-overhead.js';
 import { memoryFootprint } from './suites/memory.js';
+import { opsSearch } from './suites/ops-search.js';
 import { queueScale } from './suites/queue-scale.js';
 import { queueVsBullmq } from './suites/queue-vs-bullmq.js';
 import { sagaVsDbos } from './suites/saga-vs-dbos.js';
@@ -31,6 +33,11 @@ const SUITES: Record<SuiteName, { title: string; run: (env: SuiteEnv) => Promise
   scale: { title: '4. Durable queue with a backlog scheduled ahead', run: queueScale },
   memory: { title: '5. Memory', run: memoryFootprint },
   saga: { title: '6. Durable sagas vs DBOS Transact', run: sagaVsDbos },
+  features: {
+    title: '7. Client features off and on (OpenTelemetry, fleet-wide circuit and budget)',
+    run: clientFeatures,
+  },
+  ops: { title: '8. Operations console search', run: opsSearch },
 };
 
 /** Runs the suites one after the other, writes results.md and results.json, returns the results. */

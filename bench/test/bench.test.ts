@@ -219,6 +219,60 @@ describe('pnpm bench --test: every suite, smallest settings', () => {
     expect(saga?.notes.some((n) => n.includes('@dbos-inc/dbos-sdk'))).toBe(true);
   });
 
+  it('measures each client feature of issue 16 off and on, one child process per variant round', () => {
+    const all = results.suites.flatMap((s) => s.measures).filter((m) => m.suite === 'features');
+    const find = (scenario: RegExp, metric: RegExp): Measure => {
+      const m = all.find((x) => scenario.test(x.scenario) && metric.test(x.metric));
+      if (!m) throw new Error(`no features row matching ${scenario} / ${metric}`);
+      return m;
+    };
+    for (const c of MODES.test.features.concurrency) {
+      for (const [feature, free] of [
+        [/OTel API installed, no SDK registered vs off$/, true],
+        [/OTel SDK registered .* vs off$/, false],
+        [/shared circuit \+ shared retry budget .* vs off$/, true],
+      ] as const) {
+        const scenario = new RegExp(`^POST, c=${c}, ${feature.source}`);
+        const rps = find(scenario, /^requests\/s$/);
+        const cpu = find(scenario, /^CPU per request/);
+        expect(rps.baseline?.name).toMatch(/^features off/);
+        for (const metric of [/^p50 latency$/, /^p99 latency$/]) {
+          expect(find(scenario, metric).ratio).toBeDefined();
+        }
+        // "none measurable" for the no-SDK and shared closed paths; the SDK is context.
+        expect(rps.target?.text).toBe(free ? 'on/off ≥ 0.97' : undefined);
+        expect(cpu.target?.text).toBe(free ? 'on/off ≤ 1.03' : undefined);
+      }
+      // The SDK variant really traced: at least one span per request reached the exporter.
+      const spans = find(new RegExp(`^POST, c=${c}, OTel SDK`), /spans exported/);
+      expect(spans.subject.value.median).toBeGreaterThanOrEqual(1);
+      expect(find(new RegExp(`^POST, c=${c}, shared`), /Redis commands/).unit).toBe('commands');
+    }
+    const suite = results.suites.find((s) => s.name === 'features');
+    expect(suite?.notes.some((n) => n.includes('fresh child process'))).toBe(true);
+  });
+
+  it('measures the ops console search (issue 15): first page per filter, with its target', () => {
+    const all = results.suites.flatMap((s) => s.measures).filter((m) => m.suite === 'ops');
+    const size = MODES.test.ops.deadOperations.toLocaleString('en-US');
+    for (const filter of [
+      'no filter',
+      'type',
+      'error code',
+      'text in the input, common',
+      'text matching nothing',
+    ]) {
+      const rows = all.filter(
+        (m) =>
+          m.scenario.startsWith(`first page (limit 50), ${size} dead operations (test mode`) &&
+          m.scenario.includes(`, ${filter}`),
+      );
+      expect(rows.map((m) => m.metric)).toEqual(['p50 latency', 'p99 latency']);
+      expect(rows[1]?.target?.text).toBe('first page < 200 ms');
+      expect(rows[0]?.unit).toBe('ms');
+    }
+  });
+
   it('writes results.md and results.json to the given folder, not over bench/results.*', async () => {
     const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as BenchResults;
     expect(json).toEqual(JSON.parse(JSON.stringify(results)));

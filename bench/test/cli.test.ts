@@ -6,7 +6,16 @@ describe('pnpm bench arguments', () => {
   it('defaults to the full mode, every suite, bench/ as the output folder', () => {
     const o = parseArgs([]);
     expect(o.mode).toBe('full');
-    expect(o.suites).toEqual(['client', 'server', 'queue', 'scale', 'memory', 'saga']);
+    expect(o.suites).toEqual([
+      'client',
+      'server',
+      'queue',
+      'scale',
+      'memory',
+      'saga',
+      'features',
+      'ops',
+    ]);
     expect(o.outDir).toBe(`${repoRoot()}/bench`);
   });
 
@@ -21,7 +30,7 @@ describe('pnpm bench arguments', () => {
 
   it('names what was wrong with bad arguments', () => {
     expect(() => parseArgs(['clients'])).toThrow(
-      'unknown suite "clients" (known: client, server, queue, scale, memory, saga)',
+      'unknown suite "clients" (known: client, server, queue, scale, memory, saga, features, ops)',
     );
     expect(() => parseArgs(['--fast'])).toThrow('unknown option --fast');
     expect(() => parseArgs(['--out'])).toThrow('--out needs a value');
