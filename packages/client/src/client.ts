@@ -360,7 +360,10 @@ class ResilientClient implements Client {
     }
     if (outcome.kind === 'error')
       return errorResult(outcome.error, outcome.error instanceof AttemptTimeoutError, outcome.cls);
-    if (!outcome.cls.retryable) this.budgets?.earn(call.origin);
+    // A queued retry that succeeds gives its token back: the budget throttles the retries of a
+    // failing origin, not the draining of a backlog once it answers again (gRPC's throttling
+    // likewise spends tokens on failures, not on retries that succeed).
+    if (!outcome.cls.retryable) this.budgets?.earn(call.origin, options.retry === true ? 1 : 0);
     return this.answered(call, outcome, signal);
   }
 

@@ -19,8 +19,11 @@ export type Grant = boolean | Promise<boolean>;
 export interface Bucket {
   /** Takes one token for a retry. */
   take(): Grant;
-  /** A call the downstream answered without a transient failure: earns `tokenRatio`. */
-  earn(): void;
+  /**
+   * A call the downstream answered without a transient failure: earns `tokenRatio`, plus
+   * `refund` (the token a queued retry took, given back because it succeeded).
+   */
+  earn(refund?: number): void;
   /** Tokens left (the fleet's, as last seen, plus this instance's share). */
   tokens(): number;
   /** Epoch ms by which a token should be back (refill or the next sync). */
@@ -57,9 +60,10 @@ export class TokenBucket implements Bucket {
     return true;
   }
 
-  earn(): void {
+  earn(refund = 0): void {
     // No clock read: the healthy path only compares.
-    if (this.#tokens < this.max) this.#tokens = Math.min(this.max, this.#tokens + this.ratio);
+    if (this.#tokens < this.max)
+      this.#tokens = Math.min(this.max, this.#tokens + this.ratio + refund);
   }
 
   /** Gives back tokens taken from elsewhere (a fleet share returned on an outage). */
@@ -128,9 +132,9 @@ export class RetryBudgets {
     return bucket;
   }
 
-  /** A success on `origin`. */
-  earn(origin: string): void {
-    this.get(origin).earn();
+  /** A success on `origin`; `refund` gives back the token its retry took (queued retries). */
+  earn(origin: string, refund = 0): void {
+    this.get(origin).earn(refund);
   }
 
   /** What to report when `origin`'s budget refused a retry; emits the event. */

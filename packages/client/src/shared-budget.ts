@@ -131,9 +131,11 @@ export class FleetBucket implements Bucket {
     });
   }
 
-  earn(): void {
-    if (this.#degraded) this.#fallback.earn();
+  earn(refund = 0): void {
+    if (this.#degraded) this.#fallback.earn(refund);
     else if (this.#remote + this.#share < this.max) {
+      // A refunded token goes back to the share it was taken from; earnings go to the fleet.
+      this.#share += refund;
       this.#earned += this.ratio;
       this.#schedule();
     }
