@@ -37,8 +37,12 @@ import { checkSameSite, type OpsAction, type OpsAuthorize } from './security.js'
 export interface OpsConsoleOptions {
   /** The durable instance (`createDurable(...)`) whose operations the console shows. */
   readonly durable: Durable;
-  /** Required: decides every request (see {@link OpsAuthorize}); `readOnly` for a read-only console. */
-  readonly authorize: OpsAuthorize<never>;
+  /**
+   * Required: decides every request (see {@link OpsAuthorize}); `readOnly` for a read-only console.
+   * `req` is the framework's request: annotate it (`req: express.Request`) to read your session.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the framework's request, any framework
+  readonly authorize: OpsAuthorize<any>;
   /** Input paths masked in every response and in the audit log: `['card.number', 'items.*.pan']`. */
   readonly redact?: readonly string[];
   /** Where the routes live. Default `/ops` (`GET /ops/api/queues`, ...). */
@@ -296,7 +300,12 @@ class Console implements OpsConsole {
     if (isOpsProblemError(error)) p = error;
     else if (isInvalidOperationInputError(error))
       p = new OpsProblemError('invalid-input', error.message);
-    else if (isInvalidOptionError(error)) p = new OpsProblemError('invalid-request', error.message);
+    else if (isInvalidOptionError(error))
+      p = new OpsProblemError(
+        // A missing, empty or blank reason has its own code (every action needs one).
+        error.option === 'body.reason' ? 'reason-required' : 'invalid-request',
+        error.message,
+      );
     else
       p = new OpsProblemError(
         'internal',

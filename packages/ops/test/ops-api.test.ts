@@ -276,7 +276,7 @@ describe.each(stores)('the console API on the %s store', (_name, make) => {
       ['/ops/api/types/charge/pause', { reason: '' }],
     ] as const) {
       const r = await call(base, 'POST', path, body, as('ann'));
-      expect([path, r.status]).toEqual([path, 400]);
+      expect([path, r.status, r.json.code]).toEqual([path, 400, 'reason-required']);
       expect(r.json.detail).toContain('reason');
     }
   });

@@ -130,7 +130,15 @@ export class Api {
     throw new ApiError(res.status, {
       code: res.ok ? 'not-json' : `http-${res.status}`,
       status: res.status,
-      detail: `${method} ${url} answered ${res.status} ${res.statusText}${res.ok ? ' without a JSON body' : ''}: ${JSON.stringify(text.slice(0, 200))} (is --url the console's base, e.g. http://host:port/ops?)`,
+      // Not the console's answer (an HTML error page, a proxy): its first line only; the caller
+      // adds the --url hint.
+      detail: `${method} ${url} answered ${res.status} ${res.statusText}${res.ok ? ' without a JSON body' : ''}: ${JSON.stringify(firstLine(text))}`,
     });
   }
+}
+
+/** The first non-empty line of a body, at most 120 characters. */
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.length > 120 ? `${line.slice(0, 120)}…` : line;
 }

@@ -132,7 +132,7 @@ function apiFailure(error: ApiError, ctx: Ctx): number {
         ? EXIT.notFound
         : EXIT.api;
   const hint =
-    status === 404 && code === EXIT.api
+    (status === 404 && code === EXIT.api) || problem.code === 'not-json'
       ? ` (is --url the console's base, e.g. http://host:port/ops? it is ${ctx.api.base})`
       : status === 401
         ? ' (pass credentials with --header or UNFAZED_OPS_AUTHORIZATION)'
