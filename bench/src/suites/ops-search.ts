@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { createClient } from '@unfazed/client';
 import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 import { memoryAuditLog, opsConsole, type OpsConsole } from '@unfazed/ops';
-// The store's key layout (as packages/ops/test/search-latency.test.ts writes it): 100 000 dead
-// operations in a few seconds through pipelined writes, instead of minutes through the workers.
-import { partitionTags } from '../../../packages/client/src/durable/hash-slot.js';
+// 100 000 dead operations in a few seconds, written in the store's layout (as the ops test does).
+import { seedDeadOperations } from '../../../packages/ops/test/support/seed-dead-operations.js';
 import { openRedis, ownRedis } from '../redis-env.js';
 import { alternate, series, single, type Variant } from '../rounds.js';
 import type { Measure, Target } from '../results.js';
@@ -24,65 +22,8 @@ const CASES = [
 /** Dead-letter index entries one page reads at most per partition (the console's bound). */
 const READ_BOUND = 1_000;
 
-/** Writes per pipeline while seeding. */
-const BATCH = 5_000;
-
 /** The issue 15 bound. */
 const underBound = (v: number): Target => ({ text: 'first page < 200 ms', met: v < 200 });
-
-/**
- * Writes `count` dead operations under `prefix` (record hash + dead-letter index entry, the
- * layout the Redis durable store keeps), with the ops test's inputs and errors. Returns ms.
- */
-async function seed(
-  redis: Redis,
-  prefix: string,
-  count: number,
-  partitions: number,
-): Promise<number> {
-  const t0 = performance.now();
-  const tags = partitionTags(partitions);
-  const now = Date.now();
-  for (let start = 0; start < count; start += BATCH) {
-    const pipe = redis.pipeline();
-    for (let i = start; i < Math.min(count, start + BATCH); i++) {
-      const p = i % partitions;
-      const base = `${prefix}{${tags[p]}}:`;
-      const id = `${String(i).padStart(8, '0')}.${p}`;
-      const at = now - count + i;
-      const input = JSON.stringify({
-        order: `order-${i}`,
-        customer: { name: `customer ${i % 1000}` },
-        items: [1, 2, 3],
-      });
-      const error = {
-        code: i % 10 === 0 ? 'deadline' : 'status 404',
-        message: `answered 404 for order-${i}`,
-        status: 404,
-        outcome: 'failed',
-      };
-      pipe.hset(`${base}op:${id}`, {
-        id,
-        type: i % 2 ? 'charge' : 'refund',
-        input,
-        state: 'dead',
-        phase: 'attempt',
-        attempts: '3',
-        createdAt: String(at),
-        updatedAt: String(at),
-        deadline: String(at),
-        dueAt: String(at),
-        finishedAt: String(at),
-        lastError: JSON.stringify(error),
-      });
-      pipe.zadd(`${base}dlq`, at, id);
-    }
-    const replies = (await pipe.exec()) ?? [];
-    const failed = replies.find(([e]) => e);
-    if (failed) throw failed[0] as Error;
-  }
-  return performance.now() - t0;
-}
 
 /** One first-page search through the console's handler: ms and the page. */
 async function firstPage(
@@ -121,7 +62,7 @@ export async function opsSearch(env: SuiteEnv): Promise<SuiteOutput> {
   let seedMs = 0;
   try {
     env.log(`ops: writing ${count} dead operations`);
-    seedMs = await seed(conn, prefix, o.deadOperations, o.partitions);
+    seedMs = await seedDeadOperations(conn, prefix, o.deadOperations, o.partitions);
     const durable = createDurable({
       client,
       store: redisDurableStore(conn, { prefix, partitions: o.partitions }),

@@ -3,8 +3,7 @@ import { createClient } from '@unfazed/client';
 import { createDurable, redisDurableStore } from '@unfazed/client/durable';
 import { redisTestContext, type RedisTestContext } from '@unfazed/testing';
 import { opsConsole, memoryAuditLog } from '@unfazed/ops';
-// The store's key layout, to write 100 000 dead operations in seconds rather than minutes.
-import { partitionTags } from '../../client/src/durable/hash-slot.js';
+import { seedDeadOperations } from './support/seed-dead-operations.js';
 
 const COUNT = 100_000;
 const PARTITIONS = 16;
@@ -21,44 +20,7 @@ describe(`search latency over ${COUNT} dead operations (Redis)`, () => {
   it('answers the first page within the documented bound (printed)', async () => {
     const redis = ctx.connect();
     const prefix = `${ctx.prefix}search:`;
-    const tags = partitionTags(PARTITIONS);
-    const now = Date.now();
-    for (let start = 0; start < COUNT; start += 5000) {
-      const pipe = redis.pipeline();
-      for (let i = start; i < start + 5000; i++) {
-        const p = i % PARTITIONS;
-        const base = `${prefix}{${tags[p]}}:`;
-        const id = `${String(i).padStart(8, '0')}.${p}`;
-        const at = now - COUNT + i;
-        const input = JSON.stringify({
-          order: `order-${i}`,
-          customer: { name: `customer ${i % 1000}` },
-          items: [1, 2, 3],
-        });
-        const error = {
-          code: i % 10 === 0 ? 'deadline' : 'status 404',
-          message: `answered 404 for order-${i}`,
-          status: 404,
-          outcome: 'failed',
-        };
-        pipe.hset(`${base}op:${id}`, {
-          id,
-          type: i % 2 ? 'charge' : 'refund',
-          input,
-          state: 'dead',
-          phase: 'attempt',
-          attempts: '3',
-          createdAt: String(at),
-          updatedAt: String(at),
-          deadline: String(at),
-          dueAt: String(at),
-          finishedAt: String(at),
-          lastError: JSON.stringify(error),
-        });
-        pipe.zadd(`${base}dlq`, at, id);
-      }
-      await pipe.exec();
-    }
+    await seedDeadOperations(redis, prefix, COUNT, PARTITIONS);
     const durable = createDurable({
       client: createClient({ baseUrl: 'http://127.0.0.1:9' }),
       store: redisDurableStore(ctx.connect(), { prefix, partitions: PARTITIONS }),
