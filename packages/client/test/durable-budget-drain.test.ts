@@ -2,7 +2,8 @@
  * After an outage, a durable backlog drains at the origin's pace, not at the retry budget's
  * refill rate: a queued retry that succeeds gives its token back (the budget throttles the
  * retries of a failing origin). Without the refund, 40 operations whose retries emptied a budget
- * of 5 tokens would drain at about 1.1 per second (refill 1/s + 0.1 per success): 35 s or more.
+ * of 5 tokens would drain at about 1.1 per second (refill 1/s + 0.1 per success): 35 s or more,
+ * and end with the budget still empty, which is what the test checks.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
@@ -60,19 +61,22 @@ describe('retry budget and the durable queue', () => {
       await until(
         'the backlog to drain',
         async () => (await durable.counts())['drain']?.completed === 40,
-        20_000,
+        60_000,
       );
       const drainMs = Date.now() - recovered;
       process.stdout.write(
         `backlog of 40 drained in ${drainMs} ms after recovery (${requests} requests)\n`,
       );
-      // Bounded well below the ~35 s the refill alone would allow.
-      expect(drainMs).toBeLessThan(15_000);
+      // Each retry that succeeded gave its token back: the budget is (nearly) full again. Without
+      // the refund every retry spent one and earned 0.1, leaving less than 2 (and a drain at the
+      // refill's pace, about 35 s). Counted, not timed: the time is printed, never asserted.
+      const budget = client.describe().retry.budget;
+      expect(budget === false ? 0 : (budget.tokens[url] ?? 0)).toBeGreaterThanOrEqual(4);
       expect(ops).toHaveLength(40);
     } finally {
       await worker.stop({ timeout: 500 });
       await client.close();
       await durable.store.close();
     }
-  });
+  }, 90_000);
 });
