@@ -66,6 +66,12 @@ export class TokenBucket implements Bucket {
       this.#tokens = Math.min(this.max, this.#tokens + this.ratio + refund);
   }
 
+  /** Sets the level (a fleet bucket going local keeps only the share it held). */
+  set(n: number): void {
+    this.#refill();
+    this.#tokens = Math.min(this.max, Math.max(0, n));
+  }
+
   /** Gives back tokens taken from elsewhere (a fleet share returned on an outage). */
   add(n: number): void {
     this.#tokens = Math.min(this.max, this.#tokens + n);

@@ -192,7 +192,13 @@ export class FleetBucket implements Bucket {
       this.#script(this.#key, this.max, this.#perMs, now, earned + returned, want, this.#ttlMs),
     );
     if (answer instanceof FleetUnavailable || !Array.isArray(answer)) {
-      // The local bucket answers until Redis does.
+      // The local bucket answers until Redis does, starting from the share this instance held:
+      // a slow or lost Redis must not hand every instance a full bucket of its own (the fleet's
+      // bound would be exceeded N times over); time refills it.
+      if (!this.#degraded) {
+        this.#fallback.set(this.#share);
+        this.#share = 0;
+      }
       this.#degraded = true;
       return;
     }
