@@ -206,6 +206,9 @@ describe('the web UI', () => {
 
     // The dead one: three attempts, each with its status, the delays with their reason.
     await open(`/operations/${f().ids.dead}`, /Operation/);
+    // The previous detail page has the same heading: wait for this one's rows before counting.
+    await page.getByText(f().ids.dead).first().waitFor();
+    await attempts.nth(2).waitFor();
     await expect(attempts.count()).resolves.toBe(3);
     await expect(
       page.locator('td[data-label="delay (why)"]', { hasText: 'backoff' }).count(),
@@ -311,6 +314,8 @@ describe('the web UI', () => {
         .getByRole('textbox', { name: /Reason/ })
         .fill(expected === 2 ? 'try one' : 'inventory service recovered');
       await page.getByRole('button', { name: 'Dry run' }).click();
+      // Wait for this dry run's answer (the element may hold an earlier text until it comes).
+      await page.locator('.count', { hasText: `Dry run: ${expected} operation` }).waitFor();
       await expect(page.locator('.count').textContent()).resolves.toBe(
         `Dry run: ${expected} operation${expected === 1 ? '' : 's'} match.`,
       );
